@@ -1,0 +1,44 @@
+"""serwidgets: a Jupyter-native workbench for speech emotion recognition.
+
+Data flows one way::
+
+    audio (decode/resample) -> features (log-mel) -> model (Keras) -> predictor -> widgets
+
+``import serwidgets`` is cheap: TensorFlow, librosa's numba paths, matplotlib and the widget
+code are imported only when first used (see ``__getattr__``).
+
+Examples
+--------
+>>> import serwidgets
+>>> model = serwidgets.load_model()          # doctest: +SKIP
+>>> model.predict_file("speech.wav")         # doctest: +SKIP
+{'angry': 0.02, 'disgust': 0.01, ...}
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["load_model", "EmotionDashboard", "Recorder", "Uploader", "EmotionPanel", "__version__"]
+
+_LAZY = {
+    "load_model": ("serwidgets.predictor", "load_model"),
+    "EmotionDashboard": ("serwidgets.widgets", "EmotionDashboard"),
+    "Recorder": ("serwidgets.widgets", "Recorder"),
+    "Uploader": ("serwidgets.widgets", "Uploader"),
+    "EmotionPanel": ("serwidgets.widgets", "EmotionPanel"),
+}
+
+
+def __getattr__(name: str):
+    # Lazy attributes keep `import serwidgets` free of heavy imports.
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'serwidgets' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

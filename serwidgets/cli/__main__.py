@@ -1,0 +1,5 @@
+import sys
+
+from serwidgets.cli import main
+
+sys.exit(main())

@@ -1,0 +1,41 @@
+"""Shared fixtures: where the real corpora are, and small synthetic audio."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    """The corpora root: ``SER_DATA`` if set, else ``../shared/data`` beside the checkout."""
+    env = os.environ.get("SER_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    root = data_root()
+    # The corpora are part of the test contract: a missing root is an error, not a skip.
+    if not (root / "emodb").is_dir() or not (root / "ravdess").is_dir():
+        pytest.fail(f"real corpora not found under {root} (set SER_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def emodb_root(shared_data) -> Path:
+    return shared_data / "emodb"
+
+
+@pytest.fixture(scope="session")
+def ravdess_root(shared_data) -> Path:
+    return shared_data / "ravdess"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
