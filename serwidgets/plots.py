@@ -1,0 +1,429 @@
+"""Figures for the teaching notebooks.
+
+Each function draws one kind of figure with a title, labelled axes and units, and returns the
+matplotlib ``Figure`` (or the ``Axes`` it drew on when one is passed in), so notebooks stay one
+call per figure. matplotlib, seaborn and librosa are imported inside the functions: importing
+this module is cheap.
+
+Examples
+--------
+>>> from serwidgets import plots
+>>> fig = plots.confusion_matrix([[8, 2], [1, 9]], labels=["angry", "sad"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "waveform_and_log_mel",
+    "log_mels",
+    "counts",
+    "durations",
+    "confusion_matrix",
+    "per_speaker",
+    "learning_curves",
+    "metric_vs_snr",
+]
+
+
+def _figure(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return fig, ax
+
+
+def _close_if_new(fig, created: bool):
+    # Notebooks display returned figures; closing stops pyplot from showing each one twice.
+    if created:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def _mel_axis(ax, n_mels, config):
+    import librosa
+
+    # Label mel bands by their centre frequency so the axis reads in Hz.
+    centres = librosa.mel_frequencies(n_mels + 2, fmin=config.fmin, fmax=config.fmax)[1:-1]
+    ticks = np.linspace(0, n_mels - 1, 5).round().astype(int)
+    ax.set_yticks(ticks + 0.5, [f"{centres[i]:.0f}" for i in ticks])
+    ax.set_ylabel("Frequency (Hz, mel scale)")
+
+
+def _draw_log_mel(ax, spec, config, vmin=None, vmax=None):
+    n_mels, n_frames = spec.shape
+    seconds = n_frames * config.hop_length / config.sample_rate
+    image = ax.imshow(
+        spec,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(0.0, seconds, 0.0, n_mels),
+        interpolation="nearest",
+        vmin=vmin,
+        vmax=vmax,
+    )
+    _mel_axis(ax, n_mels, config)
+    ax.set_xlabel("Time (s)")
+    return image
+
+
+def _level_unit(config) -> str:
+    return "Level (dB)" if config.normalization == "none" else "Standardised log-mel (z)"
+
+
+def waveform_and_log_mel(y, sr, spec=None, config=None, title=None):
+    """Plot a waveform above its log-mel spectrogram, on one time axis.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono samples, shape ``(n,)``.
+    sr : int
+        Sample rate of ``y`` in Hz.
+    spec : np.ndarray, optional
+        Log-mel spectrogram ``(n_mels, frames)``; computed with :func:`serwidgets.features.log_mel`
+        when omitted.
+    config : serwidgets.features.FeatureConfig, optional
+        Feature settings of ``spec`` (hop, mel range, normalisation); the default config if omitted.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.sin(2 * np.pi * 220 * np.arange(16000) / 16000).astype("float32")
+    >>> fig = waveform_and_log_mel(y, 16000, title="220 Hz tone")  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+
+    from serwidgets import features
+
+    config = config or features.FeatureConfig()
+    if spec is None:
+        spec = features.log_mel(y, config)
+
+    fig, (ax_wave, ax_spec) = plt.subplots(
+        2, 1, figsize=(8, 4.5), sharex=True, height_ratios=(1, 2), layout="constrained"
+    )
+    t = np.arange(len(y)) / sr
+    ax_wave.plot(t, y, linewidth=0.5, color="tab:blue")
+    ax_wave.set_ylabel("Amplitude\n(full scale)")
+    ax_wave.set_ylim(-1.0, 1.0)
+
+    image = _draw_log_mel(ax_spec, spec, config)
+    # One colour bar beside both panels keeps their time axes aligned.
+    fig.colorbar(image, ax=[ax_wave, ax_spec], label=_level_unit(config), pad=0.01)
+    fig.suptitle(title or "Waveform and log-mel spectrogram")
+    _close_if_new(fig, True)
+    return fig
+
+
+def log_mels(specs, config=None, title=None):
+    """Log-mel spectrograms side by side on one colour scale, e.g. before and after augmentation.
+
+    Parameters
+    ----------
+    specs : Mapping[str, np.ndarray]
+        Panel title -> log-mel spectrogram ``(n_mels, frames)``.
+    config : serwidgets.features.FeatureConfig, optional
+        Feature settings the spectrograms were made with (default config if omitted).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = log_mels({"clean": spec, "white noise, 5 dB": noisy_spec})  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+
+    from serwidgets import features
+
+    config = config or features.FeatureConfig()
+    names = list(specs)
+    # One colour scale for all panels, so a change in level shows as a change in colour.
+    vmin = min(float(np.min(specs[n])) for n in names)
+    vmax = max(float(np.max(specs[n])) for n in names)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names) + 1, 3.2),
+                             sharey=True, layout="constrained", squeeze=False)
+    for ax, name in zip(axes[0], names):
+        image = _draw_log_mel(ax, specs[name], config, vmin, vmax)
+        ax.set_title(name)
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    fig.colorbar(image, ax=axes[0].tolist(), label=_level_unit(config), pad=0.01)
+    if title:
+        fig.suptitle(title)
+    _close_if_new(fig, True)
+    return fig
+
+
+def counts(df, column, hue=None, order=None, title=None, ax=None):
+    """Bar plot of how many rows (recordings) fall in each value of ``column``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per recording, e.g. from :func:`serwidgets.corpora.load_corpus`.
+    column : str
+        Column to count, e.g. ``"emotion"`` or ``"speaker"``.
+    hue : str, optional
+        Column that splits each bar, e.g. ``"corpus"`` or ``"gender"``.
+    order : sequence of str, optional
+        Order of the bars; by decreasing count if omitted.
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or matplotlib.axes.Axes
+        The new figure, or ``ax`` when one was passed.
+
+    Examples
+    --------
+    >>> fig = counts(df, "emotion", hue="corpus")  # doctest: +SKIP
+    """
+    import seaborn as sns
+
+    created = ax is None
+    fig, ax = _figure(ax, (8, 3.5))
+    if order is None:
+        order = df[column].value_counts().index.tolist()
+    sns.countplot(data=df, x=column, hue=hue, order=order, ax=ax)
+    ax.set_xlabel(column.capitalize())
+    ax.set_ylabel("Recordings (count)")
+    ax.set_title(title or f"Recordings per {column}")
+    if len(order) > 8:
+        ax.tick_params(axis="x", labelrotation=90)
+    _close_if_new(fig, created)
+    return fig if created else ax
+
+
+def durations(df, column="duration", hue="corpus", title=None, ax=None):
+    """Histogram of recording durations in seconds.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Must hold ``column`` (seconds).
+    column : str
+        Duration column.
+    hue : str or None
+        Column drawn as separate, overlaid histograms (``None`` for one).
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> fig = durations(df, hue="corpus")  # doctest: +SKIP
+    """
+    import seaborn as sns
+
+    created = ax is None
+    fig, ax = _figure(ax, (8, 3.5))
+    sns.histplot(data=df, x=column, hue=hue, bins=40, element="step", ax=ax)
+    ax.set_xlabel("Duration (s)")
+    ax.set_ylabel("Recordings (count)")
+    ax.set_title(title or "Recording durations")
+    _close_if_new(fig, created)
+    return fig if created else ax
+
+
+def confusion_matrix(matrix, labels, normalize=True, title=None, ax=None):
+    """Heatmap of a confusion matrix (rows: true emotion, columns: predicted).
+
+    Parameters
+    ----------
+    matrix : array_like, shape (k, k)
+        Counts, ``matrix[i, j]`` = recordings of class ``i`` predicted as ``j``.
+    labels : sequence of str
+        Class names in matrix order.
+    normalize : bool
+        Show each row as percentages of its true class (the diagonal is then per-class recall,
+        whose mean is UA); otherwise raw counts.
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> fig = confusion_matrix([[8, 2], [1, 9]], labels=["angry", "sad"])  # doctest: +SKIP
+    """
+    import seaborn as sns
+
+    matrix = np.asarray(matrix, dtype=float)
+    if normalize:
+        totals = matrix.sum(axis=1, keepdims=True)
+        values = 100.0 * matrix / np.where(totals == 0, 1.0, totals)
+        fmt, unit = ".0f", "% of true class"
+    else:
+        values, fmt, unit = matrix, ".0f", "recordings (count)"
+    created = ax is None
+    size = 1.0 + 0.7 * len(labels)
+    fig, ax = _figure(ax, (size + 1.5, size))
+    sns.heatmap(
+        values,
+        annot=True,
+        fmt=fmt,
+        cmap="Blues",
+        vmin=0,
+        vmax=100 if normalize else None,
+        xticklabels=labels,
+        yticklabels=labels,
+        square=True,
+        cbar_kws={"label": unit},
+        ax=ax,
+    )
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.set_xlabel("Predicted emotion")
+    ax.set_ylabel("True emotion")
+    ax.set_title(title or "Confusion matrix")
+    _close_if_new(fig, created)
+    return fig if created else ax
+
+
+def per_speaker(scores, metric="UA", title=None, ax=None):
+    """Bar plot of a metric per test speaker, with its mean as a dashed line.
+
+    Parameters
+    ----------
+    scores : Mapping[str, float] or pandas.Series
+        Speaker -> metric in [0, 1] (e.g. UA of the fold where that speaker was held out).
+    metric : str
+        Metric name for the axis label.
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> fig = per_speaker({"emodb:03": 0.71, "emodb:08": 0.64})  # doctest: +SKIP
+    """
+    speakers = list(scores.keys())
+    values = 100.0 * np.asarray([scores[s] for s in speakers], dtype=float)
+    created = ax is None
+    fig, ax = _figure(ax, (max(5.0, 0.35 * len(speakers) + 2), 3.5))
+    ax.bar(range(len(speakers)), values, color="tab:blue")
+    ax.axhline(values.mean(), color="black", linestyle="--", linewidth=1,
+               label=f"mean {values.mean():.1f} %")
+    ax.set_xticks(range(len(speakers)), speakers, rotation=90 if len(speakers) > 10 else 0)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("Held-out speaker")
+    ax.set_ylabel(f"{metric} (%)")
+    ax.set_title(title or f"{metric} per held-out speaker")
+    ax.legend(loc="lower right")
+    _close_if_new(fig, created)
+    return fig if created else ax
+
+
+def learning_curves(history, metrics=("loss", "accuracy"), title=None):
+    """Training and validation curves per epoch, one panel per metric.
+
+    Parameters
+    ----------
+    history : Mapping[str, Sequence[float]]
+        Per-epoch values, Keras ``History.history`` style: ``"loss"``, ``"val_loss"``, ...
+    metrics : sequence of str
+        Metrics to draw (each with its ``val_`` twin when present).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = learning_curves({"loss": [1.2, 0.9], "val_loss": [1.3, 1.1]}, metrics=["loss"])  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    metrics = [m for m in metrics if m in history]
+    if not metrics:
+        raise ValueError(f"history has none of the metrics; it has {sorted(history)}")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5),
+                             layout="constrained", squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        epochs = np.arange(1, len(history[metric]) + 1)
+        ax.plot(epochs, history[metric], marker="o", markersize=3, label="training")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], marker="o", markersize=3,
+                    label="validation (unseen speakers)")
+        ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        name = metric.replace("_", " ").capitalize()
+        unit = "cross-entropy, nats" if metric == "loss" else "fraction"
+        ax.set_ylabel(f"{name} ({unit})")
+        ax.set_title(name)
+        ax.legend()
+    fig.suptitle(title or "Learning curves")
+    _close_if_new(fig, True)
+    return fig
+
+
+def metric_vs_snr(results, x="snr_db", y="UA", hue=None, title=None, ax=None):
+    """Line plot of a metric against signal-to-noise ratio.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame or Mapping
+        Long table with columns ``x`` (SNR in dB; ``inf`` = clean), ``y`` (metric in [0, 1]) and
+        optionally ``hue``; a mapping is passed to :class:`pandas.DataFrame` first.
+    x, y : str
+        Column names.
+    hue : str, optional
+        Column with one line per value, e.g. ``"noise"`` or ``"protocol"``.
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> fig = metric_vs_snr({"snr_db": [0, 10, 20], "UA": [0.3, 0.5, 0.6]})  # doctest: +SKIP
+    """
+    import pandas as pd
+    import seaborn as sns
+
+    data = pd.DataFrame(results).copy()
+    data[y] = 100.0 * data[y].astype(float)
+    clean = np.isinf(data[x].astype(float))
+    created = ax is None
+    fig, ax = _figure(ax, (6, 3.5))
+    sns.lineplot(data=data[~clean], x=x, y=y, hue=hue, marker="o", ax=ax)
+    if clean.any():
+        # Clean speech has no finite SNR: draw it as a reference line instead of a point.
+        for value in data.loc[clean, y].unique():
+            ax.axhline(value, color="grey", linestyle=":", linewidth=1)
+        ax.plot([], [], color="grey", linestyle=":", label="clean (no noise)")
+        ax.legend()
+    ax.set_xlabel("SNR (dB)")
+    ax.set_ylabel(f"{y} (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title or f"{y} against signal-to-noise ratio")
+    _close_if_new(fig, created)
+    return fig if created else ax

@@ -1,0 +1,92 @@
+"""serwidgets.plots: every figure has a title and labelled axes, and draws the data it is given."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: CI has no display
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serwidgets import plots
+
+
+def _labelled(fig):
+    """Every data axes has both axis labels, and the figure or its axes a title."""
+    data_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert data_axes
+    for ax in data_axes:
+        assert ax.get_xlabel() and ax.get_ylabel(), ax
+    suptitle = fig._suptitle.get_text() if fig._suptitle else ""
+    assert suptitle or all(ax.get_title() for ax in data_axes)
+
+
+@pytest.fixture
+def table(rng):
+    return pd.DataFrame({
+        "emotion": rng.choice(["angry", "sad", "happy"], 60),
+        "corpus": rng.choice(["emodb", "ravdess"], 60),
+        "duration": rng.uniform(1.0, 5.0, 60),
+    })
+
+
+def test_counts_bars_match_value_counts(table):
+    fig = plots.counts(table, "emotion")
+    ax = fig.axes[0]
+    heights = sorted(p.get_height() for p in ax.patches if p.get_height() > 0)
+    assert heights == sorted(table["emotion"].value_counts().tolist())
+    assert ax.get_ylabel() == "Recordings (count)" and ax.get_title()
+    _labelled(fig)
+
+
+def test_durations_has_units(table):
+    fig = plots.durations(table, hue="corpus")
+    assert fig.axes[0].get_xlabel() == "Duration (s)"
+    _labelled(fig)
+
+
+def test_confusion_matrix_rows_are_percentages():
+    fig = plots.confusion_matrix([[8, 2], [1, 3]], labels=["angry", "sad"])
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["80", "20", "25", "75"]
+    assert fig.axes[0].get_xlabel() == "Predicted emotion"
+    assert fig.axes[0].get_ylabel() == "True emotion"
+
+
+def test_confusion_matrix_counts():
+    fig = plots.confusion_matrix(np.array([[8, 2], [1, 3]]), labels=["angry", "sad"],
+                                 normalize=False)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["8", "2", "1", "3"]
+
+
+def test_per_speaker_mean_line():
+    fig = plots.per_speaker({"emodb:03": 0.5, "emodb:08": 0.7})
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == pytest.approx([50.0, 70.0])
+    assert ax.lines[0].get_ydata()[0] == pytest.approx(60.0)
+    _labelled(fig)
+
+
+def test_learning_curves_panels_and_validation():
+    history = {"loss": [1.2, 0.9, 0.7], "val_loss": [1.3, 1.1, 1.0], "accuracy": [0.3, 0.5, 0.6]}
+    fig = plots.learning_curves(history)
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1
+    assert all(ax.get_xlabel() == "Epoch" for ax in fig.axes)
+
+
+def test_learning_curves_rejects_unknown_metrics():
+    with pytest.raises(ValueError, match="none of the metrics"):
+        plots.learning_curves({"loss": [1.0]}, metrics=["f1"])
+
+
+def test_metric_vs_snr_draws_clean_reference():
+    results = {"snr_db": [0, 10, 20, np.inf], "UA": [0.3, 0.5, 0.6, 0.7]}
+    fig = plots.metric_vs_snr(results)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "SNR (dB)" and ax.get_ylabel() == "UA (%)"
+    ys = [list(line.get_ydata()) for line in ax.lines]
+    assert [30.0, 50.0, 60.0] in ys          # the noisy points, in percent
+    assert [70.0, 70.0] in ys                # clean speech as a horizontal reference
