@@ -1,0 +1,231 @@
+"""EmotionDashboard: record or upload speech, see its emotion — in a notebook or in Voilà.
+
+Composes :class:`Recorder` (or an ipywebrtc ``AudioRecorder``), :class:`Uploader` and
+:class:`EmotionPanel` around one predictor. While recording, the panel's timeline follows the
+last window of audio; when recording stops, the whole take is analysed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import ipywidgets
+import numpy as np
+
+from .panel import EmotionPanel
+from .recorder import Recorder
+from .uploader import Uploader
+
+log = logging.getLogger(__name__)
+
+
+class EmotionDashboard(ipywidgets.VBox):
+    """The record-and-predict dashboard.
+
+    Parameters
+    ----------
+    predictor : Predictor, optional
+        What answers. Default: :func:`serwidgets.load_model` (the shipped bundle), loaded when
+        the dashboard is created. Without a bundle the dashboard says so instead of failing.
+    source : ipywebrtc.AudioRecorder, optional
+        Record with ipywebrtc instead of the built-in :class:`Recorder`; each finished
+        recording (webm/opus) is decoded with :func:`serwidgets.audio.decode` and analysed.
+    max_seconds : float
+        Longest recording (automatic stop) and longest upload, in seconds.
+    max_upload_bytes : int
+        Largest upload accepted by the kernel (bytes).
+    live_interval : float
+        Seconds between two live timeline updates while recording.
+
+    Examples
+    --------
+    >>> import serwidgets
+    >>> serwidgets.EmotionDashboard()                               # doctest: +SKIP
+
+    With ipywebrtc as the microphone:
+
+    >>> from ipywebrtc import AudioRecorder, CameraStream          # doctest: +SKIP
+    >>> mic = AudioRecorder(stream=CameraStream(constraints={"audio": True, "video": False}))
+    >>> serwidgets.EmotionDashboard(source=mic)                     # doctest: +SKIP
+    """
+
+    def __init__(self, predictor=None, source=None, max_seconds: float = 30.0,
+                 max_upload_bytes: int = 20 * 2**20, live_interval: float = 0.5, **kwargs):
+        if live_interval <= 0:
+            raise ValueError(f"live_interval must be positive, got {live_interval}")
+        self.live_interval = live_interval
+        self.panel = EmotionPanel()
+        self.recorder = Recorder(max_seconds=max_seconds)
+        self.uploader = Uploader(max_seconds=max(max_seconds, 120.0), max_bytes=max_upload_bytes)
+        self.source = source
+        if source is None:
+            microphone = self.recorder
+            self.recorder.on_recording(self._analyze_recording)
+            self.recorder.on_chunk(self._follow_chunk)
+            self.recorder.observe(self._recording_changed, names="recording")
+        else:
+            microphone = source
+            source.audio.observe(self._analyze_webrtc, names="value")
+        inputs = ipywidgets.HBox([microphone, self.uploader])
+        inputs.add_class("ser-inputs")
+        super().__init__(children=[inputs, self.panel], **kwargs)
+        self.add_class("ser-dashboard")
+        self.uploader.on_upload(self._analyze_upload)
+        self._live = _LiveBuffer()
+        self.predictor = predictor if predictor is not None else self._load_default()
+        if self.predictor is not None:
+            self.panel.labels = list(self.predictor.labels)
+            self.panel.model_info = describe_model(self.predictor)
+
+    def _load_default(self):
+        import serwidgets
+
+        try:
+            return serwidgets.load_model()
+        except FileNotFoundError as error:
+            self.panel.show_message("no_model", f"No model yet: {error}. Train and export one (see the README).")
+        except Exception as error:  # a broken bundle must not take the page down with it
+            log.exception("loading the default model failed")
+            self.panel.show_message("no_model", f"Could not load the model: {type(error).__name__}: {error}")
+        return None
+
+    # -- whole clips ---------------------------------------------------------------------
+    def analyze(self, y: np.ndarray, sample_rate: int, status_widget=None) -> None:
+        """Analyse audio and show the result; problems go to ``status_widget.status``."""
+        from serwidgets import audio
+
+        if self.predictor is None:
+            return  # the panel already explains that there is no model
+        try:
+            analysis = self.predictor.analyze(y, sample_rate)
+        except audio.NoSpeechError as error:
+            self.panel.show_message("no_speech", f"No speech detected: {error}")
+            return
+        except audio.AudioError as error:
+            self.panel.show_message("idle", "")
+            if status_widget is not None:
+                status_widget.status = str(error)
+            else:
+                self.panel.show_message("error", str(error))
+            return
+        self.panel.show(analysis)
+
+    def _analyze_recording(self, wav: bytes) -> None:
+        from serwidgets import audio
+
+        self._guard(lambda: self.analyze(*audio.decode(wav), status_widget=self.recorder))
+
+    def _analyze_upload(self, y: np.ndarray, sample_rate: int, _name: str) -> None:
+        self._guard(lambda: self.analyze(y, sample_rate, status_widget=self.uploader))
+
+    def _analyze_webrtc(self, change) -> None:
+        from serwidgets import audio
+
+        from .webrtc import recorder_audio
+
+        if not change["new"]:
+            return
+        try:
+            y, sample_rate = recorder_audio(self.source)
+        except audio.AudioError as error:
+            self.panel.show_message("error", f"Could not read the recording: {error}")
+            return
+        self._guard(lambda: self.analyze(y, sample_rate))
+
+    def _guard(self, action) -> None:
+        # Widget callbacks run inside comm handlers: an exception would only reach the kernel
+        # log (invisible in Voilà), so it is shown in the panel as well.
+        try:
+            action()
+        except Exception as error:
+            log.exception("analysis failed")
+            self.panel.show_message("error", f"Analysis failed: {type(error).__name__}: {error}")
+
+    # -- live timeline while recording ---------------------------------------------------
+    def _recording_changed(self, change) -> None:
+        if change["new"]:
+            self._live = _LiveBuffer()
+            if self.predictor is not None:
+                self.panel.start_live()
+
+    def _follow_chunk(self, samples: np.ndarray, sample_rate: int) -> None:
+        live = self._live
+        live.append(samples, sample_rate)
+        if self.predictor is None:
+            return
+        now = time.monotonic()
+        if now - live.updated < self.live_interval or live.seconds - live.shown < 0.25:
+            return
+        live.updated = now
+        self._guard(lambda: self._add_live_segment(live))
+
+    def _add_live_segment(self, live: "_LiveBuffer") -> None:
+        from serwidgets import audio
+
+        window = float(self.predictor.feature_config.duration)
+        try:
+            probabilities = self.predictor.predict(live.last(window), live.sample_rate)
+        except audio.AudioError:  # silence or too little speech so far
+            probabilities = None
+        else:
+            probabilities = [probabilities[label] for label in self.panel.labels]
+        self.panel.add_segment(live.shown, live.seconds, probabilities)
+        live.shown = live.seconds
+
+
+class _LiveBuffer:
+    """The audio of the take being recorded, kept only as far back as a live window needs."""
+
+    def __init__(self, keep_seconds: float = 10.0):
+        self.keep_seconds = keep_seconds
+        self.parts: list[np.ndarray] = []
+        self.kept = 0
+        self.seconds = 0.0  # total length of the take so far
+        self.shown = 0.0  # end of the last timeline segment
+        self.updated = 0.0  # monotonic time of the last timeline update
+        self.sample_rate = 16000
+
+    def append(self, samples: np.ndarray, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.parts.append(samples)
+        self.kept += len(samples)
+        self.seconds += len(samples) / sample_rate
+        while self.parts and self.kept - len(self.parts[0]) >= self.keep_seconds * sample_rate:
+            self.kept -= len(self.parts.pop(0))
+
+    def last(self, seconds: float) -> np.ndarray:
+        y = np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
+        return y[-int(seconds * self.sample_rate):]
+
+
+def describe_model(predictor) -> str:
+    """One line naming the model and its honest (cross-validated) accuracy from its card.
+
+    Examples
+    --------
+    >>> describe_model(serwidgets.load_model())   # doctest: +SKIP
+    'Model ser-emotion6 (litert): 6 emotions; cross-validated UA 61.0% (LOSO)'
+    """
+    card = getattr(predictor, "card", {}) or {}
+    parts = [f"Model {getattr(predictor, 'name', card.get('name', '?'))}"]
+    backend = getattr(predictor, "backend", None)
+    if backend:
+        parts[0] += f" ({backend})"
+    parts.append(f"{len(predictor.labels)} emotions")
+    metrics = card.get("metrics") or {}
+    scores = []
+    for key in ("UA", "WA"):
+        value = metrics.get(key)
+        if isinstance(value, dict):
+            mean, std = value.get("mean"), value.get("std")
+            if mean is not None:
+                scores.append(f"{key} {100 * mean:.1f}%" + (f" ± {100 * std:.1f}" if std is not None else ""))
+        elif isinstance(value, (int, float)):
+            scores.append(f"{key} {100 * value:.1f}%")
+    if scores:
+        protocol = card.get("protocol")
+        if isinstance(protocol, dict):
+            protocol = protocol.get("name")
+        parts.append("cross-validated " + ", ".join(scores) + (f" ({protocol})" if protocol else ""))
+    return ": ".join([parts[0], "; ".join(parts[1:])])
