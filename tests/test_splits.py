@@ -1,0 +1,195 @@
+"""Splits and the leakage guard, on the real EmoDB and RAVDESS file lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serwidgets.splits import (
+    LeakageError,
+    Split,
+    check_leakage,
+    loso,
+    random_split,
+    speaker_kfold,
+)
+
+EMODB_FEMALE = {"08", "09", "13", "14", "16"}
+
+
+@pytest.fixture(scope="module")
+def emodb(emodb_root) -> pd.DataFrame:
+    # File name SSTTTEV.wav: speaker = chars 1-2, emotion letter = char 6.
+    paths = sorted((emodb_root / "wav").glob("*.wav"))
+    return pd.DataFrame(
+        {
+            "path": [str(p) for p in paths],
+            "speaker": ["emodb:" + p.name[:2] for p in paths],
+            "gender": ["f" if p.name[:2] in EMODB_FEMALE else "m" for p in paths],
+            "emotion": [p.name[5] for p in paths],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def ravdess(ravdess_root) -> pd.DataFrame:
+    # File name MM-VC-EE-II-SS-RR-AA.flac: emotion = 3rd field, actor = last (odd = male).
+    manifest = ravdess_root / "MANIFEST.sha256"
+    sha = dict(
+        (name, digest)
+        for digest, name in (line.split() for line in manifest.read_text().splitlines())
+    )
+    paths = sorted(ravdess_root.glob("Actor_*/*.flac"))
+    fields = [p.stem.split("-") for p in paths]
+    return pd.DataFrame(
+        {
+            "path": [str(p) for p in paths],
+            "speaker": ["ravdess:" + f[6] for f in fields],
+            "gender": ["m" if int(f[6]) % 2 else "f" for f in fields],
+            "emotion": [f[2] for f in fields],
+            "sha256": [sha[p.relative_to(ravdess_root).as_posix()] for p in paths],
+        }
+    )
+
+
+def speakers_of(df, idx) -> set:
+    return set(df["speaker"].iloc[idx])
+
+
+def test_loso_emodb_one_fold_per_speaker(emodb):
+    folds = list(loso(emodb))
+    assert len(folds) == emodb["speaker"].nunique() == 10
+    tested = []
+    for split in folds:
+        check_leakage(emodb, split)
+        (test_speaker,) = speakers_of(emodb, split.test)
+        assert split.name == f"loso:{test_speaker}"
+        assert test_speaker not in speakers_of(emodb, split.train)
+        assert split.val.size == 0
+        assert np.array_equal(np.sort(np.r_[split.train, split.test]), np.arange(len(emodb)))
+        tested.append(split.test)
+    # Every row is tested exactly once over the folds.
+    assert np.array_equal(np.sort(np.concatenate(tested)), np.arange(len(emodb)))
+
+
+def test_loso_validation_speakers_come_from_training_side(emodb):
+    for split in loso(emodb, val_speakers=2, seed=3):
+        check_leakage(emodb, split)
+        test, val, train = (speakers_of(emodb, s) for s in (split.test, split.val, split.train))
+        assert len(val) == 2 and not val & test and not val & train
+        assert len(train) == 7
+        # Gender-balanced choice: one woman, one man.
+        assert set(emodb.set_index("speaker").loc[list(val), "gender"]) == {"m", "f"}
+        assert len(split.train) + len(split.val) + len(split.test) == len(emodb)
+
+
+def test_loso_validation_is_seeded(emodb):
+    def val_choices(seed):
+        return [tuple(sorted(speakers_of(emodb, s.val))) for s in loso(emodb, 2, seed=seed)]
+
+    assert val_choices(1) == val_choices(1)
+    assert val_choices(1) != val_choices(2)
+
+
+def test_speaker_kfold_ravdess_six_folds_of_four_actors(ravdess):
+    folds = list(speaker_kfold(ravdess, 6))
+    assert [s.name for s in folds] == [f"speaker-kfold:{k}/6" for k in range(1, 7)]
+    tested = []
+    for split in folds:
+        check_leakage(ravdess, split)
+        actors = speakers_of(ravdess, split.test)
+        assert len(actors) == 4
+        genders = ravdess.groupby("speaker")["gender"].first()[sorted(actors)]
+        assert (genders == "f").sum() == 2  # gender-balanced folds
+        tested.extend(actors)
+    assert sorted(tested) == sorted(ravdess["speaker"].unique())  # each actor tested once
+
+
+def test_speaker_kfold_is_deterministic_per_seed(ravdess):
+    def assignment(seed):
+        return [
+            sorted(speakers_of(ravdess, s.test)) for s in speaker_kfold(ravdess, 6, seed=seed)
+        ]
+
+    assert assignment(0) == assignment(0)
+    assert assignment(0) != assignment(1)
+
+
+def test_speaker_kfold_validation_disjoint(ravdess):
+    for split in speaker_kfold(ravdess, 6, val_speakers=2, seed=5):
+        check_leakage(ravdess, split)
+        test, val, train = (speakers_of(ravdess, s) for s in (split.test, split.val, split.train))
+        assert len(val) == 2 and len(train) == 18
+        assert not val & test and not val & train and not train & test
+
+
+def test_speaker_kfold_rejects_more_folds_than_speakers(emodb):
+    with pytest.raises(ValueError, match="between 2 and 10"):
+        next(speaker_kfold(emodb, 11))
+
+
+def test_random_split_stratified_by_emotion(emodb):
+    split = random_split(emodb, test_size=0.2, val_size=0.1, seed=0)
+    n = len(emodb)
+    assert np.array_equal(np.sort(np.r_[split.train, split.val, split.test]), np.arange(n))
+    assert abs(split.test.size - 0.2 * n) <= 1 and abs(split.val.size - 0.1 * n) <= 1
+    counts = emodb["emotion"].value_counts()
+    for part, fraction in ((split.test, 0.2), (split.val, 0.1)):
+        part_counts = emodb["emotion"].iloc[part].value_counts()
+        # Stratified: each emotion's share of the part follows its share of the corpus.
+        assert (abs(part_counts.reindex(counts.index, fill_value=0) - fraction * counts) < 2).all()
+    check_leakage(emodb, split, speaker_independent=False)
+    # The same speakers are on both sides, so the speaker-independent guard refuses it.
+    with pytest.raises(LeakageError, match="speakers in both train and test"):
+        check_leakage(emodb, split)
+
+
+def test_random_split_is_deterministic_per_seed(emodb):
+    a, b, c = (random_split(emodb, seed=s) for s in (7, 7, 8))
+    assert np.array_equal(a.test, b.test) and np.array_equal(a.train, b.train)
+    assert not np.array_equal(a.test, c.test)
+
+
+def test_guard_catches_noisy_copies_split_at_random(emodb):
+    # The seed app's protocol: add noisy copies of every file, then split at random.
+    copies = emodb.assign(source=emodb["path"], path=emodb["path"] + "#noise=white,snr=10")
+    augmented = pd.concat([emodb, copies], ignore_index=True)
+    split = random_split(augmented, seed=0)
+    with pytest.raises(LeakageError, match="source values in both train and test") as info:
+        check_leakage(augmented, split, speaker_independent=False)
+    # The message names an offending recording.
+    leaked = set(augmented["path"].iloc[split.train]) & set(
+        augmented["source"].fillna(augmented["path"]).iloc[split.test]
+    )
+    assert any(Path(p).name in str(info.value) for p in leaked)
+
+
+def test_guard_catches_identical_files(ravdess):
+    # Actor_07 has two byte-identical recordings; on opposite sides they are a leak.
+    name = "Actor_07/03-01-03-01-02-0{}-07.flac"
+    first, second = (
+        int(np.flatnonzero(ravdess["path"].str.endswith(name.format(k)))[0]) for k in (1, 2)
+    )
+    assert ravdess["sha256"].iloc[first] == ravdess["sha256"].iloc[second]
+    others = np.setdiff1d(np.arange(len(ravdess)), [first, second])
+    split = Split("duplicate", train=np.r_[others, first], test=[second])
+    with pytest.raises(LeakageError, match=ravdess["sha256"].iloc[first]):
+        check_leakage(ravdess, split, speaker_independent=False)
+
+
+def test_guard_names_a_test_speaker_moved_into_training(emodb):
+    split = next(loso(emodb))
+    moved = Split(split.name, train=np.r_[split.train, split.test[:1]], test=split.test[1:])
+    speaker = emodb["speaker"].iloc[split.test[0]]
+    with pytest.raises(LeakageError, match=f"speakers in both train and test: {speaker}"):
+        check_leakage(emodb, moved)
+
+
+def test_guard_rejects_shared_rows_and_bad_indices(emodb):
+    with pytest.raises(LeakageError, match="rows in both train and val"):
+        check_leakage(emodb, Split("x", train=[0, 1], test=[2], val=[1]), False)
+    with pytest.raises(ValueError, match="outside"):
+        check_leakage(emodb, Split("x", train=[0], test=[len(emodb)]))
