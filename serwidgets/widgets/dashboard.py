@@ -19,6 +19,8 @@ from .uploader import Uploader
 
 log = logging.getLogger(__name__)
 
+IDLE_HINT = "Press Record and say a sentence (about 3 seconds), then Stop — or upload a recording."
+
 
 class EmotionDashboard(ipywidgets.VBox):
     """The record-and-predict dashboard.
@@ -77,6 +79,7 @@ class EmotionDashboard(ipywidgets.VBox):
         if self.predictor is not None:
             self.panel.labels = list(self.predictor.labels)
             self.panel.model_info = describe_model(self.predictor)
+            self.panel.message = IDLE_HINT
 
     def _load_default(self):
         import serwidgets
@@ -99,16 +102,18 @@ class EmotionDashboard(ipywidgets.VBox):
             return  # the panel already explains that there is no model
         try:
             analysis = self.predictor.analyze(y, sample_rate)
-        except audio.NoSpeechError as error:
-            self.panel.show_message("no_speech", f"No speech detected: {error}")
+        except audio.NoSpeechError:
+            self.panel.show_message(
+                "no_speech", "No speech detected: the clip is silent or very quiet. Speak closer to the microphone.")
             return
         except audio.AudioError as error:
-            self.panel.show_message("idle", "")
-            if status_widget is not None:
-                status_widget.status = str(error)
-            else:
+            if status_widget is None:
                 self.panel.show_message("error", str(error))
+            else:
+                self.panel.show_message("idle", IDLE_HINT)
+                status_widget.status = str(error)
             return
+        self.recorder.status = self.uploader.status = ""
         self.panel.show(analysis)
 
     def _analyze_recording(self, wav: bytes) -> None:

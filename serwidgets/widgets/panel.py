@@ -68,6 +68,7 @@ class EmotionPanel(anywidget.AnyWidget):
     spectrogram = traitlets.Bytes(b"", help="uint8 log-mel image, row-major").tag(sync=True)
     spectrogram_shape = traitlets.List(traitlets.Int(), [0, 0], minlen=2, maxlen=2).tag(sync=True)
     audio = traitlets.Bytes(b"", help="WAV for playback").tag(sync=True)
+    revision = traitlets.Int(0, help="counts results and messages shown (lets tests wait for the next)").tag(sync=True)
 
     @traitlets.validate("state")
     def _check_state(self, proposal):
@@ -97,6 +98,7 @@ class EmotionPanel(anywidget.AnyWidget):
                 if analysis.uncertain else ""
             )
             self.state = "result"
+            self.revision += 1
         with self.hold_sync():
             self.timeline_live = False
             self.timeline = timeline_segments(analysis.timeline) if analysis.timeline is not None else []
@@ -119,6 +121,7 @@ class EmotionPanel(anywidget.AnyWidget):
             self.waveform = b""
             self.spectrogram = b""
             self.audio = b""
+            self.revision += 1
 
     def start_live(self) -> None:
         """Empty the timeline and mark it as following a recording."""

@@ -7,6 +7,7 @@ samples or nothing, and the user gets a sentence saying what was wrong.
 
 from __future__ import annotations
 
+import io
 from typing import Callable
 
 import ipywidgets
@@ -106,14 +107,16 @@ class Uploader(ipywidgets.VBox):
                 f"{name} is too large: {len(data) / 2**20:.1f} MiB (limit {self.max_bytes / 2**20:.0f} MiB)."
             )
             return False
+        named = io.BytesIO(data)
+        named.name = name  # decode's messages then name the file
         try:
-            y, sample_rate = audio.decode(data)
-        except audio.AudioError as error:
-            self.status = f"Could not read {name}: {error}"
+            # Stops decoding as soon as the limit is passed: a long upload costs little.
+            y, sample_rate = audio.decode(named, max_seconds=self.max_seconds)
+        except audio.TooLongError as error:
+            self.status = f"{error}."
             return False
-        seconds = len(y) / sample_rate
-        if seconds > self.max_seconds:
-            self.status = f"{name} is too long: {seconds:.0f} s (limit {self.max_seconds:.0f} s)."
+        except audio.AudioError as error:
+            self.status = f"Could not read {error}."
             return False
         self.last_upload = (name, data)
         for callback in self._callbacks:

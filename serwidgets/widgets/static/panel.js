@@ -69,6 +69,7 @@ function render({ model, el }) {
   function drawHeadline() {
     const state = model.get("state");
     el.dataset.state = state;
+    el.dataset.revision = String(model.get("revision"));
     modelInfo.textContent = model.get("model_info");
     const message = model.get("message");
     status.textContent = message;
@@ -203,7 +204,7 @@ function render({ model, el }) {
 
   const redraw = {
     drawHeadline: ["state", "message", "model_info", "labels", "probabilities", "top", "confidence",
-                   "uncertain", "colors"],
+                   "uncertain", "colors", "revision"],
     drawTimeline: ["timeline", "timeline_live"],
     drawWaveform: ["waveform"],
     drawSpectrogram: ["spectrogram", "spectrogram_shape"],

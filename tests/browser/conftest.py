@@ -1,0 +1,181 @@
+"""Browser fixtures: Debian's Chromium with a fake microphone, and servers to point it at.
+
+The fake microphone plays a real EmoDB utterance (written to a temporary WAV; Chromium
+loops it). Servers run as subprocesses on free ports and are killed at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from serwidgets.cli.dashboard import NOTEBOOK, voila_command, voila_env
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+#: An angry EmoDB sentence (speaker 03, text a05, "W" = Ärger), 3.4 s: the fake microphone.
+MIC_UTTERANCE = "03a05Wa.wav"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    # A TCP connect, not an HTTP request: GET / on Voilà would start a kernel.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"server did not listen on {port} within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def model_labels() -> tuple[str, ...]:
+    import serwidgets
+
+    return tuple(serwidgets.load_model().labels)
+
+
+@pytest.fixture(scope="session")
+def mic_wav(tmp_path_factory, emodb_root) -> Path:
+    import soundfile
+
+    y, sr = soundfile.read(emodb_root / "wav" / MIC_UTTERANCE, dtype="int16")
+    path = tmp_path_factory.mktemp("mic") / "mic.wav"
+    soundfile.write(path, y, sr, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="session")
+def server_env(shared_data, tmp_path_factory) -> dict:
+    env = voila_env()
+    env["SER_DATA"] = str(shared_data)
+    # Keep servers off the user's Jupyter state (workspaces, settings, runtime files).
+    home = tmp_path_factory.mktemp("jupyter-home")
+    env["JUPYTER_RUNTIME_DIR"] = str(home / "runtime")
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(home / "settings")
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(home / "workspaces")
+    # No "get Jupyter news?" pop-up over the notebook in JupyterLab screenshots.
+    news = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false"}')
+    return env
+
+
+@pytest.fixture(scope="module")
+def voila_url(server_env, tmp_path_factory):
+    """Voilà serving notebooks/dashboard.ipynb with config/voila.json, as ``ser dashboard`` does."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("voila") / "voila.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(voila_command(NOTEBOOK, port, open_browser=False), cwd=REPO,
+                                   env=server_env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def lab_url(server_env, tmp_path_factory):
+    """JupyterLab 4 on a temporary folder holding ``dashboard.ipynb`` (one cell)."""
+    import nbformat
+
+    root = tmp_path_factory.mktemp("lab")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("import serwidgets\nserwidgets.EmotionDashboard()")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "dashboard.ipynb")
+    port, token = free_port(), "serwidgets-test"
+    log = root / "lab.log"
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+               "--allow-root", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=root, env=server_env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process, log)
+        yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?token={token}"
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def browser(mic_wav):
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} not found: run scripts/setup-env --browser")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={mic_wav}",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def new_page(browser):
+    """Open ``url`` in a fresh context that may use the microphone on ``url``'s origin."""
+    contexts = []
+
+    def open_page(url: str):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        context = browser.new_context(viewport={"width": 900, "height": 1000})
+        context.grant_permissions(["microphone"], origin=f"{parts.scheme}://{parts.netloc}")
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot():
+    """Save a full-page screenshot as artifacts/screenshots/<name>.png (look at them)."""
+
+    def save(page, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=path, full_page=True)
+        return path
+
+    return save

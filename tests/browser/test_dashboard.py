@@ -1,0 +1,141 @@
+"""The dashboard in a real browser: Voilà (as ``ser dashboard`` serves it) and JupyterLab 4.
+
+Chromium's fake microphone plays a real EmoDB sentence; uploads are real RAVDESS files.
+Screenshots of each state go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+RECORD_SECONDS = 3.0
+TIMEOUT_MS = 60_000
+
+
+def revision(page) -> int:
+    return int(page.get_attribute(".ser-panel", "data-revision") or 0)
+
+
+def wait_for_next(page, before: int) -> None:
+    """Wait until the panel shows a result or message newer than revision ``before``."""
+    page.wait_for_function(
+        "before => Number(document.querySelector('.ser-panel').dataset.revision) > before",
+        arg=before, timeout=TIMEOUT_MS,
+    )
+
+
+def probabilities(page) -> dict[str, float]:
+    bars = page.eval_on_selector_all(".ser-bar", "bars => bars.map(b => [b.dataset.label, b.dataset.probability])")
+    return {label: float(p) for label, p in bars}
+
+
+def record(page, screenshot=None, name: str = "") -> int:
+    """Record for RECORD_SECONDS; returns the live timeline's segment count before stopping."""
+    before = revision(page)
+    page.click(".ser-record")
+    page.wait_for_selector(".ser-record[data-state='recording']", timeout=TIMEOUT_MS)
+    time.sleep(RECORD_SECONDS)
+    segments = int(page.get_attribute(".ser-timeline", "data-segments"))
+    live = page.get_attribute(".ser-timeline", "data-live")
+    if screenshot:
+        screenshot(page, name)
+    page.click(".ser-record")
+    wait_for_next(page, before)
+    assert live == "true"
+    return segments
+
+
+def assert_result(page, labels) -> str:
+    top = page.text_content(".ser-top-label")
+    assert top in labels
+    p = probabilities(page)
+    assert set(p) == set(labels)
+    assert sum(p.values()) == pytest.approx(1.0, abs=1e-3)
+    assert max(p, key=p.get) == top
+    return top
+
+
+def upload(page, path) -> None:
+    with page.expect_file_chooser() as chooser:
+        page.click(".ser-upload")
+    chooser.value.set_files(str(path))
+
+
+@pytest.fixture(scope="module")
+def dashboard(voila_url, new_page):
+    page = new_page(voila_url)
+    page.wait_for_selector(".ser-record", timeout=TIMEOUT_MS)
+    page.wait_for_selector(".ser-panel[data-state='idle']", timeout=TIMEOUT_MS)
+    return page
+
+
+def test_record_shows_live_timeline_then_label(dashboard, model_labels, screenshot):
+    page = dashboard
+    assert "serwidgets.EmotionDashboard()" not in page.content()  # Voilà hides the sources
+    assert page.text_content(".ser-model").startswith("Model ")
+    screenshot(page, "voila-idle")
+    segments = record(page, screenshot, "voila-recording")
+    assert segments > 0
+    assert_result(page, model_labels)
+    assert page.get_attribute(".ser-timeline", "data-live") == "false"
+    page.wait_for_function("document.querySelector('.ser-audio').src.startsWith('blob:')", timeout=TIMEOUT_MS)
+    screenshot(page, "voila-result")
+
+
+def test_uploads_and_error_messages(dashboard, model_labels, screenshot, ravdess_root, tmp_path):
+    page = dashboard
+    upload_status = ".ser-uploader .ser-status"
+
+    before = revision(page)
+    upload(page, sorted(ravdess_root.glob("Actor_01/*.flac"))[30])
+    wait_for_next(page, before)
+    assert_result(page, model_labels)
+    screenshot(page, "voila-upload-result")
+
+    import numpy as np
+    import soundfile
+
+    silence = tmp_path / "silence.wav"
+    soundfile.write(silence, np.zeros(32000, np.int16), 16000, subtype="PCM_16")
+    before = revision(page)
+    upload(page, silence)
+    wait_for_next(page, before)
+    assert "no speech detected" in page.text_content(".ser-panel .ser-status").lower()
+    assert page.text_content(".ser-top-label") == ""
+    screenshot(page, "voila-no-speech")
+
+    notes = tmp_path / "notes.wav"
+    notes.write_text("these are meeting notes, not audio\n" * 50)
+    upload(page, notes)
+    page.wait_for_selector(f"{upload_status}:has-text('Could not read notes.wav')", timeout=TIMEOUT_MS)
+    screenshot(page, "voila-error")
+
+    # Larger than the uploader's 20 MiB limit but below the websocket limit in config/voila.json:
+    # the kernel must receive it and refuse it with a message (not lose it silently).
+    big = tmp_path / "long.wav"
+    big.write_bytes(b"\0" * (21 * 2**20))
+    upload(page, big)
+    page.wait_for_selector(f"{upload_status}:has-text('too large')", timeout=TIMEOUT_MS)
+
+    # The page still works afterwards, and a good result clears the error.
+    record(page)
+    assert_result(page, model_labels)
+    assert page.is_hidden(upload_status)
+
+
+def test_dashboard_in_jupyterlab(lab_url, new_page, model_labels, screenshot):
+    page = new_page(lab_url)
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=TIMEOUT_MS)
+    # Wait for the kernel, then run the one cell.
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=TIMEOUT_MS)
+    page.click(".jp-Notebook .jp-Cell .cm-content")
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".jp-OutputArea .ser-record", timeout=TIMEOUT_MS)
+    page.wait_for_selector(".ser-panel[data-state='idle']", timeout=TIMEOUT_MS)
+    assert record(page) > 0
+    assert_result(page, model_labels)
+    screenshot(page, "jupyterlab-result")

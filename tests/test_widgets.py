@@ -1,0 +1,261 @@
+"""Widgets on the kernel side (no browser): limits, messages, what the panel is given.
+
+Audio is real (EmoDB, RAVDESS) and the predictor is the shipped model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile
+import traitlets
+
+from serwidgets.widgets import EmotionDashboard, EmotionPanel, Recorder, Uploader, recorder_audio
+from serwidgets.widgets.panel import envelope, spectrogram_image, timeline_segments
+
+REPO = Path(__file__).resolve().parents[1]
+UTTERANCE = "03a05Wa.wav"  # EmoDB, speaker 03, angry, 3.4 s
+
+
+@pytest.fixture(scope="module")
+def model():
+    import serwidgets
+
+    return serwidgets.load_model()
+
+
+@pytest.fixture(scope="module")
+def speech_wav(emodb_root) -> bytes:
+    return (emodb_root / "wav" / UTTERANCE).read_bytes()
+
+
+def wav(y: np.ndarray, sample_rate: int = 16000) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, y, sample_rate, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
+
+
+def webm_opus(y: np.ndarray, sample_rate: int) -> bytes:
+    """Encode like a browser's MediaRecorder does: webm container, Opus at 48 kHz."""
+    import av
+    import soxr
+
+    pcm = (np.clip(soxr.resample(y, sample_rate, 48000), -1, 1) * 32767).astype(np.int16)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="webm") as container:
+        stream = container.add_stream("libopus", rate=48000, layout="mono")
+        for start in range(0, len(pcm), 960):  # Opus takes 20 ms frames
+            block = np.pad(pcm[start:start + 960], (0, max(0, start + 960 - len(pcm))))
+            frame = av.AudioFrame.from_ndarray(block[None, :], format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 48000, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+# -- Recorder ----------------------------------------------------------------------------
+@pytest.mark.parametrize("trait, value", [("max_seconds", 0), ("max_seconds", 601), ("chunk_seconds", 0.6),
+                                          ("chunk_seconds", 0.0), ("max_bytes", 10)])
+def test_recorder_rejects_bad_settings(trait, value):
+    with pytest.raises(traitlets.TraitError, match=trait):
+        Recorder(**{trait: value})
+
+
+def test_recorder_passes_chunks_and_recordings(speech_wav):
+    recorder = Recorder()
+    chunks, takes = [], []
+    recorder.on_chunk(lambda samples, sr: chunks.append((samples, sr)))
+    recorder.on_recording(takes.append)
+    pcm = np.array([0, 16384, -32768, 32767], dtype="<i2")
+    recorder._handle_message(recorder, {"type": "chunk", "seq": 0, "sample_rate": 16000}, [memoryview(pcm.tobytes())])
+    recorder._handle_message(recorder, {"type": "recording", "sample_rate": 16000}, [memoryview(speech_wav)])
+    samples, sr = chunks[0]
+    assert sr == 16000 and samples.dtype == np.float32
+    np.testing.assert_allclose(samples, pcm / 32768.0)
+    assert takes == [speech_wav] and recorder.last_recording == speech_wav
+    assert recorder.status == ""
+
+
+def test_recorder_refuses_recordings_over_its_limit(speech_wav):
+    recorder = Recorder(max_bytes=len(speech_wav) - 1)
+    takes = []
+    recorder.on_recording(takes.append)
+    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(speech_wav)])
+    assert takes == [] and recorder.last_recording is None
+    assert "too large" in recorder.status
+
+
+# -- Uploader ----------------------------------------------------------------------------
+def test_uploader_decodes_a_ravdess_flac(ravdess_root):
+    path = sorted(ravdess_root.glob("Actor_01/*.flac"))[0]
+    uploader = Uploader()
+    received = []
+    uploader.on_upload(lambda y, sr, name: received.append((y, sr, name)))
+    assert uploader.accept(path.read_bytes(), path.name)
+    y, sr, name = received[0]
+    assert sr == soundfile.info(path).samplerate and name == path.name
+    assert len(y) == soundfile.info(path).frames
+    assert uploader.status == ""
+
+
+def test_uploader_explains_what_it_refuses(emodb_root):
+    speech = (emodb_root / "wav" / UTTERANCE).read_bytes()
+    uploader = Uploader(max_bytes=len(speech) - 1)
+    received = []
+    uploader.on_upload(lambda *args: received.append(args))
+    assert not uploader.accept(speech, "big.wav")
+    assert "big.wav is too large" in uploader.status
+    uploader.max_bytes, uploader.max_seconds = 20 * 2**20, 2.0
+    assert not uploader.accept(speech, "long.wav")
+    assert uploader.status.startswith("long.wav: audio is 3.4 s long")
+    assert not uploader.accept(b"meeting notes, not audio\n" * 100, "notes.wav")
+    assert uploader.status.startswith("Could not read notes.wav")
+    assert received == []
+    with pytest.raises(traitlets.TraitError, match="max_seconds"):
+        uploader.max_seconds = -1
+
+
+# -- EmotionPanel ------------------------------------------------------------------------
+def test_envelope_is_min_max_per_column():
+    y = np.sin(np.linspace(0, 40 * np.pi, 16000)).astype(np.float32) * 0.5
+    pairs = envelope(y, columns=100).reshape(100, 2)
+    columns = np.array_split(y, 100)
+    # equal-width columns, scaled so the loudest peak is 1
+    np.testing.assert_allclose(pairs[:, 0], [c.min() / 0.5 for c in columns], atol=1e-3)
+    np.testing.assert_allclose(pairs[:, 1], [c.max() / 0.5 for c in columns], atol=1e-3)
+    assert envelope(np.zeros(0)).size == 0
+
+
+def test_spectrogram_image_spans_0_to_255():
+    spec = np.linspace(-80, 0, 64 * 10, dtype=np.float32).reshape(64, 10)
+    image = spectrogram_image(spec)
+    assert image.dtype == np.uint8 and image.shape == (64, 10)
+    assert image.min() == 0 and image.max() == 255
+    assert np.all(np.diff(image.ravel().astype(int)) >= 0)  # order kept
+
+
+def test_timeline_segments_tile_the_clip():
+    timeline = SimpleNamespace(starts=np.array([0.0, 1.0, 2.0]), ends=np.array([3.0, 4.0, 5.0]),
+                               probabilities=np.array([[0.7, 0.3], [0.2, 0.8], [0.5, 0.5]]), labels=("a", "b"))
+    segments = timeline_segments(timeline)
+    assert [(s["start"], s["end"], s["label"]) for s in segments] == [(0, 1, "a"), (1, 2, "b"), (2, 5, "a")]
+    assert segments[1]["confidence"] == pytest.approx(0.8)
+
+
+def test_panel_shows_a_real_analysis(model, emodb_root):
+    analysis = model.analyze(str(emodb_root / "wav" / UTTERANCE))
+    panel = EmotionPanel()
+    panel.show(analysis)
+    assert panel.state == "result" and panel.revision == 1
+    assert panel.labels == list(model.labels)
+    assert sum(panel.probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert panel.top == analysis.top == model.labels[int(np.argmax(panel.probabilities))]
+    rows, cols = panel.spectrogram_shape
+    assert (rows, cols) == analysis.log_mel.shape and len(panel.spectrogram) == rows * cols
+    assert len(panel.waveform) == 4 * 2 * min(600, len(analysis.waveform))  # float32 pairs
+    played, sr = soundfile.read(io.BytesIO(panel.audio))
+    assert sr == analysis.sample_rate and len(played) == len(analysis.waveform)
+    panel.show_message("no_speech", "No speech detected")
+    assert panel.state == "no_speech" and panel.top == "" and panel.audio == b"" and panel.revision == 2
+    with pytest.raises(traitlets.TraitError):
+        panel.state = "happy"
+
+
+# -- EmotionDashboard --------------------------------------------------------------------
+def test_dashboard_analyses_a_recording(model, speech_wav):
+    dashboard = EmotionDashboard(predictor=model)
+    assert dashboard.panel.model_info.startswith(f"Model {model.name}")
+    dashboard.recorder._handle_message(dashboard.recorder, {"type": "recording"}, [memoryview(speech_wav)])
+    panel = dashboard.panel
+    assert panel.state == "result" and panel.top in model.labels
+    expected = model.predict_file(speech_wav)
+    np.testing.assert_allclose(panel.probabilities, [expected[label] for label in model.labels], atol=1e-5)
+
+
+def test_dashboard_says_no_speech_for_silence(model):
+    dashboard = EmotionDashboard(predictor=model)
+    dashboard.recorder._handle_message(dashboard.recorder, {"type": "recording"},
+                                       [memoryview(wav(np.zeros(32000, np.int16)))])
+    assert dashboard.panel.state == "no_speech"
+    assert "no speech detected" in dashboard.panel.message.lower()
+
+
+def test_dashboard_follows_a_recording_live(model, emodb_root):
+    y, sr = soundfile.read(emodb_root / "wav" / UTTERANCE, dtype="int16")
+    dashboard = EmotionDashboard(predictor=model, live_interval=1e-6)
+    dashboard.recorder.recording = True  # as the browser does before streaming
+    assert dashboard.panel.state == "recording" and dashboard.panel.timeline_live
+    chunk = sr // 4
+    for seq, start in enumerate(range(0, len(y), chunk)):
+        pcm = y[start:start + chunk].astype("<i2").tobytes()
+        dashboard.recorder._handle_message(dashboard.recorder, {"type": "chunk", "seq": seq, "sample_rate": sr},
+                                           [memoryview(pcm)])
+    segments = dashboard.panel.timeline
+    assert len(segments) >= 4
+    assert segments[-1]["end"] == pytest.approx(len(y) / sr)
+    assert all(a["end"] == b["start"] for a, b in zip(segments, segments[1:]))
+    assert {s["label"] for s in segments} <= set(model.labels) | {""}
+
+
+def test_dashboard_without_a_model_says_so(monkeypatch):
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("models/ser-emotion6 does not exist")
+
+    monkeypatch.setattr("serwidgets.predictor.load_model", missing)
+    dashboard = EmotionDashboard()
+    assert dashboard.predictor is None
+    assert dashboard.panel.state == "no_model" and "No model yet" in dashboard.panel.message
+
+
+# -- ipywebrtc ---------------------------------------------------------------------------
+def test_ipywebrtc_recording_is_decoded(model, emodb_root):
+    from ipywebrtc import AudioRecorder
+
+    from serwidgets import audio
+
+    y, sr = soundfile.read(emodb_root / "wav" / UTTERANCE, dtype="float32")
+    mic = AudioRecorder()
+    with pytest.raises(audio.EmptyAudioError):
+        recorder_audio(mic)
+    dashboard = EmotionDashboard(predictor=model, source=mic)
+    assert dashboard.children[0].children[0] is mic
+    mic.audio.value = webm_opus(y, sr)  # what the browser's MediaRecorder hands over
+    decoded, decoded_sr = recorder_audio(mic)
+    assert decoded_sr == 48000
+    assert len(decoded) / decoded_sr == pytest.approx(len(y) / sr, abs=0.05)
+    assert dashboard.panel.state == "result" and dashboard.panel.top in model.labels
+
+
+# -- the published dashboard -------------------------------------------------------------
+def test_dashboard_notebook_is_committed_without_outputs():
+    notebook = json.loads((REPO / "notebooks" / "dashboard.ipynb").read_text())
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert len(code) == 1 and "serwidgets.EmotionDashboard()" in "".join(code[0]["source"])
+    assert all(cell.get("outputs", []) == [] and cell.get("execution_count") is None for cell in code)
+
+
+def test_voila_reads_the_repository_config(tmp_path):
+    """Voilà itself, started as ``ser dashboard`` starts it, sees config/voila.json."""
+    import subprocess
+    import sys
+
+    from serwidgets.cli.dashboard import voila_env
+
+    code = ("import json; from voila.app import Voila; app = Voila(); app.initialize([]); "
+            "print(json.dumps([app.tornado_settings, app.ip, app.port, app.voila_configuration.strip_sources]))")
+    out = subprocess.run([sys.executable, "-c", code], env=voila_env(), cwd=tmp_path,
+                         capture_output=True, text=True, check=True)
+    tornado, ip, port, strip_sources = json.loads(out.stdout.strip().splitlines()[-1])
+    # Uploads up to the uploader's limit must reach the kernel, so it can answer "too large".
+    assert tornado["websocket_max_message_size"] > Uploader().max_bytes + 2**20
+    assert (ip, port, strip_sources) == ("127.0.0.1", 8866, True)
+    env = voila_env({"JUPYTER_CONFIG_PATH": "/elsewhere"})
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[1:] == ["/elsewhere"]
