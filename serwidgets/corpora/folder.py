@@ -1,0 +1,115 @@
+"""Your own recordings: a folder per emotion, or a CSV file listing them.
+
+``folder``: ``root/<emotion>/<file>`` (any depth below the emotion folder). Folder names
+are mapped to canonical emotions by :func:`serwidgets.labels.canonical_emotion` ("Anger" ->
+angry). The speaker comes from ``speaker_pattern``, a regular expression searched in the
+file name (its ``speaker`` group, else its first group), or is ``"unknown"``.
+
+``csv``: a CSV file with columns ``path``, ``emotion``, ``speaker`` and optionally
+``gender``; relative paths are relative to the CSV file. Other columns are kept.
+
+Speakers are prefixed with the corpus name (``"folder:anna"``) so they stay unique when
+corpora are combined; pass ``name`` to tell two custom corpora apart.
+
+Examples
+--------
+>>> from serwidgets.corpora import load_corpus
+>>> df = load_corpus("folder", "my_recordings", speaker_pattern=r"^(\\w+?)_")   # doctest: +SKIP
+>>> df = load_corpus("csv", "my_recordings/labels.csv")                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ..labels import canonical_emotion
+from ._table import ANY_AUDIO, audio_files, make_table, relative
+
+_GENDERS = {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}
+
+
+def load_folder(root: Path, speaker_pattern: str | None = None, name: str = "folder") -> pd.DataFrame:
+    """The table of ``root/<emotion>/...`` audio files.
+
+    Parameters
+    ----------
+    root : Path
+        Folder with one subfolder per emotion.
+    speaker_pattern : str, optional
+        Regular expression searched in the file name (stem); its ``speaker`` group (or
+        first group, or whole match) is the speaker. Files it does not match are skipped.
+    name : str
+        Corpus name, used in the ``corpus`` column and as the speaker prefix.
+    """
+    pattern = re.compile(speaker_pattern) if speaker_pattern else None
+    rows, skipped = [], []
+    for path in audio_files(root, ANY_AUDIO):
+        parts = path.relative_to(root).parts
+        match = pattern.search(path.stem) if pattern else None
+        if len(parts) < 2 or (pattern is not None and match is None):
+            skipped.append(relative(path, root))
+            continue
+        if match is None:
+            speaker = "unknown"
+        elif "speaker" in pattern.groupindex:
+            speaker = match["speaker"]
+        else:
+            speaker = match[1] if pattern.groups else match[0]
+        rows.append({
+            "path": str(path.resolve()),
+            "corpus": name,
+            "speaker": f"{name}:{speaker}",
+            "gender": None,
+            "emotion": canonical_emotion(parts[0]),
+            "native_label": parts[0],
+            "utterance": path.stem,
+        })
+    return make_table(rows, name, root, skipped)
+
+
+def load_csv(root: Path, name: str = "csv") -> pd.DataFrame:
+    """The table listed by a CSV file with columns ``path``, ``emotion``, ``speaker`` [, ``gender``].
+
+    Parameters
+    ----------
+    root : Path
+        The CSV file, or a folder holding exactly one ``*.csv``.
+    name : str
+        Corpus name, used in the ``corpus`` column and as the speaker prefix.
+
+    Rows whose audio file does not exist are skipped (and reported).
+    """
+    csv_path = root
+    if root.is_dir():
+        candidates = sorted(root.glob("*.csv"))
+        if len(candidates) != 1:
+            raise FileNotFoundError(f"{name}: expected one CSV file in {root}, found {len(candidates)}")
+        csv_path = candidates[0]
+    table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    missing = {"path", "emotion", "speaker"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{csv_path}: missing column(s) {', '.join(sorted(missing))}")
+    extra = [c for c in table.columns if c not in ("path", "emotion", "speaker", "gender")]
+    base = csv_path.parent
+    rows, skipped = [], []
+    for record in table.to_dict("records"):
+        path = Path(record["path"])
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            skipped.append(record["path"])
+            continue
+        gender = _GENDERS.get(str(record.get("gender", "")).strip().lower())
+        rows.append({
+            **{c: record[c] for c in extra},
+            "path": str(path.resolve()),
+            "corpus": name,
+            "speaker": f"{name}:{record['speaker']}",
+            "gender": gender,
+            "emotion": canonical_emotion(record["emotion"]),
+            "native_label": record["emotion"],
+            "utterance": record.get("utterance") or path.stem,
+        })
+    return make_table(rows, name, csv_path, skipped, extra=extra)
