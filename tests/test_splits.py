@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from serwidgets.corpora import load_corpus
 from serwidgets.splits import (
     LeakageError,
     Split,
@@ -17,42 +18,19 @@ from serwidgets.splits import (
     speaker_kfold,
 )
 
-EMODB_FEMALE = {"08", "09", "13", "14", "16"}
-
-
 @pytest.fixture(scope="module")
 def emodb(emodb_root) -> pd.DataFrame:
-    # File name SSTTTEV.wav: speaker = chars 1-2, emotion letter = char 6.
-    paths = sorted((emodb_root / "wav").glob("*.wav"))
-    return pd.DataFrame(
-        {
-            "path": [str(p) for p in paths],
-            "speaker": ["emodb:" + p.name[:2] for p in paths],
-            "gender": ["f" if p.name[:2] in EMODB_FEMALE else "m" for p in paths],
-            "emotion": [p.name[5] for p in paths],
-        }
-    )
+    return load_corpus("emodb", emodb_root)
 
 
 @pytest.fixture(scope="module")
 def ravdess(ravdess_root) -> pd.DataFrame:
-    # File name MM-VC-EE-II-SS-RR-AA.flac: emotion = 3rd field, actor = last (odd = male).
-    manifest = ravdess_root / "MANIFEST.sha256"
-    sha = dict(
-        (name, digest)
-        for digest, name in (line.split() for line in manifest.read_text().splitlines())
-    )
-    paths = sorted(ravdess_root.glob("Actor_*/*.flac"))
-    fields = [p.stem.split("-") for p in paths]
-    return pd.DataFrame(
-        {
-            "path": [str(p) for p in paths],
-            "speaker": ["ravdess:" + f[6] for f in fields],
-            "gender": ["m" if int(f[6]) % 2 else "f" for f in fields],
-            "emotion": [f[2] for f in fields],
-            "sha256": [sha[p.relative_to(ravdess_root).as_posix()] for p in paths],
-        }
-    )
+    # The corpus manifest gives each file's SHA-256, so identical files count as one source.
+    df = load_corpus("ravdess", ravdess_root)
+    lines = (ravdess_root / "MANIFEST.sha256").read_text().splitlines()
+    sha = {name: digest for digest, name in (line.split() for line in lines)}
+    names = [Path(p).relative_to(ravdess_root).as_posix() for p in df["path"]]
+    return df.assign(sha256=[sha[name] for name in names])
 
 
 def speakers_of(df, idx) -> set:
