@@ -39,20 +39,24 @@ def audio_files(root: Path, extensions=CORPUS_AUDIO, desc: str | None = None) ->
     return sorted(found)
 
 
-def make_table(rows: list[dict], corpus: str, root: Path, skipped: list[str], extra=()) -> pd.DataFrame:
-    """The corpus DataFrame from parsed ``rows``; warns about (and records) ``skipped`` names.
+def make_table(
+    rows: list[dict], corpus: str, root: Path, skipped: list[str], extra=(), reason: str = "whose names do not follow the corpus naming"
+) -> pd.DataFrame:
+    """The corpus DataFrame from parsed ``rows``; warns about (and records) ``skipped`` entries, saying why (``reason``).
 
     ``attrs`` holds ``corpus``, ``root`` and ``skipped`` (file names, relative to ``root``).
     """
     columns = list(COLUMNS) + [c for c in extra if c not in COLUMNS]
     df = pd.DataFrame(rows, columns=columns)
+    # Unknown gender stays None (pandas would turn it into NaN in a string column).
+    df["gender"] = pd.Series([row["gender"] for row in rows], dtype=object)
     df = df.sort_values("path", kind="stable").reset_index(drop=True)
     df.attrs.update(corpus=corpus, root=str(root), skipped=list(skipped))
     if skipped:
         examples = ", ".join(skipped[:_EXAMPLES]) + (", ..." if len(skipped) > _EXAMPLES else "")
         warnings.warn(
-            f"{corpus}: skipped {len(skipped)} file(s) under {root} whose names do not follow the "
-            f"corpus naming: {examples} (listed in df.attrs['skipped'])",
+            f"{corpus}: skipped {len(skipped)} file(s) under {root} {reason}: {examples} "
+            "(listed in df.attrs['skipped'])",
             CorpusWarning,
             stacklevel=4,
         )

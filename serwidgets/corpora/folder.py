@@ -9,7 +9,7 @@ file name (its ``speaker`` group, else its first group), or is ``"unknown"``.
 ``gender``; relative paths are relative to the CSV file. Other columns are kept.
 
 Speakers are prefixed with the corpus name (``"folder:anna"``) so they stay unique when
-corpora are combined; pass ``name`` to tell two custom corpora apart.
+corpora are combined; pass ``corpus`` to tell two custom corpora apart.
 
 Examples
 --------
@@ -31,7 +31,7 @@ from ._table import ANY_AUDIO, audio_files, make_table, relative
 _GENDERS = {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}
 
 
-def load_folder(root: Path, speaker_pattern: str | None = None, name: str = "folder") -> pd.DataFrame:
+def load_folder(root: Path, speaker_pattern: str | None = None, corpus: str = "folder") -> pd.DataFrame:
     """The table of ``root/<emotion>/...`` audio files.
 
     Parameters
@@ -41,7 +41,7 @@ def load_folder(root: Path, speaker_pattern: str | None = None, name: str = "fol
     speaker_pattern : str, optional
         Regular expression searched in the file name (stem); its ``speaker`` group (or
         first group, or whole match) is the speaker. Files it does not match are skipped.
-    name : str
+    corpus : str
         Corpus name, used in the ``corpus`` column and as the speaker prefix.
     """
     pattern = re.compile(speaker_pattern) if speaker_pattern else None
@@ -60,24 +60,24 @@ def load_folder(root: Path, speaker_pattern: str | None = None, name: str = "fol
             speaker = match[1] if pattern.groups else match[0]
         rows.append({
             "path": str(path.resolve()),
-            "corpus": name,
-            "speaker": f"{name}:{speaker}",
+            "corpus": corpus,
+            "speaker": f"{corpus}:{speaker}",
             "gender": None,
             "emotion": canonical_emotion(parts[0]),
             "native_label": parts[0],
             "utterance": path.stem,
         })
-    return make_table(rows, name, root, skipped)
+    return make_table(rows, corpus, root, skipped, reason="(outside an emotion folder, or no speaker_pattern match)")
 
 
-def load_csv(root: Path, name: str = "csv") -> pd.DataFrame:
+def load_csv(root: Path, corpus: str = "csv") -> pd.DataFrame:
     """The table listed by a CSV file with columns ``path``, ``emotion``, ``speaker`` [, ``gender``].
 
     Parameters
     ----------
     root : Path
         The CSV file, or a folder holding exactly one ``*.csv``.
-    name : str
+    corpus : str
         Corpus name, used in the ``corpus`` column and as the speaker prefix.
 
     Rows whose audio file does not exist are skipped (and reported).
@@ -86,7 +86,7 @@ def load_csv(root: Path, name: str = "csv") -> pd.DataFrame:
     if root.is_dir():
         candidates = sorted(root.glob("*.csv"))
         if len(candidates) != 1:
-            raise FileNotFoundError(f"{name}: expected one CSV file in {root}, found {len(candidates)}")
+            raise FileNotFoundError(f"{corpus}: expected one CSV file in {root}, found {len(candidates)}")
         csv_path = candidates[0]
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     missing = {"path", "emotion", "speaker"} - set(table.columns)
@@ -105,11 +105,11 @@ def load_csv(root: Path, name: str = "csv") -> pd.DataFrame:
         rows.append({
             **{c: record[c] for c in extra},
             "path": str(path.resolve()),
-            "corpus": name,
-            "speaker": f"{name}:{record['speaker']}",
+            "corpus": corpus,
+            "speaker": f"{corpus}:{record['speaker']}",
             "gender": gender,
             "emotion": canonical_emotion(record["emotion"]),
             "native_label": record["emotion"],
             "utterance": record.get("utterance") or path.stem,
         })
-    return make_table(rows, name, csv_path, skipped, extra=extra)
+    return make_table(rows, corpus, csv_path, skipped, extra=extra, reason="(listed audio files that do not exist)")

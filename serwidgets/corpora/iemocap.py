@@ -99,6 +99,6 @@ def load(root: Path, include_other: bool = False) -> pd.DataFrame:
                 "dominance": float(match["d"]),
             })
     extra = ("session", "dialog", "improvised", "start", "end", "valence", "activation", "dominance")
-    df = make_table(rows, NAME, root, skipped, extra=extra)
+    df = make_table(rows, NAME, root, skipped, extra=extra, reason="(label lines that do not parse, or missing WAVs)")
     df.attrs["excluded_other"] = excluded
     return df
