@@ -205,13 +205,16 @@ def counts(df, column, hue=None, order=None, title=None, ax=None):
     ax.set_xlabel(column.capitalize())
     ax.set_ylabel("Recordings (count)")
     ax.set_title(title or f"Recordings per {column}")
-    if len(order) > 8:
+    if len(order) > 12:
         ax.tick_params(axis="x", labelrotation=90)
+    if hue is not None:
+        # Outside the axes, the legend never hides a bar.
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), title=hue)
     _close_if_new(fig, created)
     return fig if created else ax
 
 
-def durations(df, column="duration", hue="corpus", title=None, ax=None):
+def durations(df, column="duration", hue="corpus", mark=None, title=None, ax=None):
     """Histogram of recording durations in seconds.
 
     Parameters
@@ -222,6 +225,8 @@ def durations(df, column="duration", hue="corpus", title=None, ax=None):
         Duration column.
     hue : str or None
         Column drawn as separate, overlaid histograms (``None`` for one).
+    mark : float, optional
+        A duration in seconds to draw as a dashed vertical line, e.g. the model's input length.
     title : str, optional
     ax : matplotlib.axes.Axes, optional
 
@@ -231,13 +236,17 @@ def durations(df, column="duration", hue="corpus", title=None, ax=None):
 
     Examples
     --------
-    >>> fig = durations(df, hue="corpus")  # doctest: +SKIP
+    >>> fig = durations(df, hue="corpus", mark=3.0)  # doctest: +SKIP
     """
     import seaborn as sns
 
     created = ax is None
     fig, ax = _figure(ax, (8, 3.5))
     sns.histplot(data=df, x=column, hue=hue, bins=40, element="step", ax=ax)
+    if mark is not None:
+        ax.axvline(mark, color="black", linestyle="--", linewidth=1)
+        ax.annotate(f" {mark:g} s", (mark, 1.0), xycoords=("data", "axes fraction"),
+                    va="top", ha="left")
     ax.set_xlabel("Duration (s)")
     ax.set_ylabel("Recordings (count)")
     ax.set_title(title or "Recording durations")
