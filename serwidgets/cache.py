@@ -61,7 +61,8 @@ def config_key(feature_config, audio_options, compute: Callable | None = None) -
     }
     if compute is not None:
         # A custom function computes something else: keep its entries apart.
-        description["compute"] = f"{compute.__module__}.{compute.__qualname__}"
+        name = getattr(compute, "__qualname__", type(compute).__qualname__)  # functions, or callable objects
+        description["compute"] = f"{compute.__module__}.{name}"
     text = json.dumps(description, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16], description
 
