@@ -53,15 +53,18 @@ def _as_waveform(y) -> np.ndarray:
 
 def _energy(x: np.ndarray) -> float:
     # float64 accumulation: float32 sums of ~1e5 squares lose the precision the SNR needs.
-    return float(np.dot(x.astype(np.float64), x.astype(np.float64)))
+    # (Not np.dot: a BLAS call here fights the training threads for the cores.)
+    return float(np.square(x, dtype=np.float64).sum())
 
 
 def _pink(n: int, rng: np.random.Generator, sr: int, fmin: float = 20.0) -> np.ndarray:
     # 1/f power = 1/sqrt(f) amplitude applied to white noise's spectrum; below fmin the gain is
     # held flat so DC and sub-audio rumble do not dominate the noise.
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n, d=1.0 / sr)
-    return np.fft.irfft(spectrum / np.sqrt(np.maximum(f, fmin)), n=n)
+    # Shaped at a power-of-two length (fast FFT whatever n is), then cropped.
+    m = 1 << max(n - 1, 1).bit_length()
+    spectrum = np.fft.rfft(rng.standard_normal(m))
+    f = np.fft.rfftfreq(m, d=1.0 / sr)
+    return np.fft.irfft(spectrum / np.sqrt(np.maximum(f, fmin)), n=m)[:n]
 
 
 def _babble(n: int, rng: np.random.Generator, pool: Sequence, n_talkers: int) -> np.ndarray:
