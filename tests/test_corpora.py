@@ -62,7 +62,8 @@ def test_emodb_matches_readme(emodb, emodb_root):
     pairs = emodb.groupby("native_label")["emotion"].agg(set).to_dict()
     for letter, emotions in pairs.items():
         assert emotions == {labels.canonical_emotion(names[letter])}
-    assert set(emodb["utterance"]) == set(re.findall(r"[ab]\d\d", readme.read_text().split("text (sentence) code")[1].splitlines()[0]))
+    text_codes = readme.read_text().split("text (sentence) code")[1].splitlines()[0]
+    assert set(emodb["utterance"]) == set(re.findall(r"[ab]\d\d", text_codes))
 
 
 def test_emodb_emotion6(emodb):
@@ -152,12 +153,15 @@ def test_emodb_malformed_names_are_reported(tmp_path):
 
 def test_cremad(tmp_path):
     root = fx.make_tree(tmp_path, fx.CREMAD + fx.CREMAD_MALFORMED)
-    (root / "VideoDemographics.csv").write_text("ActorID,Age,Sex,Race,Ethnicity\n1001,51,Male,Caucasian,Not Hispanic\n1002,21,Female,Caucasian,Not Hispanic\n")
+    (root / "VideoDemographics.csv").write_text(
+        "ActorID,Age,Sex,Race,Ethnicity\n1001,51,Male,Caucasian,Not Hispanic\n1002,21,Female,Caucasian,Not Hispanic\n"
+    )
     df = load_warning("cremad", root, 2)
     check_columns(df)
     assert sorted(df.attrs["skipped"]) == sorted(str(Path(n)) for n in fx.CREMAD_MALFORMED)
     rows = df.set_index("native_label")
-    assert rows.loc["ANG", ["speaker", "gender", "emotion", "utterance", "intensity"]].tolist() == ["cremad:1001", "m", "angry", "DFA", "unspecified"]
+    angry = rows.loc["ANG", ["speaker", "gender", "emotion", "utterance", "intensity"]].tolist()
+    assert angry == ["cremad:1001", "m", "angry", "DFA", "unspecified"]
     assert rows.loc["SAD", "gender"] == "f"
     assert rows.loc["NEU", "gender"] is None  # 1091 is not in the demographics file
     assert rows.loc["HAP", "intensity"] == "high"
@@ -168,7 +172,8 @@ def test_tess(tmp_path):
     df = load_warning("tess", root, 1)
     check_columns(df)
     assert df.attrs["skipped"] == [str(Path(fx.TESS_MALFORMED[0]))]
-    assert df.set_index("native_label")["emotion"].to_dict() == {"angry": "angry", "fear": "fear", "ps": "surprise", "neutral": "neutral"}
+    mapping = df.set_index("native_label")["emotion"].to_dict()
+    assert mapping == {"angry": "angry", "fear": "fear", "ps": "surprise", "neutral": "neutral"}
     assert set(df["speaker"]) == {"tess:OAF", "tess:YAF"} and set(df["gender"]) == {"f"}
     assert sorted(df["utterance"]) == ["back", "back", "bar", "germ"]
 
@@ -192,11 +197,15 @@ def test_iemocap(tmp_path):
     assert df.attrs["skipped"] == [str(Path("Session2/sentences/wav/Ses02M_script01_1/Ses02M_script01_1_F001.wav"))]
     assert df.attrs["excluded_other"] == 2
     by_id = df.set_index("utterance")
-    assert by_id.loc["Ses01F_impro01_M000", ["speaker", "gender", "emotion", "session"]].tolist() == ["iemocap:Ses01M", "m", "angry", 1]
+    male = by_id.loc["Ses01F_impro01_M000", ["speaker", "gender", "emotion", "session"]].tolist()
+    assert male == ["iemocap:Ses01M", "m", "angry", 1]
     assert by_id.loc["Ses01F_impro01_F001", "emotion"] == "excited"
-    assert by_id.loc["Ses02M_script01_1_F000", ["speaker", "dialog", "improvised"]].tolist() == ["iemocap:Ses02F", "Ses02M_script01_1", False]
-    assert by_id.loc["Ses01F_impro01_F000", ["start", "end", "valence", "activation", "dominance"]].tolist() == [0.5, 2.25, 2.5, 3.0, 3.5]
-    assert labels.select_task(df, "iemocap4")["emotion"].value_counts().to_dict() == {"happy": 2, "neutral": 1, "angry": 1, "sad": 1}
+    scripted = by_id.loc["Ses02M_script01_1_F000", ["speaker", "dialog", "improvised"]].tolist()
+    assert scripted == ["iemocap:Ses02F", "Ses02M_script01_1", False]
+    timing = by_id.loc["Ses01F_impro01_F000", ["start", "end", "valence", "activation", "dominance"]].tolist()
+    assert timing == [0.5, 2.25, 2.5, 3.0, 3.5]
+    four = labels.select_task(df, "iemocap4")["emotion"].value_counts().to_dict()
+    assert four == {"happy": 2, "neutral": 1, "angry": 1, "sad": 1}
 
     with pytest.warns(CorpusWarning):
         everything = corpora.load_corpus("iemocap", root, include_other=True)
@@ -212,11 +221,13 @@ def test_iemocap_malformed_label_line(tmp_path):
 
 
 def test_folder_corpus(tmp_path):
-    root = fx.make_tree(tmp_path, ["Anger/anna_01.wav", "sad/bob_02.flac", "happy/x/anna_03.wav", "loose.wav", "sad/nospeaker.wav"])
+    names = ["Anger/anna_01.wav", "sad/bob_02.flac", "happy/x/anna_03.wav", "loose.wav", "sad/nospeaker.wav"]
+    root = fx.make_tree(tmp_path, names)
     df = load_warning("folder", root, 2, speaker_pattern=r"^(?P<speaker>[a-z]+)_\d+$", corpus="mine")
     check_columns(df)
     assert sorted(df.attrs["skipped"]) == ["loose.wav", str(Path("sad/nospeaker.wav"))]
-    assert sorted(zip(df["speaker"], df["emotion"])) == [("mine:anna", "angry"), ("mine:anna", "happy"), ("mine:bob", "sad")]
+    pairs = sorted(zip(df["speaker"], df["emotion"]))
+    assert pairs == [("mine:anna", "angry"), ("mine:anna", "happy"), ("mine:bob", "sad")]
     plain = load_warning("folder", root, 1)
     assert set(plain["speaker"]) == {"folder:unknown"} and len(plain) == 4
 

@@ -67,7 +67,9 @@ def _list(args) -> int:
 def register(subparsers) -> None:
     from ..labels import TASKS
 
-    parser = subparsers.add_parser("corpus", help="summarise a speech emotion corpus", description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser(
+        "corpus", help="summarise a speech emotion corpus", description=__doc__.split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="corpus_command", metavar="ACTION")
     sub.required = True
 

@@ -158,7 +158,6 @@ def durations(df: pd.DataFrame) -> pd.Series:
     >>> df["duration"] = durations(df)   # doctest: +SKIP
     """
     import soundfile
-
     from tqdm.auto import tqdm
 
     seconds = []

@@ -25,13 +25,14 @@ class CorpusWarning(UserWarning):
     """Files under a corpus root that the loader could not interpret."""
 
 
-def audio_files(root: Path, extensions=CORPUS_AUDIO, desc: str | None = None) -> list[Path]:
+def audio_files(root: Path, extensions=CORPUS_AUDIO) -> list[Path]:
     """Audio files under ``root`` (recursive, sorted); hidden files such as ``._x.wav`` are left out."""
     from tqdm.auto import tqdm
 
     found = []
-    # os.walk with a progress bar per folder: big trees (CREMA-D, IEMOCAP) take a while on network disks.
-    for folder, dirs, files in tqdm(os.walk(root), desc=desc or f"scanning {root.name}", unit=" dirs", disable=None, leave=False):
+    # A progress bar per folder: big trees (CREMA-D, IEMOCAP) take a while on network disks.
+    folders = tqdm(os.walk(root), desc=f"scanning {root.name}", unit=" dirs", disable=None, leave=False)
+    for folder, dirs, files in folders:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             if not name.startswith(".") and name.lower().endswith(extensions):
@@ -40,11 +41,17 @@ def audio_files(root: Path, extensions=CORPUS_AUDIO, desc: str | None = None) ->
 
 
 def make_table(
-    rows: list[dict], corpus: str, root: Path, skipped: list[str], extra=(), reason: str = "whose names do not follow the corpus naming"
+    rows: list[dict],
+    corpus: str,
+    root: Path,
+    skipped: list[str],
+    extra=(),
+    reason: str = "(names that do not follow the corpus naming)",
 ) -> pd.DataFrame:
-    """The corpus DataFrame from parsed ``rows``; warns about (and records) ``skipped`` entries, saying why (``reason``).
+    """The corpus DataFrame from parsed ``rows``, with ``extra`` columns after :data:`COLUMNS`.
 
-    ``attrs`` holds ``corpus``, ``root`` and ``skipped`` (file names, relative to ``root``).
+    ``attrs`` holds ``corpus``, ``root`` and ``skipped`` (file names relative to ``root``);
+    a non-empty ``skipped`` is also warned about, with its count, ``reason`` and examples.
     """
     columns = list(COLUMNS) + [c for c in extra if c not in COLUMNS]
     df = pd.DataFrame(rows, columns=columns)
