@@ -22,12 +22,11 @@ start-up costs seconds).
 Examples
 --------
 >>> from serwidgets import audio
->>> y = audio.load("speech.webm")                       # doctest: +SKIP
->>> y.dtype, y.ndim
-(dtype('float32'), 1)
->>> audio.load(b"not audio")                            # doctest: +SKIP
+>>> y = audio.load("speech.webm")         # doctest: +SKIP
+>>> audio.load(b"not audio")
 Traceback (most recent call last):
-UnsupportedFormatError: <bytes>: not a recognised audio format ...
+...
+serwidgets.audio.UnsupportedFormatError: <bytes>: not a recognised audio format (first bytes b'not audi')
 """
 
 from __future__ import annotations
@@ -197,8 +196,8 @@ def decode(source, *, max_seconds: float | None = None) -> tuple[np.ndarray, int
 
     Examples
     --------
-    >>> y, sr = decode("speech.flac")                   # doctest: +SKIP
-    >>> y.shape, sr
+    >>> y, sr = decode("speech.flac")  # doctest: +SKIP
+    >>> y.shape, sr                    # doctest: +SKIP
     ((173000, 2), 48000)
     """
     name, data = _read_source(source)
@@ -418,9 +417,9 @@ def load(source, options: AudioOptions = AudioOptions()) -> np.ndarray:
 
     Examples
     --------
-    >>> y = load("/data/emodb/wav/03a01Fa.wav")         # doctest: +SKIP
-    >>> y.dtype
-    dtype('float32')
+    >>> y = load("/data/emodb/wav/03a01Fa.wav")  # doctest: +SKIP
+    >>> y.dtype, y.ndim                          # doctest: +SKIP
+    (dtype('float32'), 1)
     """
     y, sr = decode(source, max_seconds=options.max_seconds)
     return prepare(y, sr, options)
