@@ -68,7 +68,7 @@ def _pink(n: int, rng: np.random.Generator, sr: int, fmin: float = 20.0) -> np.n
 
 
 def _babble(n: int, rng: np.random.Generator, pool: Sequence, n_talkers: int) -> np.ndarray:
-    if not pool:
+    if len(pool) == 0:
         raise ValueError("babble noise needs a babble_pool of training waveforms")
     noise = np.zeros(n)
     for k in rng.choice(len(pool), size=n_talkers, replace=len(pool) < n_talkers):
@@ -137,7 +137,7 @@ def add_noise(
     elif kind == "pink":
         noise = _pink(n, rng, sr)
     elif kind == "babble":
-        noise = _babble(n, rng, babble_pool or [], n_talkers)
+        noise = _babble(n, rng, [] if babble_pool is None else babble_pool, n_talkers)
     else:
         raise ValueError(f"unknown noise kind {kind!r}; expected one of {NOISE_KINDS}")
     signal, noise_energy = _energy(y), _energy(noise)
@@ -424,7 +424,7 @@ class Augmenter:
             y = time_shift(y, self.max_shift_s, rng, sr)
         if self.noise_prob and self.noise_kinds and rng.random() < self.noise_prob:
             kind = str(rng.choice(self.noise_kinds))
-            if kind == "babble" and not babble_pool:
+            if kind == "babble" and (babble_pool is None or len(babble_pool) == 0):
                 raise ValueError(
                     "babble noise drawn but no babble_pool given: pass training waveforms, "
                     "or leave 'babble' out of noise_kinds"
