@@ -15,7 +15,7 @@ Why the defaults
   2-core CPU this project targets. 64 bands over 20 Hz - 8 kHz (Nyquist at 16 kHz) still
   resolve the pitch harmonics and formants that carry emotion.
 - **3-s window** (``duration``): covers the median utterance after loading and trimming
-  -- EmoDB 2.54 s (2.59 s raw), RAVDESS 2.12 s (3.67 s raw, ~1 s of room tone at each
+  -- EmoDB 2.54 s (2.59 s raw), RAVDESS 2.08 s (3.67 s raw, ~1 s of room tone at each
   end) -- measured with the default :class:`~serwidgets.audio.AudioOptions`. Longer audio
   is cropped for training and handled as a timeline of windows at inference.
 - **dB floor** ``top_db`` = 80 below the clip's loudest bin, like ``librosa.power_to_db``,
@@ -327,6 +327,8 @@ def fix_frames(
         raise ValueError(f"n_frames must be positive, got {n_frames}")
     spec = np.asarray(spec)
     have = spec.shape[-1]
+    if have == 0:
+        raise ValueError(f"spectrogram has no frames (shape {spec.shape})")
     if have > n_frames:
         if mode == "center":
             start = (have - n_frames) // 2
@@ -338,9 +340,12 @@ def fix_frames(
             start = int(rng.integers(0, have - n_frames + 1))
         return spec[..., start : start + n_frames]
     if have < n_frames:
-        fill = spec.min() if spec.size else 0.0
-        pad = [(0, 0)] * (spec.ndim - 1) + [(0, n_frames - have)]
-        return np.pad(spec, pad, constant_values=fill)
+        # Each spectrogram of a batch (..., mels, frames) is padded with its own minimum.
+        fill = spec.min(axis=tuple(range(max(spec.ndim - 2, 0), spec.ndim)), keepdims=True)
+        out = np.empty(spec.shape[:-1] + (n_frames,), dtype=spec.dtype)
+        out[..., :have] = spec
+        out[..., have:] = fill
+        return out
     return spec
 
 

@@ -254,6 +254,8 @@ def test_too_short_after_trimming():
     with pytest.raises(audio.TooShortError, match="after trimming silence"):
         audio.load(sf_bytes(y, sr))
     assert len(audio.load(sf_bytes(y, sr), NO_TRIM)) == 2.1 * sr  # untrimmed it is long enough
+    with pytest.raises(audio.TooShortError, match="shorter than one sample"):
+        audio.prepare(np.ones(1, np.float32), 48000)  # nothing is left after resampling
 
 
 def test_too_long_is_caught_before_decoding(monkeypatch):

@@ -159,10 +159,15 @@ def test_fix_frames_pads_at_the_end_with_the_minimum(speech):
     np.testing.assert_array_equal(fix_frames(S, n), S)
 
 
-def test_fix_frames_on_a_batch():
+def test_fix_frames_on_a_batch_pads_each_with_its_own_minimum():
     batch = np.random.default_rng(1).standard_normal((3, 64, 100)).astype(np.float32)
-    assert fix_frames(batch, 188).shape == (3, 64, 188)
-    assert fix_frames(batch, 50, "start").shape == (3, 64, 50)
+    batch[1] -= 10.0
+    padded = fix_frames(batch, 188)
+    assert padded.shape == (3, 64, 188)
+    for spec, out in zip(batch, padded):
+        np.testing.assert_array_equal(out[:, :100], spec)
+        assert np.all(out[:, 100:] == spec.min())
+    np.testing.assert_array_equal(fix_frames(batch, 50, "start"), batch[..., :50])
 
 
 # ------------------------------------------------------------------------- frame_windows
