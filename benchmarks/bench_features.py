@@ -1,8 +1,9 @@
 """Speed of the feature path: log_mel alone, and load + prepare + log_mel on real EmoDB files.
 
 Prints clips per second, the real-time factor (seconds of compute per second of audio) and
-per-clip p50/p90 latency, with OpenBLAS/MKL limited to one thread as during training
-next to TensorFlow.
+per-clip p50/p90 latency (wall clock), plus the median CPU time per clip, which other
+processes on a shared machine disturb less. OpenBLAS/MKL is limited to one thread, as
+during training next to TensorFlow.
 
 Usage::
 
@@ -26,12 +27,27 @@ from serwidgets.features import FeatureConfig, fix_frames, log_mel
 REPO = Path(__file__).resolve().parents[1]
 
 
-def report(name: str, seconds: np.ndarray, audio_seconds: np.ndarray) -> None:
-    ms = 1e3 * seconds
+class Timer:
+    """Wall-clock and CPU seconds of each timed block."""
+
+    def __init__(self):
+        self.wall, self.cpu = [], []
+
+    def __enter__(self):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc):
+        self.wall.append(time.perf_counter() - self._wall)
+        self.cpu.append(time.process_time() - self._cpu)
+
+
+def report(name: str, timer: Timer, audio_seconds) -> None:
+    wall, cpu = 1e3 * np.array(timer.wall), 1e3 * np.array(timer.cpu)
     print(
-        f"{name:<34} {len(seconds) / seconds.sum():8.0f} clips/s   "
-        f"RTF {seconds.sum() / audio_seconds.sum():.5f}   "
-        f"p50 {np.percentile(ms, 50):6.2f} ms   p90 {np.percentile(ms, 90):6.2f} ms"
+        f"{name:<32} {1e3 * len(wall) / wall.sum():6.0f} clips/s  "
+        f"RTF {wall.sum() / 1e3 / np.sum(audio_seconds):.5f}  "
+        f"p50 {np.percentile(wall, 50):5.2f} ms  p90 {np.percentile(wall, 90):5.2f} ms  "
+        f"(CPU p50 {np.percentile(cpu, 50):5.2f} ms)"
     )
 
 
@@ -39,28 +55,24 @@ def bench_log_mel(config: FeatureConfig, n_clips: int) -> None:
     rng = np.random.default_rng(0)
     clips = [0.1 * rng.standard_normal(config.n_samples).astype(np.float32) for _ in range(n_clips)]
     log_mel(clips[0], config)  # warm-up: filterbank and window caches, scipy.fft import
-    times = np.empty(n_clips)
-    for i, y in enumerate(clips):
-        t0 = time.perf_counter()
-        log_mel(y, config)
-        times[i] = time.perf_counter() - t0
-    report(f"log_mel, {config.duration:g}-s clips", times, np.full(n_clips, config.duration))
+    timer = Timer()
+    for y in clips:
+        with timer:
+            log_mel(y, config)
+    report(f"log_mel, {config.duration:g}-s clips", timer, config.duration * n_clips)
 
 
 def bench_files(config: FeatureConfig, files: list[Path]) -> None:
-    load_t, total_t, durations = [], [], []
+    loading, everything, durations = Timer(), Timer(), []
     for path in files:
-        t0 = time.perf_counter()
-        y = audio.load(path)
-        t1 = time.perf_counter()
-        fix_frames(log_mel(y, config), config.n_frames)
-        t2 = time.perf_counter()
-        load_t.append(t1 - t0)
-        total_t.append(t2 - t0)
+        with everything:
+            with loading:
+                y = audio.load(path)
+            fix_frames(log_mel(y, config), config.n_frames)
         durations.append(len(y) / config.sample_rate)
     durations = np.array(durations)
-    report("load + prepare (EmoDB files)", np.array(load_t), durations)
-    report("load + prepare + log_mel + fix", np.array(total_t), durations)
+    report("load + prepare (EmoDB files)", loading, durations)
+    report("load + prepare + log_mel + fix", everything, durations)
     print(f"  ({len(files)} files, {durations.sum():.0f} s of trimmed audio, median {np.median(durations):.2f} s)")
 
 
