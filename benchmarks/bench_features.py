@@ -73,7 +73,10 @@ def bench_files(config: FeatureConfig, files: list[Path]) -> None:
     durations = np.array(durations)
     report("load + prepare (EmoDB files)", loading, durations)
     report("load + prepare + log_mel + fix", everything, durations)
-    print(f"  ({len(files)} files, {durations.sum():.0f} s of trimmed audio, median {np.median(durations):.2f} s)")
+    print(
+        f"  ({len(files)} files, {durations.sum():.0f} s of trimmed audio, "
+        f"median {np.median(durations):.2f} s)"
+    )
 
 
 def main(argv=None) -> None:
@@ -86,7 +89,10 @@ def main(argv=None) -> None:
 
     config = FeatureConfig()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs, BLAS 1 thread")
+    print(
+        f"python {sys.version.split()[0]}, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPUs, BLAS 1 thread"
+    )
     print(f"load average {load} (other processes inflate the figures)")
     print(f"config: {config.to_json()}")
     with threadpool_limits(1):

@@ -23,10 +23,10 @@ Examples
 --------
 >>> from serwidgets import audio
 >>> y = audio.load("speech.webm")         # doctest: +SKIP
->>> audio.load(b"not audio")
+>>> audio.load(b"not audio")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-serwidgets.audio.UnsupportedFormatError: <bytes>: not a recognised audio format (first bytes b'not audi')
+serwidgets.audio.UnsupportedFormatError: <bytes>: not a recognised audio format ...
 """
 
 from __future__ import annotations
@@ -194,6 +194,12 @@ def decode(source, *, max_seconds: float | None = None) -> tuple[np.ndarray, int
     ------
     EmptyAudioError, UnsupportedFormatError, CorruptAudioError, TooLongError
 
+    Notes
+    -----
+    libsndfile is tried first (exact, fast); PyAV/FFmpeg gets whatever it refuses. If both
+    fail, bytes with a known audio header are :class:`CorruptAudioError`, anything else
+    :class:`UnsupportedFormatError`.
+
     Examples
     --------
     >>> y, sr = decode("speech.flac")  # doctest: +SKIP
@@ -251,7 +257,7 @@ def _sniff_container(data: bytes) -> str | None:
         return "WebM/Matroska"
     if head[4:8] == b"ftyp":
         return "MP4/M4A"
-    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0):
         return "MP3/AAC"
     return None
 
@@ -393,12 +399,12 @@ def prepare(y, sr: int, options: AudioOptions = AudioOptions()) -> np.ndarray:
     if options.trim:
         y = _trim(y, sr, active, options.trim_margin)
     if y.size / sr < options.min_seconds:
-        what = "after trimming silence" if options.trim else ""
+        what = " after trimming silence" if options.trim else ""
         raise TooShortError(
-            f"audio is {y.size / sr:.2f} s long {what}; at least {options.min_seconds:g} s is needed"
+            f"audio is {y.size / sr:.2f} s long{what}; at least {options.min_seconds:g} s is needed"
         )
     if options.normalize:
-        y = _normalize(y, sr, frame_db, active, options.target_dbfs)
+        y = _normalize(y, frame_db, active, options.target_dbfs)
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
@@ -473,7 +479,7 @@ def _trim(y: np.ndarray, sr: int, active: np.ndarray, margin_s: float) -> np.nda
     return y[start:end]
 
 
-def _normalize(y, sr, frame_db, active, target_dbfs) -> np.ndarray:
+def _normalize(y, frame_db, active, target_dbfs) -> np.ndarray:
     """Scale so the active frames' RMS is ``target_dbfs``, peak at most ``_PEAK``."""
     # Mean power over the active frames (frame levels are in dB, average in power).
     active_power = np.mean(10.0 ** (frame_db[active] / 10.0))

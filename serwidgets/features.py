@@ -232,7 +232,8 @@ def mel_filterbank(config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     >>> mel_filterbank(FeatureConfig()).shape
     (64, 257)
     """
-    return _mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
+    c = config
+    return _mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.fmin, c.fmax)
 
 
 @lru_cache(maxsize=16)

@@ -110,7 +110,9 @@ def test_browser_and_phone_formats_decode_via_pyav(container, codec, magic):
     assert dominant_hz(out, 16000) == pytest.approx(440, abs=2)
 
 
-@pytest.mark.parametrize("format, subtype", [("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III"), ("FLAC", None)])
+@pytest.mark.parametrize(
+    "format, subtype", [("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III"), ("FLAC", None)]
+)
 def test_soundfile_formats(format, subtype):
     y = speechlike(1.0, 22050)
     out = audio.load(sf_bytes(y, 22050, format, subtype), NO_TRIM)
