@@ -1,0 +1,299 @@
+"""Model bundles: a trained model with everything needed to use it honestly.
+
+A bundle is a folder::
+
+    ser-emotion6/
+        model.keras     # the Keras model (weights + architecture), for training and the TF backend
+        model.tflite    # the same weights for LiteRT (builtin ops only), for fast CPU inference
+        card.json       # labels, feature config, audio options, training data, protocol + metrics,
+                        # library versions, sha256 of each weight file, date
+
+The card is the contract between training and inference: the predictor decodes audio with the
+card's audio options, computes features with the card's feature config, and names outputs with
+the card's labels, in card order. Reading a card verifies the sha256 of every file it lists,
+so a bundle whose weights were swapped or damaged is refused rather than silently used.
+
+Examples
+--------
+>>> from serwidgets import bundle
+>>> card = bundle.read_card("models/ser-emotion6")      # doctest: +SKIP
+>>> card["labels"]                                       # doctest: +SKIP
+['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad']
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from importlib import metadata
+from pathlib import Path
+
+CARD = "card.json"
+KERAS = "model.keras"
+LITERT = "model.tflite"
+
+#: Version of the card layout; bumped when a field changes meaning.
+CARD_FORMAT = 1
+
+INPUT_KINDS = ("log_mel", "waveform")
+
+
+class BundleError(ValueError):
+    """A bundle folder is incomplete, inconsistent or unreadable."""
+
+
+class BundleNotFoundError(BundleError, FileNotFoundError):
+    """There is no bundle (no ``card.json``) at the given place."""
+
+
+class IntegrityError(BundleError):
+    """A file's sha256 differs from the one recorded in the card."""
+
+
+class FeatureConfigMismatchError(BundleError):
+    """Features computed one way were about to be fed to a model trained on another."""
+
+
+def save_bundle(model, directory, *, net: dict, labels, task: str, feature_config, audio_options,
+                training: dict, metrics: dict, name: str, description: str = "",
+                protocol=None) -> Path:
+    """Write ``model`` as a bundle: ``model.keras``, ``model.tflite`` and ``card.json``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained model; its outputs are probabilities over ``labels``, in that order.
+    directory : str or Path
+        Bundle folder (created; existing bundle files are overwritten).
+    net : dict
+        How to rebuild the architecture: ``name`` (in :data:`serwidgets.nets.NETS`),
+        ``kwargs`` and ``input_shape``. The LiteRT file is made from a rebuild with
+        ``unroll=True`` (see :func:`serwidgets.export.to_litert`).
+    labels : sequence of str
+        Output names, in output order.
+    task : str
+        Task name, e.g. ``"emotion6"`` (see :data:`serwidgets.labels.TASKS`).
+    feature_config : serwidgets.features.FeatureConfig
+    audio_options : serwidgets.audio.AudioOptions
+    training : dict
+        What the model was trained on: corpora, counts per emotion, epochs, seed, ...
+    metrics : dict
+        Held-out scores (e.g. ``{"UA": {"mean": .., "std": ..}, "WA": ...}``), measured under
+        ``protocol``.
+    name, description : str
+    protocol : str or dict, optional
+        The evaluation protocol the metrics come from (e.g. ``"loso"``); default:
+        ``metrics["protocol"]`` if present.
+
+    Returns
+    -------
+    Path
+        The bundle folder.
+
+    Examples
+    --------
+    >>> save_bundle(model, "models/ser-emotion6", net={"name": "zhao2019_2d", "kwargs": {},
+    ...             "input_shape": [64, 188]}, labels=TASKS["emotion6"], task="emotion6",
+    ...             feature_config=FeatureConfig(), audio_options=AudioOptions(),
+    ...             training={"corpora": ["emodb"]}, metrics={"UA": 0.61}, protocol="loso",
+    ...             name="ser-emotion6")                  # doctest: +SKIP
+    """
+    from serwidgets import export
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    labels = [str(label) for label in labels]
+    features = _as_dict(feature_config)
+    audio = _as_dict(audio_options)
+    input_shape = [int(n) for n in model.input_shape[1:]]
+    n_outputs = int(model.output_shape[-1])
+    if n_outputs != len(labels):
+        raise BundleError(f"the model has {n_outputs} outputs but {len(labels)} labels were given")
+    if features["sample_rate"] != audio["sample_rate"]:
+        raise BundleError(f"feature config expects {features['sample_rate']} Hz audio, "
+                          f"audio options produce {audio['sample_rate']} Hz")
+    input_kind = check_input_shape(input_shape, features)
+
+    # The card goes last: a folder without one is not a bundle, so an interrupted save
+    # can never be loaded half-written.
+    (directory / CARD).unlink(missing_ok=True)
+    model.save(directory / KERAS)
+    export.to_litert(model, directory / LITERT, net=net)
+
+    card = {
+        "format": CARD_FORMAT,
+        "name": name,
+        "description": description,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "task": task,
+        "labels": labels,
+        "input_kind": input_kind,
+        "input_shape": input_shape,
+        "sample_rate": features["sample_rate"],
+        "net": {"name": net["name"], "kwargs": dict(net.get("kwargs") or {}),
+                "input_shape": [int(n) for n in net.get("input_shape", input_shape)]},
+        "feature_config": features,
+        "audio_options": audio,
+        "training": training,
+        "protocol": protocol if protocol is not None else metrics.get("protocol"),
+        "metrics": metrics,
+        "versions": library_versions(),
+        "files": {filename: file_sha256(directory / filename) for filename in (KERAS, LITERT)},
+    }
+    text = json.dumps(card, indent=2, default=_json_default)
+    (directory / CARD).write_text(text + "\n", encoding="utf-8")
+    return directory
+
+
+def read_card(directory, verify: bool = True) -> dict:
+    """Read a bundle's ``card.json``, checking the sha256 of every file it lists.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The bundle folder.
+    verify : bool
+        Check file hashes (default). Only skip this for files you have just checked.
+
+    Returns
+    -------
+    dict
+        The card.
+
+    Raises
+    ------
+    BundleNotFoundError
+        No ``card.json`` in ``directory``.
+    IntegrityError
+        A listed file is missing or its sha256 differs; the message names the file.
+
+    Examples
+    --------
+    >>> read_card("models/ser-emotion6")["task"]          # doctest: +SKIP
+    'emotion6'
+    """
+    directory = Path(directory)
+    path = directory / CARD
+    if not path.is_file():
+        raise BundleNotFoundError(f"no model bundle at {directory} ({CARD} not found)")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BundleError(f"{path} is not valid JSON: {error}") from None
+    missing = [key for key in ("labels", "feature_config", "audio_options", "input_kind", "files")
+               if key not in card]
+    if missing:
+        raise BundleError(f"{path} lacks {', '.join(missing)}")
+    if verify:
+        for filename, expected in card["files"].items():
+            file = directory / filename
+            if not file.is_file():
+                raise IntegrityError(f"{filename} is listed in {CARD} but missing from {directory}")
+            actual = file_sha256(file)
+            if actual != expected:
+                raise IntegrityError(
+                    f"{filename} in {directory} does not match its card: sha256 {actual[:12]}…, "
+                    f"expected {expected[:12]}… (the file was changed or damaged; re-export the bundle)"
+                )
+    return card
+
+
+def load_keras(directory, card: dict | None = None):
+    """Load a bundle's Keras model (``safe_mode=True``: no arbitrary code from the file).
+
+    Examples
+    --------
+    >>> model = load_keras("models/ser-emotion6")          # doctest: +SKIP
+    """
+    import keras
+
+    directory = Path(directory)
+    if card is None:
+        card = read_card(directory)
+    if KERAS not in card["files"]:
+        raise BundleError(f"the bundle at {directory} has no {KERAS}")
+    return keras.models.load_model(directory / KERAS, safe_mode=True)
+
+
+def check_input_shape(input_shape, feature_config) -> str:
+    """The input kind ("log_mel" or "waveform") that ``input_shape`` fits under ``feature_config``.
+
+    A log-mel input is ``(n_mels, n_frames)`` (optionally with a trailing channel of 1); a
+    waveform input holds ``feature_config.n_samples`` samples.
+
+    Raises
+    ------
+    FeatureConfigMismatchError
+        The shape fits neither, i.e. the features would not be what the model was trained on.
+
+    Examples
+    --------
+    >>> from serwidgets.features import FeatureConfig
+    >>> check_input_shape([64, 188], FeatureConfig())
+    'log_mel'
+    >>> check_input_shape([48000, 1], FeatureConfig())
+    'waveform'
+    """
+    from serwidgets.features import FeatureConfig
+
+    config = feature_config if isinstance(feature_config, FeatureConfig) else FeatureConfig.from_dict(feature_config)
+    shape = [int(n) for n in input_shape]
+    while len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    if shape == [config.n_mels, config.n_frames]:
+        return "log_mel"
+    if shape == [config.n_samples]:
+        return "waveform"
+    raise FeatureConfigMismatchError(
+        f"model input shape {list(input_shape)} fits neither log-mel ({config.n_mels} mels x "
+        f"{config.n_frames} frames) nor a {config.duration:g}-s waveform ({config.n_samples} "
+        f"samples) under the feature config {config.to_dict()}"
+    )
+
+
+def file_sha256(path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict:
+    """Installed versions of the libraries a bundle depends on (``None`` if not installed)."""
+    versions = {}
+    for package, distributions in {
+        "tensorflow": ("tensorflow", "tensorflow-cpu"),
+        "keras": ("keras",),
+        "numpy": ("numpy",),
+        "librosa": ("librosa",),
+        "ai-edge-litert": ("ai-edge-litert",),
+        "serwidgets": ("serwidgets",),
+    }.items():
+        versions[package] = None
+        for distribution in distributions:
+            try:
+                versions[package] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    if versions["serwidgets"] is None:
+        import serwidgets
+
+        versions["serwidgets"] = serwidgets.__version__
+    return versions
+
+
+def _as_dict(config) -> dict:
+    return config.to_dict() if hasattr(config, "to_dict") else dict(config)
+
+
+def _json_default(value):
+    # numpy scalars and arrays (counts, metrics) are common in training summaries.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a model card")

@@ -1,0 +1,165 @@
+"""Export trained models for inference outside Keras: LiteRT (``.tflite``) and ONNX.
+
+LiteRT is what the predictor uses by default: it runs the model without importing TensorFlow,
+so the dashboard starts fast and stays small. The converted graph uses TFLite builtin ops only
+(no Flex/"select TF" ops, which would need TensorFlow at run time); for that, the LSTM is
+unrolled over its (fixed) number of time steps — same weights, same arithmetic.
+
+Every export is checked: the exported model must reproduce the Keras model's probabilities
+on random inputs (max absolute difference ``<= atol``), or :class:`ExportError` is raised.
+
+Examples
+--------
+>>> from serwidgets import export
+>>> export.export_bundle("models/ser-emotion6", "litert")     # doctest: +SKIP
+PosixPath('models/ser-emotion6/model.tflite')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from serwidgets import bundle
+
+FORMATS = ("litert", "onnx")
+
+
+class ExportError(RuntimeError):
+    """Conversion failed, or the converted model disagrees with the Keras model."""
+
+
+def to_litert(model, path, *, net: dict | None = None, atol: float = 1e-4) -> Path:
+    """Convert a Keras model to a LiteRT flatbuffer with builtin ops only.
+
+    Parameters
+    ----------
+    model : keras.Model
+    path : str or Path
+        Output ``.tflite`` file.
+    net : dict, optional
+        ``name``, ``kwargs`` (and ``input_shape``) of the :mod:`serwidgets.nets` builder that
+        made ``model``; the model is rebuilt with ``unroll=True`` and given ``model``'s weights.
+        Without it, ``model`` is converted as it is (fine when it has no recurrent layer).
+    atol : float
+        Largest tolerated difference between LiteRT and Keras probabilities.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> to_litert(model, "model.tflite", net={"name": "zhao2019_2d", "kwargs": {}})  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    path = Path(path)
+    convertible = model
+    if net is not None:
+        from serwidgets import nets
+
+        input_shape = tuple(int(n) for n in model.input_shape[1:])
+        convertible = nets.build(net["name"], input_shape, int(model.output_shape[-1]), unroll=True,
+                                 **dict(net.get("kwargs") or {}))
+        convertible.set_weights(model.get_weights())
+    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+    try:
+        convertible.export(str(path), format="litert", verbose=False, input_signature=signature,
+                           target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]})
+    except Exception as error:  # the converter raises several unrelated types
+        raise ExportError(f"LiteRT conversion failed: {type(error).__name__}: {error}") from error
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    inputs = _probe_inputs(model, n=2)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, inputs.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, inputs)
+    interpreter.invoke()
+    _check_agreement("LiteRT", interpreter.get_tensor(interpreter.get_output_details()[0]["index"]),
+                     model(inputs, training=False), atol)
+    return path
+
+
+def to_onnx(model, path, *, atol: float = 1e-4) -> Path:
+    """Convert a Keras model to ONNX (needs the ``export`` extra: tf2onnx, onnxruntime).
+
+    Examples
+    --------
+    >>> to_onnx(model, "model.onnx")                        # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ExportError("ONNX export needs onnxruntime and tf2onnx: "
+                          "pip install 'serwidgets[export]'") from None
+    path = Path(path)
+    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+    try:
+        model.export(str(path), format="onnx", verbose=False, input_signature=signature)
+    except Exception as error:
+        raise ExportError(f"ONNX conversion failed: {type(error).__name__}: {error}") from error
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = _probe_inputs(model, n=2)
+    outputs = session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    _check_agreement("ONNX", outputs, model(inputs, training=False), atol)
+    return path
+
+
+def export_bundle(directory, format: str = "litert", output=None) -> Path:
+    """Export a bundle's Keras model; LiteRT goes into the bundle (and the card is updated).
+
+    Parameters
+    ----------
+    directory : str or Path
+        The bundle folder.
+    format : {"litert", "onnx"}
+    output : str or Path, optional
+        Where to write; default ``<bundle>/model.tflite`` or ``<bundle>/model.onnx``.
+        Files written into the bundle are added to the card with their sha256.
+
+    Returns
+    -------
+    Path
+        The exported file.
+
+    Examples
+    --------
+    >>> export_bundle("models/ser-emotion6", "onnx")         # doctest: +SKIP
+    PosixPath('models/ser-emotion6/model.onnx')
+    """
+    import json
+
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    directory = Path(directory)
+    card = bundle.read_card(directory)
+    model = bundle.load_keras(directory, card)
+    filename = bundle.LITERT if format == "litert" else "model.onnx"
+    path = Path(output) if output is not None else directory / filename
+    if format == "litert":
+        to_litert(model, path, net=card.get("net"))
+    else:
+        to_onnx(model, path)
+    if path.resolve().parent == directory.resolve():
+        card["files"][path.name] = bundle.file_sha256(path)
+        (directory / bundle.CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _probe_inputs(model, n: int) -> np.ndarray:
+    # Standard-normal inputs match what clip-normalised log-mels look like.
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((n, *model.input_shape[1:])).astype(np.float32)
+
+
+def _check_agreement(what: str, exported, expected, atol: float) -> None:
+    difference = float(np.max(np.abs(np.asarray(exported) - np.asarray(expected))))
+    if not difference <= atol:  # also catches NaN
+        raise ExportError(f"{what} model disagrees with Keras: max |difference| {difference:.2e} > {atol:.0e}")

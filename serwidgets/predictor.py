@@ -1,0 +1,381 @@
+"""Predict emotions from audio with a model bundle.
+
+:func:`load_model` reads a bundle (see :mod:`serwidgets.bundle`), checks it, and returns a
+:class:`Predictor`. The predictor runs exactly the training path: audio is decoded and prepared
+with the card's :class:`~serwidgets.audio.AudioOptions`, features come from
+:func:`serwidgets.features.log_mel` and :func:`~serwidgets.features.fix_frames` with the card's
+:class:`~serwidgets.features.FeatureConfig`, and outputs are named by the card's labels.
+
+Backends, fastest exact one first:
+
+* ``"litert"`` — ``model.tflite`` through ``ai_edge_litert`` (no TensorFlow import, so the first
+  prediction comes quickly and memory stays low);
+* ``"tensorflow"`` — ``model.keras`` through one ``tf.function`` (never ``model.predict``,
+  whose per-call overhead dwarfs this model).
+
+Clips of any length
+    The model sees ``feature_config.duration`` seconds (3 s). A shorter clip is padded with
+    silence (:func:`~serwidgets.features.fix_frames`), exactly as in training. A longer clip is
+    cut into windows of that length every ``hop`` seconds (the last window ends at the end of
+    the clip): :meth:`Predictor.predict_timeline` returns each window's probabilities, and
+    :meth:`Predictor.predict` returns their mean.
+
+Uncertain predictions
+    An :class:`Analysis` is ``uncertain`` when the top probability is below
+    ``UNCERTAIN_BELOW`` (0.4) or within ``UNCERTAIN_MARGIN`` (0.1) of the runner-up: the model
+    has no clear favourite and the label should not be trusted.
+
+Examples
+--------
+>>> import serwidgets
+>>> model = serwidgets.load_model()                          # doctest: +SKIP
+>>> model.labels                                             # doctest: +SKIP
+('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad')
+>>> probabilities = model.predict_file("speech.wav")         # doctest: +SKIP
+>>> max(probabilities, key=probabilities.get)                # doctest: +SKIP
+'angry'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from serwidgets import bundle
+
+#: Where shipped bundles live (the repository's ``models/``) and which one loads by default.
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_MODEL = "ser-emotion6"
+
+#: An analysis is uncertain below this top probability ...
+UNCERTAIN_BELOW = 0.4
+#: ... or when the runner-up is closer than this.
+UNCERTAIN_MARGIN = 0.1
+
+BACKENDS = ("auto", "litert", "tensorflow")
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Per-window probabilities over a clip: window ``i`` spans ``starts[i]``..``ends[i]`` seconds."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    probabilities: np.ndarray  # (n_windows, n_labels)
+    labels: tuple
+
+    @property
+    def top(self) -> list:
+        """The most probable label of each window."""
+        return [self.labels[i] for i in np.argmax(self.probabilities, axis=1)]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the widgets show about one clip."""
+
+    labels: tuple
+    probabilities: np.ndarray  # (n_labels,), sums to 1
+    top: str
+    confidence: float  # probability of ``top``
+    uncertain: bool  # see the module docstring
+    waveform: np.ndarray  # prepared audio (mono, trimmed, normalised)
+    sample_rate: int
+    log_mel: np.ndarray  # (n_mels, frames) of the whole prepared clip
+    timeline: Timeline | None  # None when the clip fits in one window
+    duration: float  # seconds of prepared audio
+
+    def as_dict(self) -> dict:
+        """Label -> probability."""
+        return dict(zip(self.labels, self.probabilities.tolist()))
+
+
+def load_model(path=None, *, feature_config=None, backend: str = "auto", num_threads: int | None = None):
+    """Load a model bundle as a :class:`Predictor`.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A bundle folder, or the name of one in the repository's ``models/``. Default:
+        ``$SER_MODEL`` if set, else ``models/ser-emotion6``.
+    feature_config : FeatureConfig or dict, optional
+        The features you intend to feed; refused unless equal to the card's.
+    backend : {"auto", "litert", "tensorflow"}
+        ``"auto"`` uses LiteRT when the bundle has ``model.tflite``.
+    num_threads : int, optional
+        Inference threads (default: up to 2; this model gains nothing from more).
+
+    Returns
+    -------
+    Predictor
+
+    Raises
+    ------
+    serwidgets.bundle.BundleNotFoundError
+        No bundle there (a ``FileNotFoundError``).
+    serwidgets.bundle.IntegrityError
+        A weight file does not match the sha256 in the card.
+    serwidgets.bundle.FeatureConfigMismatchError
+        ``feature_config`` differs from the card's, or the card's feature config does not fit
+        the model's input shape.
+
+    Examples
+    --------
+    >>> model = load_model("models/ser-emotion6")            # doctest: +SKIP
+    >>> model.backend                                        # doctest: +SKIP
+    'litert'
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    directory = resolve(path)
+    card = bundle.read_card(directory)
+    if feature_config is not None:
+        wanted = feature_config.to_dict() if hasattr(feature_config, "to_dict") else dict(feature_config)
+        if wanted != card["feature_config"]:
+            changed = sorted(key for key in set(wanted) | set(card["feature_config"])
+                             if wanted.get(key) != card["feature_config"].get(key))
+            raise bundle.FeatureConfigMismatchError(
+                f"feature config differs from the one {directory.name} was trained with in "
+                + ", ".join(f"{key} ({wanted.get(key)!r} vs card {card['feature_config'].get(key)!r})"
+                            for key in changed)
+            )
+    if backend == "auto":
+        backend = "litert" if bundle.LITERT in card["files"] else "tensorflow"
+    threads = num_threads if num_threads is not None else min(2, os.cpu_count() or 1)
+    runner = (_LiteRT(directory / bundle.LITERT, threads) if backend == "litert"
+              else _TensorFlow(directory, card, threads))
+    return Predictor(card, runner, directory)
+
+
+def resolve(path=None) -> Path:
+    """The bundle folder :func:`load_model` would use for ``path``."""
+    if path is None:
+        path = os.environ.get("SER_MODEL") or MODELS_DIR / DEFAULT_MODEL
+    path = Path(path).expanduser()
+    if not path.exists() and not path.is_absolute() and (MODELS_DIR / path).is_dir():
+        path = MODELS_DIR / path
+    return path
+
+
+class Predictor:
+    """A loaded bundle that turns audio into emotion probabilities (see :func:`load_model`)."""
+
+    def __init__(self, card: dict, runner, directory: Path | None = None):
+        from serwidgets.audio import AudioOptions
+        from serwidgets.features import FeatureConfig
+
+        self.card = card
+        self.directory = directory
+        self.name = card.get("name") or (directory.name if directory else "model")
+        self.labels = tuple(card["labels"])
+        self.feature_config = FeatureConfig.from_dict(card["feature_config"])
+        self.audio_options = AudioOptions.from_dict(card["audio_options"])
+        if self.audio_options.sample_rate != self.feature_config.sample_rate:
+            raise bundle.BundleError(f"card of {self.name}: audio options give {self.audio_options.sample_rate} Hz, "
+                                     f"features expect {self.feature_config.sample_rate} Hz")
+        self.input_kind = bundle.check_input_shape(runner.input_shape, self.feature_config)
+        if self.input_kind != card["input_kind"]:
+            raise bundle.FeatureConfigMismatchError(
+                f"card of {self.name} says input {card['input_kind']!r}, but the model's input "
+                f"{list(runner.input_shape)} is {self.input_kind!r} under its feature config")
+        if runner.n_outputs != len(self.labels):
+            raise bundle.BundleError(f"{self.name}: the model has {runner.n_outputs} outputs, "
+                                     f"the card {len(self.labels)} labels")
+        self._runner = runner
+        self.backend = runner.name
+        self.sample_rate = self.feature_config.sample_rate
+        self.window = float(self.feature_config.duration)
+
+    def __repr__(self) -> str:
+        return f"<Predictor {self.name!r} ({self.backend}): {', '.join(self.labels)}>"
+
+    # -- public API -------------------------------------------------------------------------
+    def predict(self, y: np.ndarray, sr: int) -> dict:
+        """Probabilities of each label for audio ``y`` at ``sr`` Hz (mono or multichannel).
+
+        Longer clips: the mean over windows of :meth:`predict_timeline`.
+
+        Examples
+        --------
+        >>> model.predict(y, 48000)                           # doctest: +SKIP
+        {'angry': 0.71, 'disgust': 0.02, ...}
+        """
+        return self._to_dict(self._clip_probabilities(self._prepare(y, sr)))
+
+    def predict_file(self, source) -> dict:
+        """Like :meth:`predict`, from a path, bytes or file-like in any supported format.
+
+        Examples
+        --------
+        >>> model.predict_file("speech.flac")                # doctest: +SKIP
+        {'angry': 0.71, 'disgust': 0.02, ...}
+        """
+        return self._to_dict(self._clip_probabilities(self._load(source)))
+
+    def predict_timeline(self, y: np.ndarray, sr: int, window: float | None = None, hop: float = 1.0) -> Timeline:
+        """Probabilities in windows of ``window`` seconds (default: the model's) every ``hop`` s.
+
+        The last window ends at the end of the clip, so no speech is left out; a clip shorter
+        than one window gives one (padded) window.
+
+        Examples
+        --------
+        >>> timeline = model.predict_timeline(y, 16000, hop=0.5)   # doctest: +SKIP
+        >>> timeline.top                                           # doctest: +SKIP
+        ['neutral', 'neutral', 'angry', ...]
+        """
+        return self._timeline(self._prepare(y, sr), window, hop)
+
+    def analyze(self, source_or_y, sr: int | None = None) -> Analysis:
+        """Probabilities, top label, uncertainty, and what the model heard (for the widgets).
+
+        ``analyze(path_or_bytes)`` decodes a file; ``analyze(y, sr)`` takes samples.
+
+        Examples
+        --------
+        >>> analysis = model.analyze("speech.wav")            # doctest: +SKIP
+        >>> analysis.top, analysis.uncertain                  # doctest: +SKIP
+        ('angry', False)
+        """
+        waveform = self._load(source_or_y) if sr is None else self._prepare(source_or_y, sr)
+        timeline = self._timeline(waveform, None, 1.0)
+        probabilities = timeline.probabilities.mean(axis=0)
+        order = np.argsort(probabilities)[::-1]
+        confidence = float(probabilities[order[0]])
+        margin = confidence - float(probabilities[order[1]]) if len(order) > 1 else confidence
+        with self._one_blas_thread():
+            from serwidgets.features import log_mel
+
+            spectrogram = log_mel(waveform, self.feature_config)
+        return Analysis(
+            labels=self.labels,
+            probabilities=probabilities,
+            top=self.labels[order[0]],
+            confidence=confidence,
+            uncertain=confidence < UNCERTAIN_BELOW or margin < UNCERTAIN_MARGIN,
+            waveform=waveform,
+            sample_rate=self.sample_rate,
+            log_mel=spectrogram,
+            timeline=timeline if len(timeline.starts) > 1 else None,
+            duration=len(waveform) / self.sample_rate,
+        )
+
+    # -- internals --------------------------------------------------------------------------
+    def _prepare(self, y, sr) -> np.ndarray:
+        from serwidgets import audio
+
+        return audio.prepare(y, sr, self.audio_options)
+
+    def _load(self, source) -> np.ndarray:
+        from serwidgets import audio
+
+        return audio.load(source, self.audio_options)
+
+    def _clip_probabilities(self, waveform: np.ndarray) -> np.ndarray:
+        return self._timeline(waveform, None, 1.0).probabilities.mean(axis=0)
+
+    def _timeline(self, waveform: np.ndarray, window: float | None, hop: float) -> Timeline:
+        window = self.window if window is None else float(window)
+        from serwidgets.features import frame_windows
+
+        starts, ends = frame_windows(len(waveform), self.sample_rate, window, hop)
+        probabilities = self._runner(self._inputs([waveform[s:e] for s, e in zip(starts, ends)]))
+        # Renormalise: float32 softmax sums drift by ~1e-7, and callers rely on exactly 1.
+        probabilities = probabilities.astype(np.float64)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return Timeline(starts=starts / self.sample_rate, ends=ends / self.sample_rate,
+                        probabilities=probabilities, labels=self.labels)
+
+    def _inputs(self, segments: list) -> np.ndarray:
+        """Model inputs (n, *input_shape) for prepared-audio segments."""
+        if self.input_kind == "waveform":
+            # Like fix_frames: crop the middle, or pad the end with silence.
+            n_samples = self.feature_config.n_samples
+            batch = np.zeros((len(segments), n_samples), np.float32)
+            for row, segment in zip(batch, segments):
+                start = max((len(segment) - n_samples) // 2, 0)
+                kept = segment[start:start + n_samples]
+                row[:len(kept)] = kept
+        else:
+            from serwidgets.features import fix_frames, log_mel
+
+            with self._one_blas_thread():
+                batch = np.stack([fix_frames(log_mel(segment, self.feature_config), self.feature_config.n_frames)
+                                  for segment in segments])
+        return batch.reshape((len(segments), *self._runner.input_shape)).astype(np.float32, copy=False)
+
+    def _to_dict(self, probabilities: np.ndarray) -> dict:
+        return dict(zip(self.labels, (float(p) for p in probabilities)))
+
+    @staticmethod
+    def _one_blas_thread():
+        # OpenBLAS threads spinning next to the model's threads slow both down.
+        return _blas_controller().limit(limits=1, user_api="blas")
+
+
+_BLAS = None
+
+
+def _blas_controller():
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS
+
+
+class _LiteRT:
+    """``model.tflite`` through the LiteRT interpreter (no TensorFlow import)."""
+
+    name = "litert"
+
+    def __init__(self, path: Path, num_threads: int):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self.input_shape = tuple(int(n) for n in self._input["shape_signature"][1:])
+        self.n_outputs = int(self._output["shape"][-1])
+        self._batch = int(self._input["shape"][0])
+        # One interpreter is not safe to call from several threads (widget callbacks can be).
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if batch.shape[0] != self._batch:
+                self._interpreter.resize_tensor_input(self._input["index"], batch.shape)
+                self._interpreter.allocate_tensors()
+                self._batch = batch.shape[0]
+            self._interpreter.set_tensor(self._input["index"], batch)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output["index"]).copy()
+
+
+class _TensorFlow:
+    """``model.keras`` through one ``tf.function`` (traced once per batch size)."""
+
+    name = "tensorflow"
+
+    def __init__(self, directory: Path, card: dict, num_threads: int):
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(num_threads)
+        except RuntimeError:
+            pass  # TensorFlow already running: its thread pools are fixed for this process
+        model = bundle.load_keras(directory, card)
+        self.input_shape = tuple(int(n) for n in model.input_shape[1:])
+        self.n_outputs = int(model.output_shape[-1])
+        self._call = tf.function(lambda x: model(x, training=False),
+                                 input_signature=[tf.TensorSpec((None, *self.input_shape), tf.float32)])
+        self._model = model
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self._call(batch).numpy()

@@ -1,0 +1,171 @@
+"""Predictor: load a bundle, predict on real EmoDB/RAVDESS audio, refuse bad bundles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from serwidgets import audio, bundle, features
+from serwidgets.predictor import UNCERTAIN_BELOW, UNCERTAIN_MARGIN, Analysis, Timeline, load_model
+from tests.fixtures_bundle import LABELS, tiny_bundle
+
+EMODB_WAV = "wav/03a01Wa.wav"
+RAVDESS_STEREO_FLAC = "Actor_01/03-01-02-01-01-02-01.flac"
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory, emodb_root):
+    return tiny_bundle(tmp_path_factory, emodb_root)
+
+
+@pytest.fixture(scope="module")
+def model(bundle_dir):
+    return load_model(bundle_dir)
+
+
+@pytest.fixture(scope="module")
+def long_clip(emodb_root):
+    """About 10 s of prepared speech: EmoDB clips of different emotions back to back."""
+    names = ["03a01Wa.wav", "03a02Ta.wav", "03a04Nc.wav", "03a05Fc.wav", "03b01Lb.wav"]
+    y = np.concatenate([audio.load(emodb_root / "wav" / name) for name in names])
+    assert 8.0 < len(y) / audio.TARGET_SR < 14.0
+    return y
+
+
+def assert_distribution(probabilities: dict):
+    assert tuple(probabilities) == LABELS
+    values = np.array(list(probabilities.values()))
+    assert np.all(values >= 0) and np.all(values <= 1)
+    assert values.sum() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_load_model_reads_the_card(model, bundle_dir):
+    card = bundle.read_card(bundle_dir)
+    assert model.backend == "litert"
+    assert model.labels == LABELS == tuple(card["labels"])
+    assert model.feature_config == features.FeatureConfig.from_dict(card["feature_config"])
+    assert model.audio_options == audio.AudioOptions.from_dict(card["audio_options"])
+    assert model.name == "tiny-emodb4"
+
+
+def test_predict_file_on_emodb_wav_and_ravdess_flac(model, emodb_root, ravdess_root):
+    for path in (emodb_root / EMODB_WAV, ravdess_root / RAVDESS_STEREO_FLAC):
+        assert_distribution(model.predict_file(path))
+
+
+def test_predict_file_accepts_bytes_and_matches_path(model, ravdess_root):
+    path = ravdess_root / RAVDESS_STEREO_FLAC
+    assert model.predict_file(path.read_bytes()) == pytest.approx(model.predict_file(path), abs=1e-6)
+
+
+def test_predict_takes_any_rate_and_channel_layout(model, ravdess_root):
+    y, sr = audio.decode(ravdess_root / RAVDESS_STEREO_FLAC)
+    assert sr == 48000 and y.shape[1] == 2
+    from_file = model.predict_file(ravdess_root / RAVDESS_STEREO_FLAC)
+    assert model.predict(y, sr) == pytest.approx(from_file, abs=1e-6)
+    assert model.predict(y.T, sr) == pytest.approx(from_file, abs=1e-6)  # (channels, samples)
+
+
+def test_short_clip_is_padded_like_training(model, bundle_dir, emodb_root):
+    y = audio.load(emodb_root / EMODB_WAV)[: audio.TARGET_SR]  # 1 s
+    config = model.feature_config
+    spec = features.fix_frames(features.log_mel(audio.prepare(y, audio.TARGET_SR, model.audio_options), config),
+                               config.n_frames)
+    expected = np.asarray(bundle.load_keras(bundle_dir)(spec[None], training=False))[0]
+    assert np.array(list(model.predict(y, audio.TARGET_SR).values())) == pytest.approx(expected, abs=1e-4)
+
+
+def test_timeline_on_a_long_clip(model, long_clip):
+    sr = audio.TARGET_SR
+    timeline = model.predict_timeline(long_clip, sr, hop=1.0)
+    assert isinstance(timeline, Timeline)
+    starts, ends = features.frame_windows(len(long_clip), sr, model.feature_config.duration, 1.0)
+    assert timeline.starts == pytest.approx(starts / sr)
+    assert timeline.ends == pytest.approx(ends / sr)
+    assert timeline.ends[-1] == pytest.approx(len(long_clip) / sr)
+    assert timeline.probabilities.shape == (len(starts), len(LABELS))
+    assert timeline.probabilities.sum(axis=1) == pytest.approx(np.ones(len(starts)))
+    assert timeline.labels == LABELS
+    # A long clip's prediction is the mean over the timeline's windows.
+    assert np.array(list(model.predict(long_clip, sr).values())) == pytest.approx(
+        timeline.probabilities.mean(axis=0), abs=1e-9)
+    # Each window is an independent 3-s prediction.
+    first = model.predict(long_clip[: ends[0]], sr)
+    assert np.array(list(first.values())) == pytest.approx(timeline.probabilities[0], abs=1e-6)
+
+
+def test_timeline_with_a_custom_window(model, long_clip):
+    timeline = model.predict_timeline(long_clip, audio.TARGET_SR, window=2.0, hop=0.5)
+    assert timeline.ends - timeline.starts == pytest.approx(np.full(len(timeline.starts), 2.0))
+    assert np.diff(timeline.starts)[:-1] == pytest.approx(0.5)
+
+
+def test_analyze_long_and_short(model, long_clip, emodb_root):
+    analysis = model.analyze(long_clip, audio.TARGET_SR)
+    assert isinstance(analysis, Analysis)
+    assert analysis.probabilities.sum() == pytest.approx(1.0)
+    assert analysis.top == LABELS[int(np.argmax(analysis.probabilities))]
+    assert analysis.confidence == pytest.approx(analysis.probabilities.max())
+    ranked = np.sort(analysis.probabilities)[::-1]
+    assert analysis.uncertain == (ranked[0] < UNCERTAIN_BELOW or ranked[0] - ranked[1] < UNCERTAIN_MARGIN)
+    assert analysis.timeline is not None and len(analysis.timeline.starts) > 1
+    assert analysis.duration == pytest.approx(len(long_clip) / audio.TARGET_SR)
+    assert analysis.log_mel.shape == features.log_mel(analysis.waveform, model.feature_config).shape
+    assert analysis.sample_rate == audio.TARGET_SR
+
+    short = model.analyze(emodb_root / EMODB_WAV)
+    assert short.timeline is None
+    assert short.as_dict() == pytest.approx(model.predict_file(emodb_root / EMODB_WAV), abs=1e-9)
+    assert short.waveform == pytest.approx(audio.load(emodb_root / EMODB_WAV))
+
+
+def test_silence_raises_no_speech(model):
+    with pytest.raises(audio.NoSpeechError, match="no speech detected"):
+        model.predict(np.zeros(3 * audio.TARGET_SR, np.float32), audio.TARGET_SR)
+
+
+def test_litert_and_tensorflow_agree(bundle_dir, long_clip, emodb_root, ravdess_root):
+    litert = load_model(bundle_dir, backend="litert")
+    tensorflow = load_model(bundle_dir, backend="tensorflow")
+    assert (litert.backend, tensorflow.backend) == ("litert", "tensorflow")
+    for path in (emodb_root / EMODB_WAV, ravdess_root / RAVDESS_STEREO_FLAC):
+        assert litert.predict_file(path) == pytest.approx(tensorflow.predict_file(path), abs=1e-4)
+    a = litert.predict_timeline(long_clip, audio.TARGET_SR).probabilities
+    b = tensorflow.predict_timeline(long_clip, audio.TARGET_SR).probabilities
+    assert np.abs(a - b).max() <= 1e-4
+
+
+def test_feature_config_argument_must_match_the_card(bundle_dir):
+    with pytest.raises(bundle.FeatureConfigMismatchError, match="n_mels"):
+        load_model(bundle_dir, feature_config=features.FeatureConfig(n_mels=40))
+    assert load_model(bundle_dir, feature_config=features.FeatureConfig()).labels == LABELS
+
+
+def test_card_feature_config_must_fit_the_model(bundle_dir, tmp_path):
+    copy = shutil.copytree(bundle_dir, tmp_path / "edited")
+    card = json.loads((copy / bundle.CARD).read_text())
+    card["feature_config"]["hop_length"] = 160  # 301 frames: not what the model takes
+    (copy / bundle.CARD).write_text(json.dumps(card))
+    for backend in ("litert", "tensorflow"):
+        with pytest.raises(bundle.FeatureConfigMismatchError, match="188"):
+            load_model(copy, backend=backend)
+
+
+def test_tampered_weights_are_refused(bundle_dir, tmp_path):
+    copy = shutil.copytree(bundle_dir, tmp_path / "tampered")
+    weights = bytearray((copy / bundle.LITERT).read_bytes())
+    weights[len(weights) // 2] ^= 0xFF
+    (copy / bundle.LITERT).write_bytes(bytes(weights))
+    with pytest.raises(bundle.IntegrityError, match="model.tflite"):
+        load_model(copy)
+
+
+def test_default_model_comes_from_ser_model(bundle_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("SER_MODEL", str(bundle_dir))
+    assert load_model().name == "tiny-emodb4"
+    monkeypatch.setenv("SER_MODEL", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="no model bundle"):
+        load_model()
