@@ -74,6 +74,8 @@ class EmotionDashboard(ipywidgets.VBox):
         super().__init__(children=[inputs, self.panel], **kwargs)
         self.add_class("ser-dashboard")
         self.uploader.on_upload(self._analyze_upload)
+        for widget in (self.recorder, self.uploader):
+            widget.observe(self._input_refused, names="status")
         self._live = _LiveBuffer()
         self.predictor = predictor if predictor is not None else self._load_default()
         if self.predictor is not None:
@@ -115,6 +117,11 @@ class EmotionDashboard(ipywidgets.VBox):
             return
         self.recorder.status = self.uploader.status = ""
         self.panel.show(analysis)
+
+    def _input_refused(self, change) -> None:
+        # A refused recording or upload replaces the old result: it was about another clip.
+        if change["new"] and self.panel.state in ("result", "no_speech", "error"):
+            self.panel.show_message("idle", IDLE_HINT)
 
     def _analyze_recording(self, wav: bytes) -> None:
         from serwidgets import audio
