@@ -106,7 +106,7 @@ class EmotionDashboard(ipywidgets.VBox):
             analysis = self.predictor.analyze(y, sample_rate)
         except audio.NoSpeechError:
             self.panel.show_message(
-                "no_speech", "No speech detected: the clip is silent or very quiet. Speak closer to the microphone.")
+                "no_speech", "No speech detected: the audio is silent or too quiet to analyse.")
             return
         except audio.AudioError as error:
             if status_widget is None:

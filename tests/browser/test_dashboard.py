@@ -121,10 +121,27 @@ def test_uploads_and_error_messages(dashboard, model_labels, screenshot, ravdess
     upload(page, big)
     page.wait_for_selector(f"{upload_status}:has-text('too large')", timeout=TIMEOUT_MS)
 
-    # The page still works afterwards, and a good result clears the error.
+    # Microphone problems are explained in the widget, not only in the console.
+    mic_status = ".ser-recorder .ser-status"
+    page.evaluate("""() => { navigator.mediaDevices.getUserMedia =
+        () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError')); }""")
+    page.click(".ser-record")
+    page.wait_for_selector(f"{mic_status}:has-text('Microphone permission denied')", timeout=TIMEOUT_MS)
+    # What an insecure origin (plain http on another host) looks like to the page.
+    page.evaluate("""() => { delete navigator.mediaDevices.getUserMedia;
+        Object.defineProperty(navigator, 'mediaDevices', { value: undefined, configurable: true });
+        Object.defineProperty(window, 'isSecureContext', { value: false, configurable: true }); }""")
+    page.click(".ser-record")
+    page.wait_for_selector(f"{mic_status}:has-text('needs a secure page')", timeout=TIMEOUT_MS)
+    screenshot(page, "voila-microphone-error")
+    # Back to the truth: 127.0.0.1 is a secure origin, and the real navigator.mediaDevices.
+    page.evaluate("""() => { delete navigator.mediaDevices;
+        Object.defineProperty(window, 'isSecureContext', { value: true, configurable: true }); }""")
+
+    # The page still works afterwards, and a good result clears the errors.
     record(page)
     assert_result(page, model_labels)
-    assert page.is_hidden(upload_status)
+    assert page.is_hidden(upload_status) and page.is_hidden(mic_status)
 
 
 def test_dashboard_in_jupyterlab(lab_url, new_page, model_labels, screenshot):

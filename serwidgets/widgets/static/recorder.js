@@ -183,9 +183,14 @@ function render({ model, el }) {
   };
 
   async function start() {
-    if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      setStatus("The microphone needs a secure page: open the dashboard via http://127.0.0.1 or https (this page is " +
-                `${location.origin}). Upload a file instead.`);
+    if (!window.isSecureContext) {
+      // Browsers hide the microphone API from insecure pages (plain http on another host).
+      setStatus(`The microphone needs a secure page: open the dashboard via http://127.0.0.1 or https ` +
+                `(this page is ${location.origin}). You can still upload a file.`);
+      return;
+    }
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      setStatus("This browser cannot record audio here (no navigator.mediaDevices). You can still upload a file.");
       return;
     }
     setStatus("");
