@@ -186,21 +186,39 @@ def read_card(directory, verify: bool = True) -> dict:
     if missing:
         raise BundleError(f"{path} lacks {', '.join(missing)}")
     if verify:
-        for filename, expected in card["files"].items():
-            file = directory / filename
-            if not file.is_file():
-                raise IntegrityError(f"{filename} is listed in {CARD} but missing from {directory}")
-            actual = file_sha256(file)
-            if actual != expected:
-                raise IntegrityError(
-                    f"{filename} in {directory} does not match its card: sha256 {actual[:12]}…, "
-                    f"expected {expected[:12]}… (the file was changed or damaged; re-export the bundle)"
-                )
+        for filename in card["files"]:
+            verify_file(directory, card, filename)
     return card
+
+
+def verify_file(directory, card: dict, filename: str) -> None:
+    """Check one bundle file against the sha256 in ``card``.
+
+    Raises
+    ------
+    IntegrityError
+        The file is not in the card, missing, or its sha256 differs; the message names it.
+    """
+    directory = Path(directory)
+    expected = card["files"].get(filename)
+    if expected is None:
+        raise IntegrityError(f"{filename} is not listed in the {CARD} of {directory}")
+    file = directory / filename
+    if not file.is_file():
+        raise IntegrityError(f"{filename} is listed in {CARD} but missing from {directory}")
+    actual = file_sha256(file)
+    if actual != expected:
+        raise IntegrityError(
+            f"{filename} in {directory} does not match its card: sha256 {actual[:12]}…, "
+            f"expected {expected[:12]}… (the file was changed or damaged; re-export the bundle)"
+        )
 
 
 def load_keras(directory, card: dict | None = None):
     """Load a bundle's Keras model (``safe_mode=True``: no arbitrary code from the file).
+
+    Without ``card``, the card is read and ``model.keras`` checked against its sha256; pass
+    the card you already read (and verified) to skip that.
 
     Examples
     --------
@@ -210,9 +228,8 @@ def load_keras(directory, card: dict | None = None):
 
     directory = Path(directory)
     if card is None:
-        card = read_card(directory)
-    if KERAS not in card["files"]:
-        raise BundleError(f"the bundle at {directory} has no {KERAS}")
+        card = read_card(directory, verify=False)
+        verify_file(directory, card, KERAS)
     return keras.models.load_model(directory / KERAS, safe_mode=True)
 
 

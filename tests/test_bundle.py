@@ -120,3 +120,13 @@ def test_save_bundle_checks_labels_against_outputs(bundle_dir, tmp_path):
                            feature_config=features.FeatureConfig(), audio_options=audio.AudioOptions(),
                            training={}, metrics={}, name="x")
     assert not (tmp_path / "b" / bundle.CARD).exists()
+
+
+def test_load_keras_checks_the_keras_file(bundle_dir, tmp_path):
+    copy = shutil.copytree(bundle_dir, tmp_path / "copy")
+    (copy / bundle.LITERT).unlink()  # not needed to load the Keras model
+    assert bundle.load_keras(copy).output_shape == (None, len(LABELS))
+    with open(copy / bundle.KERAS, "ab") as file:
+        file.write(b"\0")
+    with pytest.raises(bundle.IntegrityError, match="model.keras"):
+        bundle.load_keras(copy)
