@@ -119,7 +119,9 @@ def main() -> None:
         server.wait()
         log.close()
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"dashboard benchmark: Voilà {url}, notebook {args.notebook.name}, fake mic {UTTERANCE}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (shared machines inflate these figures)")
     print(summary("page open -> interactive", open_times))
     print(summary(f"stop click -> label shown ({args.seconds:g} s recordings)", latencies))
     print(f"last label: {label}")

@@ -34,9 +34,11 @@ class EmotionDashboard(ipywidgets.VBox):
         Record with ipywebrtc instead of the built-in :class:`Recorder`; each finished
         recording (webm/opus) is decoded with :func:`serwidgets.audio.decode` and analysed.
     max_seconds : float
-        Longest recording (automatic stop) and longest upload, in seconds.
+        Longest recording, in seconds (recording stops by itself).
+    max_upload_seconds : float
+        Longest upload, in seconds.
     max_upload_bytes : int
-        Largest upload accepted by the kernel (bytes).
+        Largest upload accepted by the kernel (bytes); below the server's websocket limit.
     live_interval : float
         Seconds between two live timeline updates while recording.
 
@@ -52,14 +54,14 @@ class EmotionDashboard(ipywidgets.VBox):
     >>> serwidgets.EmotionDashboard(source=mic)                     # doctest: +SKIP
     """
 
-    def __init__(self, predictor=None, source=None, max_seconds: float = 30.0,
+    def __init__(self, predictor=None, source=None, max_seconds: float = 30.0, max_upload_seconds: float = 120.0,
                  max_upload_bytes: int = 20 * 2**20, live_interval: float = 0.5, **kwargs):
         if live_interval <= 0:
             raise ValueError(f"live_interval must be positive, got {live_interval}")
         self.live_interval = live_interval
         self.panel = EmotionPanel()
         self.recorder = Recorder(max_seconds=max_seconds)
-        self.uploader = Uploader(max_seconds=max(max_seconds, 120.0), max_bytes=max_upload_bytes)
+        self.uploader = Uploader(max_seconds=max_upload_seconds, max_bytes=max_upload_bytes)
         self.source = source
         if source is None:
             microphone = self.recorder
