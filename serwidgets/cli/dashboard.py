@@ -2,8 +2,9 @@
 
 The Voilà settings live in ``config/voila.json`` (found through ``JUPYTER_CONFIG_PATH``):
 binding to 127.0.0.1:8866, hidden sources, and a websocket message limit above the
-upload limit. That limit must be set in a config file: on the command line Voilà 0.5
-breaks on it, and with the default 10 MiB larger uploads vanish without an error.
+upload limit. That limit must be set in a config file: on the command line it arrives as a
+string, which breaks the websocket handler; and with the default 10 MiB larger uploads
+vanish without an error.
 """
 
 from __future__ import annotations
