@@ -84,6 +84,7 @@ class EmotionDashboard(ipywidgets.VBox):
             self.panel.labels = list(self.predictor.labels)
             self.panel.model_info = describe_model(self.predictor)
             self.panel.message = IDLE_HINT
+            self._warm_up()
 
     def _load_default(self):
         import serwidgets
@@ -96,6 +97,12 @@ class EmotionDashboard(ipywidgets.VBox):
             log.exception("loading the default model failed")
             self.panel.show_message("no_model", f"Could not load the model: {type(error).__name__}: {error}")
         return None
+
+    def _warm_up(self) -> None:
+        # The first prediction pays for imports (scipy.fft) and LiteRT's first run: ~0.8 s.
+        # Pay it now, not on the first stop click (Voilà's preheated kernel hides it entirely).
+        noise = np.random.default_rng(0).normal(0, 0.1, self.predictor.sample_rate).astype(np.float32)
+        self.predictor.predict(noise, self.predictor.sample_rate)
 
     # -- whole clips ---------------------------------------------------------------------
     def analyze(self, y: np.ndarray, sample_rate: int, status_widget=None) -> None:
