@@ -273,3 +273,18 @@ def test_ser_dashboard_runs_voila_on_the_notebook(monkeypatch):
     assert "--port=9999" in command and "--no-browser" in command
     assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(dashboard.CONFIG_DIR)
     assert cli.main(["dashboard", "--notebook", "missing.ipynb"]) == 2
+
+
+@pytest.mark.parametrize("metrics, protocol, expected", [
+    ({"UA": 0.612, "WA": 0.634}, "loso", "cross-validated UA 61.2%, WA 63.4% (loso)"),
+    ({"protocol": "speaker-kfold", "metrics": {"UA": 0.5, "WA": 0.55}}, None,
+     "cross-validated UA 50.0%, WA 55.0% (speaker-kfold)"),
+    ({"UA": {"mean": 0.6, "std": 0.05}}, "loso", "cross-validated UA 60.0% ± 5.0 (loso)"),
+    ({"UA": None}, "none", "no cross-validated accuracy in its card"),
+])
+def test_describe_model_quotes_the_cards_accuracy(metrics, protocol, expected):
+    from serwidgets.widgets.dashboard import describe_model
+
+    predictor = SimpleNamespace(name="m", backend="litert", labels=("a", "b"),
+                                card={"metrics": metrics, "protocol": protocol})
+    assert describe_model(predictor) == f"Model m (litert): 2 emotions; {expected}"

@@ -223,30 +223,33 @@ class _LiveBuffer:
 def describe_model(predictor) -> str:
     """One line naming the model and its honest (cross-validated) accuracy from its card.
 
+    The card's ``metrics`` hold UA/WA either at the top or under ``"metrics"`` (a whole
+    evaluation result); a value may be a number or ``{"mean", "std"}``.
+
     Examples
     --------
     >>> describe_model(serwidgets.load_model())   # doctest: +SKIP
-    'Model ser-emotion6 (litert): 6 emotions; cross-validated UA 61.0% (LOSO)'
+    'Model ser-emotion6 (litert): 6 emotions; cross-validated UA 61.0%, WA 62.5% (loso)'
     """
-    card = getattr(predictor, "card", {}) or {}
-    parts = [f"Model {getattr(predictor, 'name', card.get('name', '?'))}"]
+    card = getattr(predictor, "card", None) or {}
+    head = f"Model {getattr(predictor, 'name', None) or card.get('name', '?')}"
     backend = getattr(predictor, "backend", None)
     if backend:
-        parts[0] += f" ({backend})"
-    parts.append(f"{len(predictor.labels)} emotions")
+        head += f" ({backend})"
     metrics = card.get("metrics") or {}
+    if isinstance(metrics.get("metrics"), dict):
+        metrics = {**metrics, **metrics["metrics"]}
     scores = []
     for key in ("UA", "WA"):
         value = metrics.get(key)
-        if isinstance(value, dict):
-            mean, std = value.get("mean"), value.get("std")
-            if mean is not None:
-                scores.append(f"{key} {100 * mean:.1f}%" + (f" ± {100 * std:.1f}" if std is not None else ""))
+        if isinstance(value, dict) and value.get("mean") is not None:
+            std = f" ± {100 * value['std']:.1f}" if value.get("std") is not None else ""
+            scores.append(f"{key} {100 * value['mean']:.1f}%{std}")
         elif isinstance(value, (int, float)):
             scores.append(f"{key} {100 * value:.1f}%")
+    protocol = card.get("protocol") or metrics.get("protocol")
     if scores:
-        protocol = card.get("protocol")
-        if isinstance(protocol, dict):
-            protocol = protocol.get("name")
-        parts.append("cross-validated " + ", ".join(scores) + (f" ({protocol})" if protocol else ""))
-    return ": ".join([parts[0], "; ".join(parts[1:])])
+        accuracy = "cross-validated " + ", ".join(scores) + (f" ({protocol})" if protocol else "")
+    else:
+        accuracy = "no cross-validated accuracy in its card"
+    return f"{head}: {len(predictor.labels)} emotions; {accuracy}"
