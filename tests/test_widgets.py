@@ -154,7 +154,7 @@ def test_panel_shows_a_real_analysis(model, emodb_root):
     analysis = model.analyze(str(emodb_root / "wav" / UTTERANCE))
     panel = EmotionPanel()
     panel.show(analysis)
-    assert panel.state == "result" and panel.revision == 1
+    assert panel.state == "result" and panel.revision == 1 and panel.duration == analysis.duration
     assert panel.labels == list(model.labels)
     assert sum(panel.probabilities) == pytest.approx(1.0, abs=1e-5)
     assert panel.top == analysis.top == model.labels[int(np.argmax(panel.probabilities))]

@@ -61,6 +61,7 @@ class EmotionPanel(anywidget.AnyWidget):
     top = traitlets.Unicode("").tag(sync=True)
     confidence = traitlets.Float(0.0).tag(sync=True)
     uncertain = traitlets.Bool(False).tag(sync=True)
+    duration = traitlets.Float(0.0, help="seconds of speech analysed (after trimming)").tag(sync=True)
     colors = traitlets.Dict(EMOTION_COLORS).tag(sync=True)
     timeline = traitlets.List(traitlets.Dict(), help="segments: start, end, label, confidence").tag(sync=True)
     timeline_live = traitlets.Bool(False, help="True while the timeline follows a recording").tag(sync=True)
@@ -93,6 +94,7 @@ class EmotionPanel(anywidget.AnyWidget):
             self.top = analysis.top
             self.confidence = float(analysis.confidence)
             self.uncertain = bool(analysis.uncertain)
+            self.duration = float(analysis.duration)
             self.message = (
                 "Uncertain: the top emotions are close together; treat the label with care."
                 if analysis.uncertain else ""

@@ -81,7 +81,7 @@ function render({ model, el }) {
     const uncertain = hasResult && model.get("uncertain");
     confidence.innerHTML = "";
     if (hasResult) {
-      confidence.append(`${percent(model.get("confidence"))} confident`);
+      confidence.append(`${percent(model.get("confidence"))} confident · ${model.get("duration").toFixed(1)} s of speech`);
       if (uncertain) {
         const badge = document.createElement("span");
         badge.className = "ser-uncertain";
@@ -204,7 +204,7 @@ function render({ model, el }) {
 
   const redraw = {
     drawHeadline: ["state", "message", "model_info", "labels", "probabilities", "top", "confidence",
-                   "uncertain", "colors", "revision"],
+                   "uncertain", "duration", "colors", "revision"],
     drawTimeline: ["timeline", "timeline_live"],
     drawWaveform: ["waveform"],
     drawSpectrogram: ["spectrogram", "spectrogram_shape"],

@@ -154,7 +154,7 @@ function render({ model, el }) {
   el.classList.add("ser-recorder");
   el.innerHTML = `
     <div class="ser-recorder-row">
-      <button class="ser-record" type="button" data-state="idle">
+      <button class="ser-record" type="button" data-state="idle" aria-pressed="false">
         <span class="ser-record-dot"></span><span class="ser-record-text">Record</span>
       </button>
       <span class="ser-elapsed">0.0 s</span>
@@ -231,6 +231,7 @@ function render({ model, el }) {
       capture.port.onmessage = (event) => onBlock(event.data);
       session.timer = setInterval(sendChunk, Math.round(model.get("chunk_seconds") * 1000));
       button.dataset.state = "recording";
+      button.setAttribute("aria-pressed", "true");
       buttonText.textContent = "Stop";
       button.disabled = false;
       model.set("recording", true);
@@ -295,6 +296,7 @@ function render({ model, el }) {
                [wavFile(pcm, TARGET_RATE)]);
     meter.style.width = "0%";
     button.dataset.state = "idle";
+    button.setAttribute("aria-pressed", "false");
     buttonText.textContent = "Record";
     button.disabled = false;
     model.set("recording", false);
