@@ -81,7 +81,7 @@ function render({ model, el }) {
     const uncertain = hasResult && model.get("uncertain");
     confidence.innerHTML = "";
     if (hasResult) {
-      confidence.append(`${percent(model.get("confidence"))} confident · ${model.get("duration").toFixed(1)} s of speech`);
+      confidence.append(`${percent(model.get("confidence"))} confident`);
       if (uncertain) {
         const badge = document.createElement("span");
         badge.className = "ser-uncertain";
@@ -89,6 +89,9 @@ function render({ model, el }) {
         badge.title = "The top two emotions are close: treat this label with care.";
         confidence.append(" ", badge);
       }
+      const duration = document.createElement("div");
+      duration.textContent = `${model.get("duration").toFixed(1)} s of speech analysed`;
+      confidence.append(duration);
     }
     el.classList.toggle("ser-is-uncertain", Boolean(uncertain));
     drawBars(hasResult);
