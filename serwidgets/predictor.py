@@ -15,10 +15,11 @@ Backends, fastest exact one first:
 
 Clips of any length
     The model sees ``feature_config.duration`` seconds (3 s). A shorter clip is padded with
-    silence (:func:`~serwidgets.features.fix_frames`), exactly as in training. A longer clip is
-    cut into windows of that length every ``hop`` seconds (the last window ends at the end of
-    the clip): :meth:`Predictor.predict_timeline` returns each window's probabilities, and
-    :meth:`Predictor.predict` returns their mean.
+    silence (:func:`~serwidgets.features.fix_frames`), exactly as in training. For a longer
+    clip, the log-mel of the whole clip is cut into windows of that length every ``hop``
+    seconds (the last window ends at the end of the clip), as in training and evaluation
+    (:mod:`serwidgets.train`): :meth:`Predictor.predict_timeline` returns each window's
+    probabilities, and :meth:`Predictor.predict` returns their mean (hop 1 s).
 
 Uncertain predictions
     An :class:`Analysis` is ``uncertain`` when the top probability is below
@@ -220,7 +221,8 @@ class Predictor:
         """Probabilities in windows of ``window`` seconds (default: the model's) every ``hop`` s.
 
         The last window ends at the end of the clip, so no speech is left out; a clip shorter
-        than one window gives one (padded) window.
+        than one window gives one (padded) window. For log-mel models, ``hop`` is rounded to
+        whole spectrogram frames (16 ms by default).
 
         Examples
         --------
@@ -228,7 +230,7 @@ class Predictor:
         >>> timeline.top                                           # doctest: +SKIP
         ['neutral', 'neutral', 'angry', ...]
         """
-        return self._timeline(self._prepare(y, sr), window, hop)
+        return self._timeline(self._prepare(y, sr), window, hop)[0]
 
     def analyze(self, source_or_y, sr: int | None = None) -> Analysis:
         """Probabilities, top label, uncertainty, and what the model heard (for the widgets).
@@ -242,15 +244,16 @@ class Predictor:
         ('angry', False)
         """
         waveform = self._load(source_or_y) if sr is None else self._prepare(source_or_y, sr)
-        timeline = self._timeline(waveform, None, 1.0)
+        timeline, spectrogram = self._timeline(waveform, None, 1.0)
         probabilities = timeline.probabilities.mean(axis=0)
         order = np.argsort(probabilities)[::-1]
         confidence = float(probabilities[order[0]])
         margin = confidence - float(probabilities[order[1]]) if len(order) > 1 else confidence
-        with self._one_blas_thread():
+        if spectrogram is None:  # waveform model: still show what it heard
             from serwidgets.features import log_mel
 
-            spectrogram = log_mel(waveform, self.feature_config)
+            with self._one_blas_thread():
+                spectrogram = log_mel(waveform, self.feature_config)
         return Analysis(
             labels=self.labels,
             probabilities=probabilities,
@@ -276,37 +279,37 @@ class Predictor:
         return audio.load(source, self.audio_options)
 
     def _clip_probabilities(self, waveform: np.ndarray) -> np.ndarray:
-        return self._timeline(waveform, None, 1.0).probabilities.mean(axis=0)
+        return self._timeline(waveform, None, 1.0)[0].probabilities.mean(axis=0)
 
-    def _timeline(self, waveform: np.ndarray, window: float | None, hop: float) -> Timeline:
+    def _timeline(self, waveform: np.ndarray, window: float | None, hop: float):
+        """The timeline of a prepared clip, and its log-mel (None for waveform models)."""
+        from serwidgets.features import fix_frames, frame_windows, log_mel
+
+        config, sr = self.feature_config, self.sample_rate
         window = self.window if window is None else float(window)
-        from serwidgets.features import frame_windows
-
-        starts, ends = frame_windows(len(waveform), self.sample_rate, window, hop)
-        probabilities = self._runner(self._inputs([waveform[s:e] for s, e in zip(starts, ends)]))
-        # Renormalise: float32 softmax sums drift by ~1e-7, and callers rely on exactly 1.
-        probabilities = probabilities.astype(np.float64)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return Timeline(starts=starts / self.sample_rate, ends=ends / self.sample_rate,
-                        probabilities=probabilities, labels=self.labels)
-
-    def _inputs(self, segments: list) -> np.ndarray:
-        """Model inputs (n, *input_shape) for prepared-audio segments."""
         if self.input_kind == "waveform":
-            # Like fix_frames: crop the middle, or pad the end with silence.
-            n_samples = self.feature_config.n_samples
-            batch = np.zeros((len(segments), n_samples), np.float32)
-            for row, segment in zip(batch, segments):
-                start = max((len(segment) - n_samples) // 2, 0)
-                kept = segment[start:start + n_samples]
-                row[:len(kept)] = kept
+            starts, ends = frame_windows(len(waveform), sr, window, hop)
+            batch = np.stack([fix_samples(waveform[s:e], config.n_samples) for s, e in zip(starts, ends)])
+            spectrogram, seconds_per_step = None, 1.0 / sr
         else:
-            from serwidgets.features import fix_frames, log_mel
-
+            # One log-mel of the whole clip, windowed along time: training crops its windows
+            # from whole-clip spectrograms too, so the normalisation is the same.
             with self._one_blas_thread():
-                batch = np.stack([fix_frames(log_mel(segment, self.feature_config), self.feature_config.n_frames)
-                                  for segment in segments])
-        return batch.reshape((len(segments), *self._runner.input_shape)).astype(np.float32, copy=False)
+                spectrogram = log_mel(waveform, config)
+            length = 1 + int(round(window * sr)) // config.hop_length
+            step = max(int(round(hop * sr / config.hop_length)), 1)
+            starts, ends = frame_windows(spectrogram.shape[-1], 1, length, step)
+            batch = np.stack([fix_frames(spectrogram[:, s:e], config.n_frames) for s, e in zip(starts, ends)])
+            seconds_per_step = config.hop_length / sr
+        batch = batch.reshape((len(batch), *self._runner.input_shape)).astype(np.float32, copy=False)
+        probabilities = self._runner(batch).astype(np.float64)
+        # Renormalise: float32 softmax sums drift by ~1e-7, and callers rely on exactly 1.
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        duration = len(waveform) / sr
+        start_times = starts * seconds_per_step
+        timeline = Timeline(starts=start_times, ends=np.minimum(start_times + window, duration),
+                            probabilities=probabilities, labels=self.labels)
+        return timeline, spectrogram
 
     def _to_dict(self, probabilities: np.ndarray) -> dict:
         return dict(zip(self.labels, (float(p) for p in probabilities)))
@@ -315,6 +318,24 @@ class Predictor:
     def _one_blas_thread():
         # OpenBLAS threads spinning next to the model's threads slow both down.
         return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def fix_samples(y: np.ndarray, n_samples: int) -> np.ndarray:
+    """A waveform cropped to its middle ``n_samples``, or padded at the end with silence.
+
+    The waveform counterpart of :func:`serwidgets.features.fix_frames` ("center" mode).
+
+    Examples
+    --------
+    >>> fix_samples(np.arange(5.0), 3)
+    array([1., 2., 3.])
+    >>> fix_samples(np.ones(2), 4)
+    array([1., 1., 0., 0.])
+    """
+    if len(y) >= n_samples:
+        start = (len(y) - n_samples) // 2
+        return y[start:start + n_samples]
+    return np.pad(y, (0, n_samples - len(y)))
 
 
 _BLAS = None

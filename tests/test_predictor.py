@@ -78,29 +78,31 @@ def test_short_clip_is_padded_like_training(model, bundle_dir, emodb_root):
     assert np.array(list(model.predict(y, audio.TARGET_SR).values())) == pytest.approx(expected, abs=1e-4)
 
 
-def test_timeline_on_a_long_clip(model, long_clip):
-    sr = audio.TARGET_SR
+def test_timeline_on_a_long_clip(model, bundle_dir, long_clip):
+    sr, config = audio.TARGET_SR, model.feature_config
     timeline = model.predict_timeline(long_clip, sr, hop=1.0)
     assert isinstance(timeline, Timeline)
-    starts, ends = features.frame_windows(len(long_clip), sr, model.feature_config.duration, 1.0)
-    assert timeline.starts == pytest.approx(starts / sr)
-    assert timeline.ends == pytest.approx(ends / sr)
-    assert timeline.ends[-1] == pytest.approx(len(long_clip) / sr)
-    assert timeline.probabilities.shape == (len(starts), len(LABELS))
-    assert timeline.probabilities.sum(axis=1) == pytest.approx(np.ones(len(starts)))
     assert timeline.labels == LABELS
+    # Windows of the whole clip's log-mel, 188 frames every 62 (1 s), as in training/evaluation.
+    spectrogram = features.log_mel(long_clip, config)
+    starts, ends = features.frame_windows(spectrogram.shape[1], 1, config.n_frames, 62)
+    assert len(starts) > 4
+    assert timeline.starts == pytest.approx(starts * config.hop_length / sr)
+    assert timeline.ends - timeline.starts == pytest.approx(np.full(len(starts), config.duration))
+    assert timeline.ends[-1] == pytest.approx(len(long_clip) / sr, abs=config.hop_length / sr)  # one frame
+    assert timeline.probabilities.sum(axis=1) == pytest.approx(np.ones(len(starts)))
+    expected = bundle.load_keras(bundle_dir)(np.stack([spectrogram[:, s:e] for s, e in zip(starts, ends)]))
+    assert timeline.probabilities == pytest.approx(np.asarray(expected), abs=1e-4)
     # A long clip's prediction is the mean over the timeline's windows.
     assert np.array(list(model.predict(long_clip, sr).values())) == pytest.approx(
         timeline.probabilities.mean(axis=0), abs=1e-9)
-    # Each window is an independent 3-s prediction.
-    first = model.predict(long_clip[: ends[0]], sr)
-    assert np.array(list(first.values())) == pytest.approx(timeline.probabilities[0], abs=1e-6)
 
 
 def test_timeline_with_a_custom_window(model, long_clip):
     timeline = model.predict_timeline(long_clip, audio.TARGET_SR, window=2.0, hop=0.5)
     assert timeline.ends - timeline.starts == pytest.approx(np.full(len(timeline.starts), 2.0))
-    assert np.diff(timeline.starts)[:-1] == pytest.approx(0.5)
+    frame = model.feature_config.hop_length / audio.TARGET_SR
+    assert np.diff(timeline.starts)[:-1] == pytest.approx(round(0.5 / frame) * frame)  # whole frames
 
 
 def test_analyze_long_and_short(model, long_clip, emodb_root):
