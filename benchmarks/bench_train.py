@@ -1,0 +1,74 @@
+"""Training speed of the CNN-LSTM variants on this machine (prints clips/s).
+
+Compares the default recipe's input and pooling (64 mels x 188 frames, 2x2 pooling) with the
+paper's setting (128 mels x 301 frames, 2x2/4x4/4x4/4x4 pooling), both as Keras ``fit`` on
+in-memory batches. Then prints the wall time of the recorded EmoDB LOSO run
+(``results/*.json`` written by ``ser evaluate``), if there is one.
+
+Run: ``.venv/bin/python benchmarks/bench_train.py [--steps 12] [--batch 32]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+VARIANTS = [
+    ("zhao2019_2d default pooling, 64x188", "zhao2019_2d", (64, 188), {}),
+    ("zhao2019_2d default pooling, lstm 128, 64x188", "zhao2019_2d", (64, 188), {"lstm_units": 128}),
+    (
+        "zhao2019_2d half width (recipe), 64x188",
+        "zhao2019_2d",
+        (64, 188),
+        {"filters": (32, 32, 64, 64), "lstm_units": 128},
+    ),
+    ("zhao2019_2d paper pooling, 128x301", "zhao2019_2d", (128, 301), {"pooling": "paper"}),
+    ("zhao2019_1d, 48000 samples", "zhao2019_1d", (48000,), {}),
+]
+
+
+def clips_per_second(name, shape, kwargs, steps, batch):
+    import keras
+
+    from serwidgets import nets
+
+    keras.utils.set_random_seed(0)
+    model = nets.build(name, shape, 7, **kwargs)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((batch, *shape)).astype("float32")
+    y = np.arange(batch) % 7
+    model.train_on_batch(x, y)  # build and trace outside the timing
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return steps * batch / (time.perf_counter() - start), model.count_params()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--only", help="run only variants whose label contains this text")
+    args = parser.parse_args()
+    for label, name, shape, kwargs in VARIANTS:
+        if args.only and args.only not in label:
+            continue
+        rate, params = clips_per_second(name, shape, kwargs, args.steps, args.batch)
+        print(f"{label:48s} {rate:7.1f} clips/s  ({params / 1e6:.2f} M parameters)", flush=True)
+    for path in sorted(RESULTS.glob("*.json")):
+        result = json.loads(path.read_text())
+        if result.get("protocol") == "loso" and "wall_seconds" in result:
+            print(
+                f"{path.name}: {result['model']} {result['protocol']} on {result['corpora']}: "
+                f"{result['wall_seconds'] / 60:.1f} min wall, UA {result['metrics']['UA']:.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

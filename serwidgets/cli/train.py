@@ -1,0 +1,100 @@
+"""``ser train``: train the CNN recipe on one or more corpora and save a model bundle.
+
+With ``--cv-folds K`` the same recipe is then cross-validated (speaker k-fold over all
+speakers, ``results/<name>-kfold<K>.json``) and those scores go into the card; with
+``--metrics-from FILE`` the scores of an earlier ``ser evaluate`` run are used instead.
+
+The shipped model::
+
+    ser train --corpora emodb ravdess --task emotion6 --cv-folds 5 --out models/ser-emotion6
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+
+def add_data_arguments(parser) -> None:
+    """Corpus/task/recipe options shared by ``ser train`` and ``ser evaluate``."""
+    parser.add_argument("--corpora", nargs="+", default=["emodb"], help="corpus names (default: emodb)")
+    parser.add_argument("--data", default=None, help="folder holding one subfolder per corpus (default: $SER_DATA)")
+    parser.add_argument("--task", default="emotion6", help="label set from serwidgets.labels.TASKS (default: emotion6)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epoch limit")
+    parser.add_argument("--net", default=None, help="network name from serwidgets.nets.NETS")
+    parser.add_argument("--net-kwargs", default=None, help='JSON builder arguments, e.g. \'{"pooling": "paper"}\'')
+    parser.add_argument("--noisy-copies", type=int, default=None, help="noisy copies of each training clip")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def load_table(args):
+    """The corpus table restricted to the task, and the recipe, from parsed arguments."""
+    import dataclasses
+
+    from serwidgets import corpora, labels
+    from serwidgets.train import Recipe
+
+    df = labels.select_task(corpora.load_corpora(args.corpora, args.data), args.task)
+    changes = {"seed": args.seed}
+    if args.epochs is not None:
+        changes["epochs"] = args.epochs
+    if args.net is not None:
+        changes["net"] = args.net
+    if args.net_kwargs is not None:
+        changes["net_kwargs"] = json.loads(args.net_kwargs)
+    if args.noisy_copies is not None:
+        changes["noisy_copies"] = args.noisy_copies
+    return df, dataclasses.replace(Recipe(), **changes)
+
+
+def card_metrics(result: dict) -> dict:
+    """The part of a results file that goes into a model card."""
+    m = result["metrics"]
+    return {
+        "protocol": f"{result['protocol']} ({result['n_folds']} folds)",
+        "UA": m["UA"], "WA": m["WA"], "macro_F1": m["macro_F1"], "recall": m["recall"],
+        "fold_UA": result["fold_UA"], "per_corpus_UA": result["per_corpus"],
+        "snr_UA": result["snr_UA"], "results_file": f"results/{result['name']}.json",
+    }
+
+
+def run(args) -> int:
+    from serwidgets import evaluate, train
+
+    df, recipe = load_table(args)
+    out = Path(args.out)
+    name = args.name or out.name
+    description = args.description or f"{recipe.net} trained on {', '.join(args.corpora)} for {args.task}"
+    print(f"ser train: {len(df)} clips, {df['speaker'].nunique()} speakers, task {args.task}", flush=True)
+    metrics = card_metrics(json.loads(Path(args.metrics_from).read_text())) if args.metrics_from else {}
+    start = time.perf_counter()
+    # The bundle is written as soon as the model is trained; a cross-validation then only
+    # rewrites the card with its scores.
+    classifier = train.train_bundle(df, args.task, out, recipe=recipe, metrics=metrics, name=name,
+                                    description=description)
+    print(f"ser train: bundle written to {out} ({time.perf_counter() - start:.0f} s)", flush=True)
+    if args.cv_folds:
+        result = evaluate.evaluate(df, "cnn", "speaker-kfold", task=args.task, n_folds=args.cv_folds,
+                                   recipe=recipe, seed=args.seed)
+        result_name = f"{name}-kfold{args.cv_folds}"
+        evaluate.write_results(result, result_name, args.results)
+        metrics = card_metrics({"name": result_name, **result})
+        classifier.save(out, task=args.task, metrics=metrics, name=name, description=description)
+        print(f"ser train: cross-validated UA {metrics['UA']:.3f}, card updated", flush=True)
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train the CNN recipe and save a model bundle",
+                                   description=__doc__.split("\n\n")[0])
+    add_data_arguments(parser)
+    parser.add_argument("--out", required=True, help="bundle folder, e.g. models/ser-emotion6")
+    parser.add_argument("--name", default=None, help="model name (default: the folder name)")
+    parser.add_argument("--description", default=None)
+    parser.add_argument("--cv-folds", type=int, default=0,
+                        help="cross-validate the recipe with K speaker folds first; scores go into the card")
+    parser.add_argument("--metrics-from", default=None, help="results JSON of an earlier `ser evaluate` for the card")
+    parser.add_argument("--results", default="results", help="folder for the cross-validation results")
+    parser.set_defaults(func=run)
+
