@@ -74,7 +74,7 @@ def test_short_clip_is_padded_like_training(model, bundle_dir, emodb_root):
     config = model.feature_config
     spec = features.fix_frames(features.log_mel(audio.prepare(y, audio.TARGET_SR, model.audio_options), config),
                                config.n_frames)
-    expected = np.asarray(bundle.load_keras(bundle_dir)(spec[None], training=False))[0]
+    expected = bundle.load_keras(bundle_dir).predict_on_batch(spec[None])[0]
     assert np.array(list(model.predict(y, audio.TARGET_SR).values())) == pytest.approx(expected, abs=1e-4)
 
 
@@ -91,8 +91,9 @@ def test_timeline_on_a_long_clip(model, bundle_dir, long_clip):
     assert timeline.ends - timeline.starts == pytest.approx(np.full(len(starts), config.duration))
     assert timeline.ends[-1] == pytest.approx(len(long_clip) / sr, abs=config.hop_length / sr)  # one frame
     assert timeline.probabilities.sum(axis=1) == pytest.approx(np.ones(len(starts)))
-    expected = bundle.load_keras(bundle_dir)(np.stack([spectrogram[:, s:e] for s, e in zip(starts, ends)]))
-    assert timeline.probabilities == pytest.approx(np.asarray(expected), abs=1e-4)
+    expected = bundle.load_keras(bundle_dir).predict_on_batch(
+        np.stack([spectrogram[:, s:e] for s, e in zip(starts, ends)]))
+    assert timeline.probabilities == pytest.approx(expected, abs=1e-4)
     # A long clip's prediction is the mean over the timeline's windows.
     assert np.array(list(model.predict(long_clip, sr).values())) == pytest.approx(
         timeline.probabilities.mean(axis=0), abs=1e-9)
@@ -171,3 +172,32 @@ def test_default_model_comes_from_ser_model(bundle_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("SER_MODEL", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="no model bundle"):
         load_model()
+
+
+@pytest.fixture(scope="module")
+def waveform_bundle(tmp_path_factory):
+    """An untrained tiny zhao2019_1d on 1-s waveforms: exercises the waveform input path."""
+    from serwidgets import nets
+
+    config = features.FeatureConfig(duration=1.0)
+    net = {"name": "zhao2019_1d", "kwargs": {"filters": [4, 4, 4, 4], "pool_size": 8, "lstm_units": 8}}
+    model = nets.build(net["name"], (config.n_samples,), len(LABELS), **net["kwargs"])
+    return bundle.save_bundle(model, tmp_path_factory.mktemp("waveform") / "tiny-1d", net=net, labels=LABELS,
+                              task="tiny4", feature_config=config, audio_options=audio.AudioOptions(),
+                              training={}, metrics={}, name="tiny-1d")
+
+
+def test_waveform_model(waveform_bundle, long_clip, emodb_root):
+    litert = load_model(waveform_bundle)
+    tensorflow = load_model(waveform_bundle, backend="tensorflow")
+    assert litert.card["input_kind"] == "waveform" and litert.backend == "litert"
+    path = emodb_root / EMODB_WAV
+    assert_distribution(litert.predict_file(path))
+    assert litert.predict_file(path) == pytest.approx(tensorflow.predict_file(path), abs=1e-4)
+    timeline = litert.predict_timeline(long_clip, audio.TARGET_SR, hop=0.5)
+    starts, ends = features.frame_windows(len(long_clip), audio.TARGET_SR, 1.0, 0.5)
+    assert timeline.starts == pytest.approx(starts / audio.TARGET_SR)
+    assert timeline.ends == pytest.approx(ends / audio.TARGET_SR)
+    analysis = litert.analyze(long_clip, audio.TARGET_SR)
+    assert analysis.log_mel.shape[0] == litert.feature_config.n_mels
+    assert analysis.timeline is not None
