@@ -146,6 +146,9 @@ def load_model(path=None, *, feature_config=None, backend: str = "auto", num_thr
             )
     if backend == "auto":
         backend = "litert" if bundle.LITERT in card["files"] else "tensorflow"
+    if backend == "litert" and bundle.LITERT not in card["files"]:
+        raise bundle.BundleError(f"the bundle at {directory} has no {bundle.LITERT}; "
+                                 f"run `ser export {directory}` or use backend='tensorflow'")
     threads = num_threads if num_threads is not None else min(2, os.cpu_count() or 1)
     runner = (_LiteRT(directory / bundle.LITERT, threads) if backend == "litert"
               else _TensorFlow(directory, card, threads))
