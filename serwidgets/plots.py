@@ -332,17 +332,23 @@ def per_speaker(scores, metric="UA", title=None, ax=None):
     """
     speakers = list(scores.keys())
     values = 100.0 * np.asarray([scores[s] for s in speakers], dtype=float)
+    # "emodb:03" -> "03" when every speaker is from one corpus; the corpus goes in the axis label.
+    corpora = {str(s).partition(":")[0] for s in speakers if ":" in str(s)}
+    names, xlabel = speakers, "Held-out speaker"
+    if len(corpora) == 1 and all(":" in str(s) for s in speakers):
+        names = [str(s).partition(":")[2] for s in speakers]
+        xlabel = f"Held-out speaker ({corpora.pop()})"
     created = ax is None
-    fig, ax = _figure(ax, (max(5.0, 0.35 * len(speakers) + 2), 3.5))
+    fig, ax = _figure(ax, (max(5.0, 0.3 * len(speakers) + 2), 3.5))
     ax.bar(range(len(speakers)), values, color="tab:blue")
     ax.axhline(values.mean(), color="black", linestyle="--", linewidth=1,
-               label=f"mean {values.mean():.1f} %")
-    ax.set_xticks(range(len(speakers)), speakers, rotation=90 if len(speakers) > 10 else 0)
+               label=f"mean over speakers {values.mean():.1f} %")
+    ax.set_xticks(range(len(speakers)), names)
     ax.set_ylim(0, 100)
-    ax.set_xlabel("Held-out speaker")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title or f"{metric} per held-out speaker")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 1.0), framealpha=1.0)
     _close_if_new(fig, created)
     return fig if created else ax
 

@@ -66,7 +66,14 @@ def test_per_speaker_mean_line():
     ax = fig.axes[0]
     assert [p.get_height() for p in ax.patches] == pytest.approx([50.0, 70.0])
     assert ax.lines[0].get_ydata()[0] == pytest.approx(60.0)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["03", "08"]
+    assert ax.get_xlabel() == "Held-out speaker (emodb)"
     _labelled(fig)
+
+
+def test_per_speaker_keeps_names_across_corpora():
+    fig = plots.per_speaker({"emodb:03": 0.5, "ravdess:01": 0.7})
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["emodb:03", "ravdess:01"]
 
 
 def test_learning_curves_panels_and_validation():
