@@ -71,6 +71,8 @@ def venv_kernel(tmp_path_factory):
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "serwidgets (test venv)",
         "language": "python",
+        # Lets jupyter_client encrypt the kernel's channels, as pip's own python3 spec does.
+        "metadata": {"supported_encryption": ["curve"]},
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     old = os.environ.get("JUPYTER_PATH")
