@@ -354,7 +354,11 @@ def _blas_controller():
 
 
 class _LiteRT:
-    """``model.tflite`` through the LiteRT interpreter (no TensorFlow import)."""
+    """``model.tflite`` through the LiteRT interpreter (no TensorFlow import).
+
+    Windows run one at a time: batch 1 is as fast per window here, allocates once, and keeps
+    memory flat however long the recording.
+    """
 
     name = "litert"
 
@@ -362,30 +366,30 @@ class _LiteRT:
         from ai_edge_litert.interpreter import Interpreter
 
         self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self.input_shape = tuple(int(n) for n in self._input["shape_signature"][1:])
         self.n_outputs = int(self._output["shape"][-1])
-        self._batch = int(self._input["shape"][0])
+        self._interpreter.resize_tensor_input(self._input["index"], (1, *self.input_shape))
+        self._interpreter.allocate_tensors()
         # One interpreter is not safe to call from several threads (widget callbacks can be).
         self._lock = threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = np.empty((len(batch), self.n_outputs), np.float32)
         with self._lock:
-            if batch.shape[0] != self._batch:
-                self._interpreter.resize_tensor_input(self._input["index"], batch.shape)
-                self._interpreter.allocate_tensors()
-                self._batch = batch.shape[0]
-            self._interpreter.set_tensor(self._input["index"], batch)
-            self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output["index"]).copy()
+            for i in range(len(batch)):
+                self._interpreter.set_tensor(self._input["index"], batch[i:i + 1])
+                self._interpreter.invoke()
+                out[i] = self._interpreter.get_tensor(self._output["index"])[0]
+        return out
 
 
 class _TensorFlow:
-    """``model.keras`` through one ``tf.function`` (traced once per batch size)."""
+    """``model.keras`` through one ``tf.function``, in chunks of at most ``CHUNK`` windows."""
 
     name = "tensorflow"
+    CHUNK = 32
 
     def __init__(self, directory: Path, card: dict, num_threads: int):
         import tensorflow as tf
@@ -399,7 +403,7 @@ class _TensorFlow:
         self.n_outputs = int(model.output_shape[-1])
         self._call = tf.function(lambda x: model(x, training=False),
                                  input_signature=[tf.TensorSpec((None, *self.input_shape), tf.float32)])
-        self._model = model
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self._call(batch).numpy()
+        return np.concatenate([self._call(batch[i:i + self.CHUNK]).numpy()
+                               for i in range(0, len(batch), self.CHUNK)])
