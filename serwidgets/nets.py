@@ -28,6 +28,8 @@ Examples
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["NETS", "build", "zhao2019_2d", "zhao2019_1d"]
 
 # Pool sizes (frequency, time) of the four 2-D blocks. The paper's 2x2, 4x4, 4x4, 4x4 divides
@@ -57,8 +59,8 @@ def zhao2019_2d(
     the last block are flattened into the LSTM's features.
 
     Pooling is the one deliberate change: the paper's 2x2, 4x4, 4x4, 4x4 pooling (kept as
-    ``pooling="paper"``) shrinks a 3-s input of 188 frames to a single time step, so the LSTM
-    sees no sequence. ``pooling="default"`` pools 2x2 in every block: 188 frames become 11
+    ``pooling="paper"``, which needs at least 128 mel bands) shrinks a 3-s input of 188
+    frames to a single time step, so the LSTM sees no sequence. ``pooling="default"`` pools 2x2 in every block: 188 frames become 11
     LSTM steps and 64 mel bands become 4. Dropout before the classifier (not in the paper)
     regularises the small corpora.
 
@@ -90,6 +92,10 @@ def zhao2019_2d(
     from keras import layers
 
     pools = POOLING_2D[pooling] if isinstance(pooling, str) else pooling
+    shrink = np.prod(pools, axis=0)  # (freq, time): floor division by each pool in turn
+    if input_shape[0] < shrink[0] or input_shape[1] < shrink[1]:
+        raise ValueError(f"input {tuple(input_shape)} (mels, frames) is too small for pooling "
+                         f"{pooling!r}: needs at least {tuple(int(n) for n in shrink)}")
     inputs = keras.Input(shape=tuple(input_shape), name="log_mel")
     # (mels, frames) -> (frames, mels, 1): time first, so it survives as the LSTM's sequence.
     x = layers.Permute((2, 1))(inputs)
@@ -100,8 +106,6 @@ def zhao2019_2d(
         x = layers.ELU()(x)
         x = layers.MaxPooling2D((pool_time, pool_freq))(x)
     _, steps, bands, channels = x.shape
-    if steps < 1:
-        raise ValueError(f"input {tuple(input_shape)} is too short for pooling {pooling!r}")
     x = layers.Reshape((steps, bands * channels))(x)
     x = layers.LSTM(lstm_units, unroll=unroll)(x)
     x = layers.Dropout(dropout)(x)

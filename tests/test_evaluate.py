@@ -1,0 +1,85 @@
+"""Metrics on known confusions, protocols on real EmoDB speakers, results files and table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from serwidgets import corpora, evaluate, labels, splits
+from serwidgets.baseline import BaselineClassifier
+from serwidgets.cli import main
+
+SPEAKERS = ["emodb:03", "emodb:08", "emodb:10", "emodb:16"]
+TASK = ("angry", "neutral", "sad")
+
+
+@pytest.fixture(scope="module")
+def emodb3(emodb_root):
+    df = labels.select_task(corpora.load_corpus("emodb", emodb_root), TASK)
+    return df[df["speaker"].isin(SPEAKERS)].reset_index(drop=True)
+
+
+def test_scores_of_a_known_confusion():
+    # Confusion (rows true, columns predicted): [[3, 1, 0], [0, 2, 0], [2, 0, 2]].
+    y_true = [0, 0, 0, 0, 1, 1, 2, 2, 2, 2]
+    y_pred = [0, 0, 0, 1, 1, 1, 0, 0, 2, 2]
+    s = evaluate.scores(y_true, y_pred, TASK)
+    assert s["confusion"] == [[3, 1, 0], [0, 2, 0], [2, 0, 2]]
+    assert s["WA"] == pytest.approx(7 / 10)
+    assert s["UA"] == pytest.approx((3 / 4 + 2 / 2 + 2 / 4) / 3)
+    precision, recall = np.array([3 / 5, 2 / 3, 2 / 2]), np.array([3 / 4, 2 / 2, 2 / 4])
+    assert s["macro_F1"] == pytest.approx(np.mean(2 * precision * recall / (precision + recall)))
+    assert s["recall"] == pytest.approx({"angry": 0.75, "neutral": 1.0, "sad": 0.5})
+
+
+def test_scores_ignore_classes_absent_from_the_test_set():
+    s = evaluate.scores([0, 0, 1], [0, 2, 1], TASK)
+    assert s["UA"] == pytest.approx((1 / 2 + 1) / 2)
+    assert set(s["recall"]) == {"angry", "neutral"}
+
+
+def test_protocol_splits(emodb3):
+    table, folds, independent = evaluate.make_splits(emodb3, "loso")
+    assert independent and len(folds) == len(SPEAKERS) and table is emodb3
+    for fold in folds:
+        splits.check_leakage(table, fold)
+    table, folds, independent = evaluate.make_splits(emodb3, "leaky")
+    assert not independent and len(table) == 2 * len(emodb3)
+    with pytest.raises(splits.LeakageError):
+        splits.check_leakage(table, folds[0], speaker_independent=False)
+    with pytest.raises(ValueError, match="protocol"):
+        evaluate.make_splits(emodb3, "holdout")
+
+
+def test_leaky_protocol_inflates_the_score(emodb3, tmp_path):
+    def model():
+        return BaselineClassifier(TASK, "logreg")
+
+    loso = evaluate.evaluate(emodb3, model, "loso", task=TASK, snrs=[None, 0.0], log=lambda m: None)
+    leaky = evaluate.evaluate(emodb3, model, "leaky", task=TASK, log=lambda m: None)
+    assert not loso["leaky"] and loso["leakage"] is None
+    assert leaky["leaky"] and "leaks" in leaky["leakage"]
+    assert leaky["metrics"]["UA"] > loso["metrics"]["UA"] + 0.1
+    assert set(loso["per_speaker"]) == set(SPEAKERS)
+    assert loso["metrics"]["n"] == len(emodb3)
+    # 0 dB of white noise on the test clips costs accuracy.
+    assert loso["snr_UA"]["0"] < loso["snr_UA"]["clean"]
+
+    for name, result in (("loso", loso), ("leaky", leaky)):
+        evaluate.write_results(result, f"emodb3-{name}", tmp_path)
+    saved = json.loads((tmp_path / "emodb3-loso.json").read_text())
+    assert saved["metrics"]["UA"] == pytest.approx(loso["metrics"]["UA"])
+    assert "LEAKY" in (tmp_path / "emodb3-leaky.md").read_text()
+    table = evaluate.results_table(tmp_path)
+    assert f"{loso['metrics']['UA']:.3f}" in table and "leaky" in table
+    assert len(table.strip().splitlines()) == 2 + 2
+
+
+def test_cli_prints_the_table(tmp_path, capsys, emodb3):
+    result = evaluate.evaluate(emodb3, lambda: BaselineClassifier(TASK, "logreg"), "random",
+                               task=TASK, snrs=[None], log=lambda m: None)
+    evaluate.write_results(result, "emodb3-random", tmp_path)
+    assert main(["evaluate", "--table", "--results", str(tmp_path)]) == 0
+    assert "emodb3-random" in capsys.readouterr().out
