@@ -203,3 +203,16 @@ def test_waveform_model(waveform_bundle, long_clip, emodb_root):
     analysis = litert.analyze(long_clip, audio.TARGET_SR)
     assert analysis.log_mel.shape[0] == litert.feature_config.n_mels
     assert analysis.timeline is not None
+
+
+def test_shipped_model_loads_and_predicts(monkeypatch, emodb_root, ravdess_root):
+    from serwidgets import labels
+
+    monkeypatch.delenv("SER_MODEL", raising=False)
+    model = load_model()  # models/ser-emotion6, hashes checked
+    assert model.backend == "litert"
+    assert model.labels == tuple(labels.TASKS["emotion6"])
+    for path in (emodb_root / EMODB_WAV, ravdess_root / RAVDESS_STEREO_FLAC):
+        probabilities = model.predict_file(path)
+        assert list(probabilities) == list(model.labels)
+        assert sum(probabilities.values()) == pytest.approx(1.0)
