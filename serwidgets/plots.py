@@ -359,7 +359,8 @@ def learning_curves(history, metrics=("loss", "accuracy"), title=None):
     Parameters
     ----------
     history : Mapping[str, Sequence[float]]
-        Per-epoch values, Keras ``History.history`` style: ``"loss"``, ``"val_loss"``, ...
+        Per-epoch values, Keras ``History.history`` style: ``"loss"``, ``"val_loss"``, ...;
+        an optional ``"best_epoch"`` (1-based) is marked with a dotted line.
     metrics : sequence of str
         Metrics to draw (each with its ``val_`` twin when present).
     title : str, optional
@@ -386,6 +387,9 @@ def learning_curves(history, metrics=("loss", "accuracy"), title=None):
         if f"val_{metric}" in history:
             ax.plot(epochs, history[f"val_{metric}"], marker="o", markersize=3,
                     label="validation (unseen speakers)")
+        if history.get("best_epoch"):
+            ax.axvline(history["best_epoch"], color="grey", linestyle=":", linewidth=1,
+                       label="best epoch (weights kept)")
         ax.set_xlabel("Epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         name = metric.replace("_", " ").capitalize()

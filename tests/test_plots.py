@@ -84,6 +84,12 @@ def test_learning_curves_panels_and_validation():
     assert all(ax.get_xlabel() == "Epoch" for ax in fig.axes)
 
 
+def test_learning_curves_mark_best_epoch():
+    fig = plots.learning_curves({"loss": [1.2, 0.9, 1.0], "val_loss": [1.3, 1.1, 1.2],
+                                 "best_epoch": 2}, metrics=["loss"])
+    assert list(fig.axes[0].lines[-1].get_xdata()) == [2, 2]
+
+
 def test_learning_curves_rejects_unknown_metrics():
     with pytest.raises(ValueError, match="none of the metrics"):
         plots.learning_curves({"loss": [1.0]}, metrics=["f1"])
