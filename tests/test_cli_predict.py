@@ -28,9 +28,11 @@ def test_predict_prints_each_file(bundle_dir, files, capsys):
     out = capsys.readouterr().out
     model = load_model(bundle_dir)
     for path in files:
-        probabilities = model.predict_file(path)
-        top = max(probabilities, key=probabilities.get)
-        assert f"{path}: {top} ({probabilities[top]:.3f})" in out
+        analysis = model.analyze(path)
+        probabilities = analysis.as_dict()
+        assert probabilities == pytest.approx(model.predict_file(path), abs=1e-9)
+        marker = ", uncertain" if analysis.uncertain else ""
+        assert f"{path}: {analysis.top} ({analysis.confidence:.3f}{marker})" in out
         block = out.split(f"{path}: ")[1].splitlines()[1:1 + len(LABELS)]
         assert [line.split()[0] for line in block] == list(LABELS)
         assert [float(line.split()[1]) for line in block] == pytest.approx(list(probabilities.values()), abs=5e-4)

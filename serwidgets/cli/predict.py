@@ -1,7 +1,8 @@
 """``ser predict FILE...``: the emotion probabilities of each audio file.
 
-Prints one block per file (top emotion first, then every label's probability in the model's
-order), or with ``--json`` one JSON object ``{file: {label: probability}}``. Files that
+Prints one block per file (top emotion first, marked "uncertain" when the model has no clear
+favourite, then every label's probability in the model's order), or with ``--json`` one JSON
+object ``{file: {label: probability}}``. Files that
 cannot be used (unreadable, no speech, ...) are reported on stderr and make the exit code 1;
 the other files are still predicted.
 """
@@ -25,31 +26,36 @@ def run(args) -> int:
     results, failed = {}, 0
     for path in args.files:
         try:
-            results[path] = model.predict_file(path)
+            analysis = model.analyze(path)
         except (AudioError, OSError) as error:
             print(f"ser predict: {path}: {error}", file=sys.stderr)
             failed += 1
             continue
+        results[path] = analysis.as_dict()
         if not args.json:
-            print(format_prediction(path, results[path]))
+            print(format_prediction(path, results[path], analysis.uncertain))
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if failed else 0
 
 
-def format_prediction(path: str, probabilities: dict) -> str:
+def format_prediction(path: str, probabilities: dict, uncertain: bool = False) -> str:
     """One file's result: ``path: top (p)`` and an indented line per label.
 
     Examples
     --------
     >>> print(format_prediction("a.wav", {"angry": 0.75, "sad": 0.25}))
     a.wav: angry (0.750)
-      angry    0.750
-      sad      0.250
+      angry  0.750
+      sad    0.250
+    >>> print(format_prediction("b.wav", {"angry": 0.52, "sad": 0.48}, uncertain=True))
+    b.wav: angry (0.520, uncertain)
+      angry  0.520
+      sad    0.480
     """
     top = max(probabilities, key=probabilities.get)
     width = max(len(label) for label in probabilities) + 2
-    lines = [f"{path}: {top} ({probabilities[top]:.3f})"]
+    lines = [f"{path}: {top} ({probabilities[top]:.3f}{', uncertain' if uncertain else ''})"]
     lines += [f"  {label:<{width}}{p:.3f}" for label, p in probabilities.items()]
     return "\n".join(lines)
 
