@@ -156,7 +156,7 @@ def new_page(browser):
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
-        context = browser.new_context(viewport={"width": 900, "height": 1000})
+        context = browser.new_context(viewport={"width": 900, "height": 700})
         context.grant_permissions(["microphone"], origin=f"{parts.scheme}://{parts.netloc}")
         contexts.append(context)
         page = context.new_page()
