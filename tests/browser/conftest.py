@@ -53,10 +53,16 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def model_labels() -> tuple[str, ...]:
+def shipped_model():
+    """The model the dashboard loads (``serwidgets.load_model()``)."""
     import serwidgets
 
-    return tuple(serwidgets.load_model().labels)
+    return serwidgets.load_model()
+
+
+@pytest.fixture(scope="session")
+def model_labels(shipped_model) -> tuple[str, ...]:
+    return tuple(shipped_model.labels)
 
 
 @pytest.fixture(scope="session")

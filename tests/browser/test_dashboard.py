@@ -73,10 +73,12 @@ def dashboard(voila_url, new_page):
     return page
 
 
-def test_record_shows_live_timeline_then_label(dashboard, model_labels, screenshot):
+def test_record_shows_live_timeline_then_label(dashboard, shipped_model, model_labels, screenshot):
+    from serwidgets.widgets.dashboard import describe_model
+
     page = dashboard
     assert "serwidgets.EmotionDashboard()" not in page.content()  # Voilà hides the sources
-    assert page.text_content(".ser-model").startswith("Model ")
+    assert page.text_content(".ser-model") == describe_model(shipped_model)  # name + card accuracy
     screenshot(page, "voila-idle")
     segments = record(page, screenshot, "voila-recording")
     assert segments > 0
