@@ -162,7 +162,7 @@ def new_page(browser):
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
-        context = browser.new_context(viewport={"width": 900, "height": 700})
+        context = browser.new_context(viewport={"width": 900, "height": 1000})
         context.grant_permissions(["microphone"], origin=f"{parts.scheme}://{parts.netloc}")
         contexts.append(context)
         page = context.new_page()
@@ -176,12 +176,22 @@ def new_page(browser):
 
 @pytest.fixture(scope="session")
 def screenshot():
-    """Save a full-page screenshot as artifacts/screenshots/<name>.png (look at them)."""
+    """Save a screenshot as artifacts/screenshots/<name>.png (look at them).
 
-    def save(page, name: str) -> Path:
+    With ``until``, the picture ends below that element (Voilà pages scroll inside a
+    container, so a "full page" screenshot would be cut or padded).
+    """
+
+    def save(page, name: str, until: str | None = None) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=path, full_page=True)
+        clip = None
+        if until is not None:
+            box = page.locator(until).bounding_box()
+            viewport = page.viewport_size
+            clip = {"x": 0, "y": 0, "width": viewport["width"],
+                    "height": min(viewport["height"], box["y"] + box["height"] + 16)}
+        page.screenshot(path=path, clip=clip)
         return path
 
     return save

@@ -42,7 +42,7 @@ def record(page, screenshot=None, name: str = "") -> int:
     segments = int(page.get_attribute(".ser-timeline", "data-segments"))
     live = page.get_attribute(".ser-timeline", "data-live")
     if screenshot:
-        screenshot(page, name)
+        screenshot(page, name, until=".ser-dashboard")
     page.click(".ser-record")
     wait_for_next(page, before)
     assert live == "true"
@@ -79,13 +79,13 @@ def test_record_shows_live_timeline_then_label(dashboard, shipped_model, model_l
     page = dashboard
     assert "serwidgets.EmotionDashboard()" not in page.content()  # Voilà hides the sources
     assert page.text_content(".ser-model") == describe_model(shipped_model)  # name + card accuracy
-    screenshot(page, "voila-idle")
+    screenshot(page, "voila-idle", until=".ser-dashboard")
     segments = record(page, screenshot, "voila-recording")
     assert segments > 0
     assert_result(page, model_labels)
     assert page.get_attribute(".ser-timeline", "data-live") == "false"
     page.wait_for_function("document.querySelector('.ser-audio').src.startsWith('blob:')", timeout=TIMEOUT_MS)
-    screenshot(page, "voila-result")
+    screenshot(page, "voila-result", until=".ser-dashboard")
 
 
 def test_uploads_and_error_messages(dashboard, model_labels, screenshot, ravdess_root, tmp_path):
@@ -96,7 +96,7 @@ def test_uploads_and_error_messages(dashboard, model_labels, screenshot, ravdess
     upload(page, sorted(ravdess_root.glob("Actor_01/*.flac"))[30])
     wait_for_next(page, before)
     assert_result(page, model_labels)
-    screenshot(page, "voila-upload-result")
+    screenshot(page, "voila-upload-result", until=".ser-dashboard")
 
     import numpy as np
     import soundfile
@@ -108,13 +108,13 @@ def test_uploads_and_error_messages(dashboard, model_labels, screenshot, ravdess
     wait_for_next(page, before)
     assert "no speech detected" in page.text_content(".ser-panel .ser-status").lower()
     assert page.text_content(".ser-top-label") == ""
-    screenshot(page, "voila-no-speech")
+    screenshot(page, "voila-no-speech", until=".ser-dashboard")
 
     notes = tmp_path / "notes.wav"
     notes.write_text("these are meeting notes, not audio\n" * 50)
     upload(page, notes)
     page.wait_for_selector(f"{upload_status}:has-text('Could not read notes.wav')", timeout=TIMEOUT_MS)
-    screenshot(page, "voila-error")
+    screenshot(page, "voila-error", until=".ser-dashboard")
 
     # Larger than the uploader's 20 MiB limit but below the websocket limit in config/voila.json:
     # the kernel must receive it and refuse it with a message (not lose it silently).
@@ -135,7 +135,7 @@ def test_uploads_and_error_messages(dashboard, model_labels, screenshot, ravdess
         Object.defineProperty(window, 'isSecureContext', { value: false, configurable: true }); }""")
     page.click(".ser-record")
     page.wait_for_selector(f"{mic_status}:has-text('needs a secure page')", timeout=TIMEOUT_MS)
-    screenshot(page, "voila-microphone-error")
+    screenshot(page, "voila-microphone-error", until=".ser-dashboard")
     # Back to the truth: 127.0.0.1 is a secure origin, and the real navigator.mediaDevices.
     page.evaluate("""() => { delete navigator.mediaDevices;
         Object.defineProperty(window, 'isSecureContext', { value: true, configurable: true }); }""")
