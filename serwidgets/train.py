@@ -170,7 +170,7 @@ def load_inputs(df, kind="log_mel", feature_config=None, audio_options=None, cac
         specs = cache.cached_features(paths[clean], feature_config, audio_options, cache_dir, progress=False)
         for i, spec in zip(clean, specs):
             out[i] = spec
-    noise = df["noise"].to_numpy() if "noise" in df else np.full(len(df), DEFAULT_NOISE)
+    noise = df["noise"].fillna(DEFAULT_NOISE).to_numpy() if "noise" in df else np.full(len(df), DEFAULT_NOISE)
     copy = df["copy"].fillna(0).to_numpy(int) if "copy" in df else np.zeros(len(df), int)
     for i in range(len(df)):
         if out[i] is not None:
