@@ -288,3 +288,10 @@ def test_describe_model_quotes_the_cards_accuracy(metrics, protocol, expected):
     predictor = SimpleNamespace(name="m", backend="litert", labels=("a", "b"),
                                 card={"metrics": metrics, "protocol": protocol})
     assert describe_model(predictor) == f"Model m (litert): 2 emotions; {expected}"
+
+
+def test_dashboard_reports_a_broken_recording(model, speech_wav):
+    dashboard = EmotionDashboard(predictor=model)
+    dashboard.recorder._handle_message(dashboard.recorder, {"type": "recording"}, [memoryview(speech_wav[:30])])
+    assert dashboard.recorder.status.startswith("Could not read the recording")
+    assert dashboard.panel.state == "idle"

@@ -135,7 +135,12 @@ class EmotionDashboard(ipywidgets.VBox):
     def _analyze_recording(self, wav: bytes) -> None:
         from serwidgets import audio
 
-        self._guard(lambda: self.analyze(*audio.decode(wav), status_widget=self.recorder))
+        try:
+            y, sample_rate = audio.decode(wav)
+        except audio.AudioError as error:  # the browser sent something broken
+            self.recorder.status = f"Could not read the recording: {error}"
+            return
+        self._guard(lambda: self.analyze(y, sample_rate, status_widget=self.recorder))
 
     def _analyze_upload(self, y: np.ndarray, sample_rate: int, _name: str) -> None:
         self._guard(lambda: self.analyze(y, sample_rate, status_widget=self.uploader))
@@ -196,7 +201,7 @@ class EmotionDashboard(ipywidgets.VBox):
 
 
 class _LiveBuffer:
-    """The audio of the take being recorded, kept only as far back as a live window needs."""
+    """The take being recorded: its length, and its last ``keep_seconds`` of audio."""
 
     def __init__(self, keep_seconds: float = 10.0):
         self.keep_seconds = keep_seconds
