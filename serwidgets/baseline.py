@@ -100,7 +100,8 @@ def _clip_features(path, snr_db, noise, copy, feature_config, audio_options):
 
     from .train import DEFAULT_NOISE, load_inputs
 
-    row = pd.DataFrame({"path": [path], "snr_db": [snr_db], "noise": [noise or DEFAULT_NOISE], "copy": [copy]})
+    row = pd.DataFrame({"path": [path], "snr_db": [snr_db], "noise": [noise or DEFAULT_NOISE],
+                        "copy": [copy]})
     y = load_inputs(row, "waveform", feature_config, audio_options)[0]
     return utterance_features(y, feature_config)
 
@@ -155,7 +156,8 @@ class BaselineClassifier:
         }
         with threadpool_limits(limits=1, user_api="blas"):
             return np.stack([
-                _clip_features(str(path), float(snr), noise, int(copy), self.feature_config, self.audio_options)
+                _clip_features(str(path), float(snr), noise, int(copy), self.feature_config,
+                               self.audio_options)
                 for path, snr, noise, copy in zip(df["path"], *columns.values())
             ])
 

@@ -222,7 +222,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
             "name": split.name, "n_train": int(split.train.size), "n_val": int(split.val.size),
             "n_test": int(split.test.size), "UA": fold["UA"], "WA": fold["WA"],
             "seconds": round(time.perf_counter() - fold_start, 1),
-            **({"best_epoch": classifier.history.get("best_epoch")} if hasattr(classifier, "history") else {}),
+            "best_epoch": getattr(classifier, "history", {}).get("best_epoch"),
         })
         log(f"{protocol} {split.name}: UA {fold['UA']:.3f} WA {fold['WA']:.3f} "
             f"({fold_results[-1]['seconds']:.0f} s, {i + 1}/{len(folds)})")
@@ -277,7 +277,8 @@ def _markdown(name, r):
         "",
         "| | " + " | ".join(r["labels"]) + " |",
         "|---" * (len(r["labels"]) + 1) + "|",
-        *(f"| {label} | " + " | ".join(map(str, row)) + " |" for label, row in zip(r["labels"], m["confusion"])),
+        *(f"| {label} | " + " | ".join(map(str, row)) + " |"
+          for label, row in zip(r["labels"], m["confusion"])),
         "",
         "## Accuracy per speaker",
         "",
@@ -289,14 +290,15 @@ def _markdown(name, r):
         "",
         *(f"- {c}: {ua:.3f}" for c, ua in r["per_corpus"].items()),
         "",
-        f"## UA vs test-time SNR ({r['snr_noise']} noise added to the test clips)",
+        f"## UA vs test-time SNR in dB ({r['snr_noise']} noise added to the test clips)",
         "",
         "| " + " | ".join(r["snr_UA"]) + " |",
         "|---" * len(r["snr_UA"]) + "|",
         "| " + " | ".join(f"{v:.3f}" for v in r["snr_UA"].values()) + " |",
     ]
     if r["leakage"]:
-        lines += ["", "## Leakage guard verdict (bypassed for this protocol)", "", f"    {r['leakage'][:600]}"]
+        lines += ["", "## Leakage guard verdict (bypassed for this protocol)", "",
+                  f"    {r['leakage'][:600]}"]
     return "\n".join(lines) + "\n"
 
 

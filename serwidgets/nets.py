@@ -60,9 +60,10 @@ def zhao2019_2d(
 
     Pooling is the one deliberate change: the paper's 2x2, 4x4, 4x4, 4x4 pooling (kept as
     ``pooling="paper"``, which needs at least 128 mel bands) shrinks a 3-s input of 188
-    frames to a single time step, so the LSTM sees no sequence. ``pooling="default"`` pools 2x2 in every block: 188 frames become 11
-    LSTM steps and 64 mel bands become 4. Dropout before the classifier (not in the paper)
-    regularises the small corpora.
+    frames to a single time step, so the LSTM sees no sequence. ``pooling="default"`` pools
+    2x2 in every block: 188 frames become 11 LSTM steps and 64 mel bands become 4. Dropout before the classifier (not in the paper)
+    regularises the small corpora. Width is a parameter: the training recipe
+    (:class:`serwidgets.train.Recipe`) uses a quarter of the paper's filters for CPU speed.
 
     Parameters
     ----------

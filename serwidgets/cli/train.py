@@ -18,14 +18,15 @@ from pathlib import Path
 
 def add_data_arguments(parser) -> None:
     """Corpus/task/recipe options shared by ``ser train`` and ``ser evaluate``."""
-    parser.add_argument("--corpora", nargs="+", default=["emodb"], help="corpus names (default: emodb)")
-    parser.add_argument("--data", default=None, help="folder holding one subfolder per corpus (default: $SER_DATA)")
-    parser.add_argument("--task", default="emotion6", help="label set from serwidgets.labels.TASKS (default: emotion6)")
-    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epoch limit")
-    parser.add_argument("--net", default=None, help="network name from serwidgets.nets.NETS")
-    parser.add_argument("--net-kwargs", default=None, help='JSON builder arguments, e.g. \'{"pooling": "paper"}\'')
-    parser.add_argument("--noisy-copies", type=int, default=None, help="noisy copies of each training clip")
-    parser.add_argument("--seed", type=int, default=0)
+    add = parser.add_argument
+    add("--corpora", nargs="+", default=["emodb"], help="corpus names (default: emodb)")
+    add("--data", default=None, help="folder with one subfolder per corpus (default: $SER_DATA)")
+    add("--task", default="emotion6", help="label set from serwidgets.labels.TASKS (default: emotion6)")
+    add("--epochs", type=int, default=None, help="override the recipe's epoch limit")
+    add("--net", default=None, help="network name from serwidgets.nets.NETS")
+    add("--net-kwargs", default=None, help='JSON builder arguments, e.g. \'{"pooling": "paper"}\'')
+    add("--noisy-copies", type=int, default=None, help="noisy copies of each training clip")
+    add("--seed", type=int, default=0)
 
 
 def load_table(args):
@@ -94,7 +95,8 @@ def register(subparsers) -> None:
     parser.add_argument("--description", default=None)
     parser.add_argument("--cv-folds", type=int, default=0,
                         help="cross-validate the recipe with K speaker folds first; scores go into the card")
-    parser.add_argument("--metrics-from", default=None, help="results JSON of an earlier `ser evaluate` for the card")
+    parser.add_argument("--metrics-from", default=None,
+                        help="results JSON of an earlier `ser evaluate` for the card")
     parser.add_argument("--results", default="results", help="folder for the cross-validation results")
     parser.set_defaults(func=run)
 
