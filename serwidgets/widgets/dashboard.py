@@ -83,6 +83,7 @@ class EmotionDashboard(ipywidgets.VBox):
         if self.predictor is not None:
             self.panel.labels = list(self.predictor.labels)
             self.panel.model_info = describe_model(self.predictor)
+            self.panel.window = float(self.predictor.window)
             self.panel.message = IDLE_HINT
             self._warm_up()
 
@@ -189,9 +190,8 @@ class EmotionDashboard(ipywidgets.VBox):
     def _add_live_segment(self, live: "_LiveBuffer") -> None:
         from serwidgets import audio
 
-        window = float(self.predictor.feature_config.duration)
         try:
-            probabilities = self.predictor.predict(live.last(window), live.sample_rate)
+            probabilities = self.predictor.predict(live.last(self.panel.window), live.sample_rate)
         except audio.AudioError:  # silence or too little speech so far
             probabilities = None
         else:

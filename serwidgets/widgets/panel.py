@@ -65,6 +65,7 @@ class EmotionPanel(anywidget.AnyWidget):
     colors = traitlets.Dict(EMOTION_COLORS).tag(sync=True)
     timeline = traitlets.List(traitlets.Dict(), help="segments: start, end, label, confidence").tag(sync=True)
     timeline_live = traitlets.Bool(False, help="True while the timeline follows a recording").tag(sync=True)
+    window = traitlets.Float(3.0, help="seconds of audio behind each live timeline step").tag(sync=True)
     waveform = traitlets.Bytes(b"", help="float32 (min, max) envelope pairs").tag(sync=True)
     spectrogram = traitlets.Bytes(b"", help="uint8 log-mel image, row-major").tag(sync=True)
     spectrogram_shape = traitlets.List(traitlets.Int(), [0, 0], minlen=2, maxlen=2).tag(sync=True)

@@ -146,7 +146,7 @@ function render({ model, el }) {
     }
     axisEnd.textContent = `${t1.toFixed(1)} s`;
     q(".ser-axis-start").textContent = `${t0.toFixed(1)} s`;
-    q(".ser-caption").textContent = live ? "Emotion over time (live, last 3 s of speech)" : "Emotion over time";
+    q(".ser-caption").textContent = live ? `Emotion over time (live: each step judges the last ${model.get("window")} s)` : "Emotion over time";
   }
 
   function drawWaveform() {
@@ -208,7 +208,7 @@ function render({ model, el }) {
   const redraw = {
     drawHeadline: ["state", "message", "model_info", "labels", "probabilities", "top", "confidence",
                    "uncertain", "duration", "colors", "revision"],
-    drawTimeline: ["timeline", "timeline_live"],
+    drawTimeline: ["timeline", "timeline_live", "window"],
     drawWaveform: ["waveform"],
     drawSpectrogram: ["spectrogram", "spectrogram_shape"],
     loadAudio: ["audio"],
