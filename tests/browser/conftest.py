@@ -108,12 +108,23 @@ def voila_url(server_env, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lab_url(server_env, tmp_path_factory):
-    """JupyterLab 4 on a temporary folder holding ``dashboard.ipynb`` (one cell)."""
+    """JupyterLab 4 on a temporary folder holding ``dashboard.ipynb`` (dashboard, then a Recorder)."""
     import nbformat
 
     root = tmp_path_factory.mktemp("lab")
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell("import serwidgets\nserwidgets.EmotionDashboard()")]
+    notebook.cells = [
+        nbformat.v4.new_code_cell("import serwidgets\nserwidgets.EmotionDashboard()"),
+        # A Recorder on its own, with a short automatic stop; the label reports what arrived.
+        nbformat.v4.new_code_cell(
+            "import ipywidgets\n"
+            "recorder = serwidgets.Recorder(max_seconds=1.5)\n"
+            "received = ipywidgets.Label('nothing yet')\n"
+            "recorder.on_recording(lambda wav: setattr(received, 'value', f'received {len(wav)} bytes'))\n"
+            "received.add_class('received')\n"
+            "ipywidgets.VBox([recorder, received])"
+        ),
+    ]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "dashboard.ipynb")
     port, token = free_port(), "serwidgets-test"

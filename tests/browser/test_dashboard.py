@@ -148,15 +148,16 @@ def test_uploads_and_error_messages(dashboard, model_labels, screenshot, ravdess
 
 def test_dashboard_in_jupyterlab(lab_url, new_page, model_labels, screenshot):
     page = new_page(lab_url)
-    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=TIMEOUT_MS)
+    cells = ".jp-Notebook .jp-Cell .cm-content"
+    page.wait_for_selector(cells, timeout=TIMEOUT_MS)
     page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=TIMEOUT_MS)
-    # Run the one cell in place (Ctrl+Enter). A run sent while the kernel connection is
+    # Run the first cell in place (Ctrl+Enter). A run sent while the kernel connection is
     # still settling can be dropped by JupyterLab, hence the retries.
     for attempt in range(3):
-        page.click(".jp-Notebook .jp-Cell .cm-content")
+        page.locator(cells).first.click()
         page.keyboard.press("Control+Enter")
         try:
-            page.wait_for_selector(".jp-OutputArea .ser-record", timeout=TIMEOUT_MS // 3)
+            page.wait_for_selector(".jp-OutputArea .ser-dashboard .ser-record", timeout=TIMEOUT_MS // 3)
             break
         except Exception:
             screenshot(page, f"jupyterlab-run-attempt-{attempt}")
@@ -166,3 +167,15 @@ def test_dashboard_in_jupyterlab(lab_url, new_page, model_labels, screenshot):
     assert record(page) > 0
     assert_result(page, model_labels)
     screenshot(page, "jupyterlab-result")
+
+    # The second cell: a Recorder alone stops by itself after max_seconds = 1.5 s, and the
+    # kernel receives a 16 kHz 16-bit WAV of that length.
+    page.locator(cells).nth(1).click()
+    page.keyboard.press("Control+Enter")
+    button = page.locator(".ser-recorder").nth(1).locator(".ser-record")
+    button.click()
+    page.wait_for_selector(".received:has-text('received')", timeout=TIMEOUT_MS)
+    assert button.get_attribute("data-state") == "idle"
+    n_bytes = int(page.text_content(".received").split()[1])
+    seconds = (n_bytes - 44) / (2 * 16000)
+    assert 1.5 <= seconds < 1.6
