@@ -75,7 +75,8 @@ def test_recorder_passes_chunks_and_recordings(speech_wav):
     recorder.on_chunk(lambda samples, sr: chunks.append((samples, sr)))
     recorder.on_recording(takes.append)
     pcm = np.array([0, 16384, -32768, 32767], dtype="<i2")
-    recorder._handle_message(recorder, {"type": "chunk", "seq": 0, "sample_rate": 16000}, [memoryview(pcm.tobytes())])
+    chunk = {"type": "chunk", "seq": 0, "sample_rate": 16000}
+    recorder._handle_message(recorder, chunk, [memoryview(pcm.tobytes())])
     recorder._handle_message(recorder, {"type": "recording", "sample_rate": 16000}, [memoryview(speech_wav)])
     samples, sr = chunks[0]
     assert sr == 16000 and samples.dtype == np.float32

@@ -70,7 +70,7 @@ class EmotionPanel(anywidget.AnyWidget):
     spectrogram = traitlets.Bytes(b"", help="uint8 log-mel image, row-major").tag(sync=True)
     spectrogram_shape = traitlets.List(traitlets.Int(), [0, 0], minlen=2, maxlen=2).tag(sync=True)
     audio = traitlets.Bytes(b"", help="WAV for playback").tag(sync=True)
-    revision = traitlets.Int(0, help="counts results and messages shown (lets tests wait for the next)").tag(sync=True)
+    revision = traitlets.Int(0, help="results and messages shown so far (tests wait on it)").tag(sync=True)
 
     @traitlets.validate("state")
     def _check_state(self, proposal):
@@ -156,7 +156,8 @@ def timeline_segments(timeline) -> list[dict]:
     ends = np.asarray(timeline.ends, dtype=float)
     stops = np.append(starts[1:], ends[-1]) if len(starts) else ends
     return [
-        {"start": float(s), "end": float(e), "label": timeline.labels[int(p.argmax())], "confidence": float(p.max())}
+        {"start": float(s), "end": float(e), "label": timeline.labels[int(p.argmax())],
+         "confidence": float(p.max())}
         for s, e, p in zip(starts, stops, probabilities)
     ]
 

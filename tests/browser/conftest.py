@@ -130,7 +130,8 @@ def lab_url(server_env, tmp_path_factory):
     port, token = free_port(), "serwidgets-test"
     log = root / "lab.log"
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-               "--allow-root", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+               "--allow-root", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={root}",
                "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=root, env=server_env, stdout=out, stderr=subprocess.STDOUT)

@@ -146,7 +146,9 @@ function render({ model, el }) {
     }
     axisEnd.textContent = `${t1.toFixed(1)} s`;
     q(".ser-axis-start").textContent = `${t0.toFixed(1)} s`;
-    q(".ser-caption").textContent = live ? `Emotion over time (live: each step judges the last ${model.get("window")} s)` : "Emotion over time";
+    q(".ser-caption").textContent = live
+      ? `Emotion over time (live: each step judges the last ${model.get("window")} s)`
+      : "Emotion over time";
   }
 
   function drawWaveform() {
