@@ -9,8 +9,8 @@ Protocols
 ``random``
     Speaker-dependent, stratified 80/20 split: the same voices and sentences on both sides.
 ``leaky``
-    The seed app's mistake, reproduced on purpose: a noisy copy of *every* clip is added
-    **before** a random split, so most test clips have their twin in training. The leakage
+    The seed app's mistake, reproduced on purpose: noisy copies of *every* clip are added
+    **before** a random split, so most test clips have a twin in training. The leakage
     guard is called and its verdict recorded; only this protocol then trains anyway, and
     the result is marked ``"leaky": true``.
 
@@ -46,8 +46,10 @@ PROTOCOLS = ("loso", "speaker-kfold", "random", "leaky")
 MODELS = ("cnn", "baseline")
 #: Test-time SNRs (dB) of the noise sweep; None = clean.
 DEFAULT_SNRS = (None, 20.0, 10.0, 5.0, 0.0)
-#: SNR (dB) of the noisy copies the ``leaky`` protocol adds before splitting.
-LEAKY_SNR_DB = (10.0, 30.0)
+#: The ``leaky`` protocol adds this many noisy copies of every clip before splitting, at an SNR
+#: drawn from LEAKY_SNR_DB: near-duplicates, so most test clips have a twin in training.
+LEAKY_COPIES = 2
+LEAKY_SNR_DB = (20.0, 40.0)
 
 
 def scores(y_true, y_pred, labels):
@@ -116,7 +118,7 @@ def make_splits(df, protocol, *, n_folds=None, val_speakers=0, seed=0):
     if protocol == "random":
         return df, [splits.random_split(df, 0.2, val_size, seed)], False
     if protocol == "leaky":
-        leaky = with_noisy_copies(df, 1, LEAKY_SNR_DB, seed)
+        leaky = with_noisy_copies(df, LEAKY_COPIES, LEAKY_SNR_DB, seed)
         return leaky, [splits.random_split(leaky, 0.2, val_size, seed)], False
     raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
 
