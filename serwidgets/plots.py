@@ -408,8 +408,9 @@ def metric_vs_snr(results, x="snr_db", y="UA", hue=None, title=None, ax=None):
     Parameters
     ----------
     results : pandas.DataFrame or Mapping
-        Long table with columns ``x`` (SNR in dB; ``inf`` = clean), ``y`` (metric in [0, 1]) and
-        optionally ``hue``; a mapping is passed to :class:`pandas.DataFrame` first.
+        Long table with columns ``x`` (SNR in dB; ``inf`` = clean, drawn as a dotted line in the
+        curve's colour), ``y`` (metric in [0, 1]) and optionally ``hue``; a mapping is passed to
+        :class:`pandas.DataFrame` first.
     x, y : str
         Column names.
     hue : str, optional
@@ -431,13 +432,18 @@ def metric_vs_snr(results, x="snr_db", y="UA", hue=None, title=None, ax=None):
     data = pd.DataFrame(results).copy()
     data[y] = 100.0 * data[y].astype(float)
     clean = np.isinf(data[x].astype(float))
+    groups = list(dict.fromkeys(data[hue])) if hue else [None]
+    palette = dict(zip(groups, sns.color_palette(n_colors=len(groups))))
     created = ax is None
     fig, ax = _figure(ax, (6, 3.5))
-    sns.lineplot(data=data[~clean], x=x, y=y, hue=hue, marker="o", ax=ax)
+    sns.lineplot(data=data[~clean], x=x, y=y, hue=hue, marker="o", ax=ax,
+                 palette=palette if hue else None, color=None if hue else palette[None])
     if clean.any():
-        # Clean speech has no finite SNR: draw it as a reference line instead of a point.
-        for value in data.loc[clean, y].unique():
-            ax.axhline(value, color="grey", linestyle=":", linewidth=1)
+        # Clean speech has no finite SNR: a dotted line in its curve's colour instead of a point.
+        for group in groups:
+            rows = data[clean] if hue is None else data[clean & (data[hue] == group)]
+            for value in rows[y]:
+                ax.axhline(value, color=palette[group], linestyle=":", linewidth=1.2)
         ax.plot([], [], color="grey", linestyle=":", label="clean (no noise)")
         ax.legend()
     ax.set_xlabel("SNR (dB)")

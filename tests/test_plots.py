@@ -103,3 +103,13 @@ def test_metric_vs_snr_draws_clean_reference():
     ys = [list(line.get_ydata()) for line in ax.lines]
     assert [30.0, 50.0, 60.0] in ys          # the noisy points, in percent
     assert [70.0, 70.0] in ys                # clean speech as a horizontal reference
+
+
+def test_metric_vs_snr_clean_line_takes_its_curve_colour():
+    results = {"snr_db": [0, 10, np.inf, 0, 10, np.inf], "UA": [0.2, 0.4, 0.7, 0.3, 0.5, 0.6],
+               "result": ["a"] * 3 + ["b"] * 3}
+    ax = plots.metric_vs_snr(results, hue="result").axes[0]
+    colour = {tuple(line.get_ydata()): line.get_color() for line in ax.lines}
+    assert colour[(70.0, 70.0)] == colour[(20.0, 40.0)]
+    assert colour[(60.0, 60.0)] == colour[(30.0, 50.0)]
+    assert colour[(70.0, 70.0)] != colour[(60.0, 60.0)]
