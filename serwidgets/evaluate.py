@@ -334,7 +334,7 @@ def results_table(directory="results"):
         r = json.loads(path.read_text())
         protocol = r["protocol"] + (f" ({r['n_folds']} folds)" if r["n_folds"] > 1 else "")
         if r["leaky"]:
-            protocol += " — leaky"
+            protocol += " (noisy twins across the split: inflated)"
         m = r["metrics"]
         rows.append(
             f"| [{r['name']}]({Path(directory).name}/{r['name']}.md) | {r['model']} | {r['task']} | "

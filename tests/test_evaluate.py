@@ -73,7 +73,7 @@ def test_leaky_protocol_inflates_the_score(emodb3, tmp_path):
     assert saved["metrics"]["UA"] == pytest.approx(loso["metrics"]["UA"])
     assert "LEAKY" in (tmp_path / "emodb3-leaky.md").read_text()
     table = evaluate.results_table(tmp_path)
-    assert f"{loso['metrics']['UA']:.3f}" in table and "leaky" in table
+    assert f"{loso['metrics']['UA']:.3f}" in table and "inflated" in table
     assert len(table.strip().splitlines()) == 2 + 2
 
 
