@@ -29,7 +29,7 @@ def ravdess(ravdess_root) -> pd.DataFrame:
     df = load_corpus("ravdess", ravdess_root)
     lines = (ravdess_root / "MANIFEST.sha256").read_text().splitlines()
     sha = {name: digest for digest, name in (line.split() for line in lines)}
-    names = [Path(p).relative_to(ravdess_root).as_posix() for p in df["path"]]
+    names = [Path(p).relative_to(ravdess_root.resolve()).as_posix() for p in df["path"]]
     return df.assign(sha256=[sha[name] for name in names])
 
 
