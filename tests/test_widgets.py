@@ -277,10 +277,10 @@ def test_ser_dashboard_runs_voila_on_the_notebook(monkeypatch):
 
 
 @pytest.mark.parametrize("metrics, protocol, expected", [
-    ({"UA": 0.612, "WA": 0.634}, "loso", "cross-validated UA 61.2%, WA 63.4% (loso)"),
+    ({"UA": 0.612, "WA": 0.634}, "loso", "cross-validated UA 61.2%, WA 63.4%, loso; chance 50.0%"),
     ({"protocol": "speaker-kfold", "metrics": {"UA": 0.5, "WA": 0.55}}, None,
-     "cross-validated UA 50.0%, WA 55.0% (speaker-kfold)"),
-    ({"UA": {"mean": 0.6, "std": 0.05}}, "loso", "cross-validated UA 60.0% ± 5.0 (loso)"),
+     "cross-validated UA 50.0%, WA 55.0%, speaker-kfold; chance 50.0%"),
+    ({"UA": {"mean": 0.6, "std": 0.05}}, "loso", "cross-validated UA 60.0% ± 5.0, loso; chance 50.0%"),
     ({"UA": None}, "none", "no cross-validated accuracy in its card"),
 ])
 def test_describe_model_quotes_the_cards_accuracy(metrics, protocol, expected):

@@ -234,7 +234,8 @@ def describe_model(predictor) -> str:
     Examples
     --------
     >>> describe_model(serwidgets.load_model())   # doctest: +SKIP
-    'Model ser-emotion6 (litert): 6 emotions; cross-validated UA 61.0%, WA 62.5% (loso)'
+    'Model ser-emotion6 (litert): 6 emotions; cross-validated UA 50.2%, WA 49.8%, speaker-kfold (5 folds);
+    chance 16.7%'
     """
     card = getattr(predictor, "card", None) or {}
     head = f"Model {getattr(predictor, 'name', None) or card.get('name', '?')}"
@@ -254,7 +255,8 @@ def describe_model(predictor) -> str:
             scores.append(f"{key} {100 * value:.1f}%")
     protocol = card.get("protocol") or metrics.get("protocol")
     if scores:
-        accuracy = "cross-validated " + ", ".join(scores) + (f" ({protocol})" if protocol else "")
+        accuracy = "cross-validated " + ", ".join(scores + ([protocol] if protocol else []))
+        accuracy += f"; chance {100 / len(predictor.labels):.1f}%"
     else:
         accuracy = "no cross-validated accuracy in its card"
     return f"{head}: {len(predictor.labels)} emotions; {accuracy}"
