@@ -367,7 +367,7 @@ class NetClassifier:
             )
         history = self.model.fit(
             data, epochs=recipe.epochs, validation_data=validation, class_weight=class_weight,
-            callbacks=callbacks, verbose=self.verbose,
+            callbacks=callbacks, verbose=self.verbose, shuffle=False,  # the dataset shuffles
         ).history
         self.history = {k: [float(v) for v in values] for k, values in history.items()}
         if "val_loss" in history:
