@@ -330,6 +330,8 @@ def per_speaker(scores, metric="UA", title=None, ax=None):
     --------
     >>> fig = per_speaker({"emodb:03": 0.71, "emodb:08": 0.64})  # doctest: +SKIP
     """
+    from matplotlib.patches import Patch
+
     speakers = list(scores.keys())
     values = 100.0 * np.asarray([scores[s] for s in speakers], dtype=float)
     # "emodb:03" -> "03" when every speaker is from one corpus; the corpus goes in the axis label.
@@ -340,15 +342,22 @@ def per_speaker(scores, metric="UA", title=None, ax=None):
         xlabel = f"Held-out speaker ({corpora.pop()})"
     created = ax is None
     fig, ax = _figure(ax, (max(5.0, 0.3 * len(speakers) + 2), 3.5))
-    ax.bar(range(len(speakers)), values, color="tab:blue")
-    ax.axhline(values.mean(), color="black", linestyle="--", linewidth=1,
-               label=f"mean over speakers {values.mean():.1f} %")
-    ax.set_xticks(range(len(speakers)), names)
+    # One colour per corpus when speakers come from several.
+    corpus_of = [str(s).partition(":")[0] if ":" in str(s) else "" for s in speakers]
+    colours = dict(zip(dict.fromkeys(corpus_of), [f"C{i}" for i in range(len(set(corpus_of)))]))
+    ax.bar(range(len(speakers)), values, color=[colours[c] for c in corpus_of])
+    mean = ax.axhline(values.mean(), color="black", linestyle="--", linewidth=1,
+                      label=f"mean over speakers {values.mean():.1f} %")
+    handles = [mean]
+    if len(colours) > 1:
+        handles += [Patch(color=colour, label=corpus or "other") for corpus, colour in colours.items()]
+    long_names = len(speakers) > 12 or max(len(n) for n in map(str, names)) > 4
+    ax.set_xticks(range(len(speakers)), names, rotation=90 if long_names else 0)
     ax.set_ylim(0, 100)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title or f"{metric} per held-out speaker")
-    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 1.0), framealpha=1.0)
+    ax.legend(handles=handles, loc="upper right", framealpha=1.0)
     _close_if_new(fig, created)
     return fig if created else ax
 

@@ -71,9 +71,15 @@ def test_per_speaker_mean_line():
     _labelled(fig)
 
 
-def test_per_speaker_keeps_names_across_corpora():
-    fig = plots.per_speaker({"emodb:03": 0.5, "ravdess:01": 0.7})
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["emodb:03", "ravdess:01"]
+def test_per_speaker_keeps_names_and_colours_corpora():
+    fig = plots.per_speaker({"emodb:03": 0.5, "ravdess:01": 0.7, "ravdess:02": 0.6})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["emodb:03", "ravdess:01", "ravdess:02"]
+    colours = [p.get_facecolor() for p in ax.patches[:3]]
+    assert colours[0] != colours[1] and colours[1] == colours[2]
+    legend = {t.get_text(): h for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
+    assert legend["emodb"].get_facecolor() == colours[0]
+    assert legend["ravdess"].get_facecolor() == colours[1]
 
 
 def test_learning_curves_panels_and_validation():
