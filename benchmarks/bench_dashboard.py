@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--takes", type=int, default=5, help="recordings to time on one page")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each recording")
     parser.add_argument("--notebook", type=Path, default=NOTEBOOK)
+    parser.add_argument("--no-preheat", action="store_true",
+                        help="start each page's kernel on request (config/voila.json preheats one)")
     args = parser.parse_args()
 
     import soundfile
@@ -74,8 +76,10 @@ def main() -> None:
     env = voila_env()
     env["SER_DATA"] = str(data)
     log = (workdir / "voila.log").open("w")
-    server = subprocess.Popen(voila_command(args.notebook, port, open_browser=False), cwd=REPO, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    command = voila_command(args.notebook, port, open_browser=False)
+    if args.no_preheat:
+        command.append("--VoilaConfiguration.preheat_kernel=False")
+    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
@@ -120,7 +124,8 @@ def main() -> None:
         log.close()
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"dashboard benchmark: Voilà {url}, notebook {args.notebook.name}, fake mic {UTTERANCE}")
+    kernels = "started per page" if args.no_preheat else "preheated"
+    print(f"dashboard benchmark: Voilà {url} (kernel {kernels}), notebook {args.notebook.name}, fake mic {UTTERANCE}")
     print(f"machine: {os.cpu_count()} CPUs, load average {load} (shared machines inflate these figures)")
     print(summary("page open -> interactive", open_times))
     print(summary(f"stop click -> label shown ({args.seconds:g} s recordings)", latencies))
