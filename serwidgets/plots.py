@@ -195,6 +195,7 @@ def counts(df, column, hue=None, order=None, title=None, ax=None):
     --------
     >>> fig = counts(df, "emotion", hue="corpus")  # doctest: +SKIP
     """
+    import matplotlib.pyplot as plt
     import seaborn as sns
 
     created = ax is None
@@ -205,8 +206,9 @@ def counts(df, column, hue=None, order=None, title=None, ax=None):
     ax.set_xlabel(column.capitalize())
     ax.set_ylabel("Recordings (count)")
     ax.set_title(title or f"Recordings per {column}")
-    if len(order) > 12:
-        ax.tick_params(axis="x", labelrotation=90)
+    if sum(len(str(value)) for value in order) > 60:
+        # Too many characters for one horizontal row of labels at this width.
+        plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
     if hue is not None:
         # Outside the axes, the legend never hides a bar.
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), title=hue)
