@@ -142,6 +142,30 @@ def lab_url(server_env, tmp_path_factory):
         stop(process)
 
 
+@pytest.fixture(scope="module")
+def notebook7_url(server_env, tmp_path_factory):
+    """Jupyter Notebook 7 on a temporary folder holding ``dashboard.ipynb`` (one cell: the dashboard)."""
+    import nbformat
+
+    root = tmp_path_factory.mktemp("notebook7")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("import serwidgets\nserwidgets.EmotionDashboard()")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "dashboard.ipynb")
+    port, token = free_port(), "serwidgets-test"
+    log = root / "notebook.log"
+    command = [sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--allow-root",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=root, env=server_env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process, log)
+        yield f"http://127.0.0.1:{port}/notebooks/dashboard.ipynb?token={token}"
+    finally:
+        stop(process)
+
+
 @pytest.fixture(scope="session")
 def browser(mic_wav):
     from playwright.sync_api import sync_playwright
