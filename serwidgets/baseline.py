@@ -62,15 +62,13 @@ def utterance_features(y, config=None):
     """
     from scipy.fft import dct
 
-    from .features import _hann, mel_filterbank
+    from .features import frame_signal, mel_filterbank, power_spectrum
 
     config = config or FeatureConfig()
-    n_fft, hop = config.n_fft, config.hop_length
-    padded = np.pad(np.asarray(y, np.float64), n_fft // 2)
-    n_frames = 1 + max(len(padded) - n_fft, 0) // hop
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:n_frames]
-    power = np.abs(np.fft.rfft(frames * _hann(n_fft, config.win_length), axis=-1)).T ** 2
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / config.sample_rate)[:, None]
+    # float64: the spectral descriptors below divide small sums.
+    frames = frame_signal(np.asarray(y, np.float64), config)
+    power = power_spectrum(frames, config).T  # (bins, frames)
+    freqs = np.fft.rfftfreq(config.n_fft, 1.0 / config.sample_rate)[:, None]
 
     log_mel = 10 * np.log10(np.maximum(mel_filterbank(config) @ power, 1e-10))
     mfcc = dct(log_mel, type=2, axis=0, norm="ortho")[:_N_MFCC]

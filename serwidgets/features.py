@@ -51,7 +51,10 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["FeatureConfig", "log_mel", "mel_filterbank", "fix_frames", "frame_windows"]
+__all__ = [
+    "FeatureConfig", "log_mel", "frame_signal", "power_spectrum", "mel_filterbank", "fix_frames",
+    "frame_windows",
+]
 
 NORMALIZATIONS = ("clip", "none")
 _AMIN = 1e-10  # power floor before the log, as in librosa.power_to_db
@@ -187,23 +190,13 @@ def log_mel(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarra
     >>> S.shape, S.dtype
     ((64, 63), dtype('float32'))
     """
-    import scipy.fft
-
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"log_mel expects a mono 1-D waveform, got shape {y.shape}")
     if not np.isfinite(y).all():
         raise ValueError("log_mel input contains NaN or infinite samples")
 
-    # Centre the frames like librosa (center=True, zero padding): frame t is centred on t * hop.
-    pad = config.n_fft // 2
-    padded = np.pad(y, pad)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, config.n_fft)[:: config.hop_length]
-    windowed = frames * _hann(config.n_fft, config.win_length)
-    spectrum = scipy.fft.rfft(windowed, axis=1, overwrite_x=True)
-    power = np.abs(spectrum)
-    power *= power  # (frames, n_fft // 2 + 1)
-
+    power = power_spectrum(frame_signal(y, config), config)  # (frames, n_fft // 2 + 1)
     mel = mel_filterbank(config) @ power.T  # (n_mels, frames)
     # Flooring the power at top_db below its maximum before the log is the same as
     # power_to_db's floor on the dB values, and saves a pass. In place: these arrays are ours.
@@ -220,6 +213,60 @@ def log_mel(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarra
         else:
             db[:] = 0.0
     return db.astype(np.float32, copy=False)
+
+
+def frame_signal(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Centred, unwindowed analysis frames of a waveform, as :func:`log_mel` uses them.
+
+    Frame ``t`` is centred on sample ``t * hop_length`` (librosa's ``center=True`` with zero
+    padding), so there are ``1 + len(y) // hop_length`` frames. The result is a read-only
+    view; its dtype is ``y``'s.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono waveform.
+    config : FeatureConfig
+        Uses ``n_fft`` and ``hop_length``.
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + n // hop_length, n_fft)]
+
+    Examples
+    --------
+    >>> frame_signal(np.zeros(48000, np.float32)).shape
+    (188, 512)
+    """
+    padded = np.pad(np.asarray(y), config.n_fft // 2)
+    return np.lib.stride_tricks.sliding_window_view(padded, config.n_fft)[:: config.hop_length]
+
+
+def power_spectrum(frames: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Power spectrum ``|rfft(frame * hann)|**2`` of each frame from :func:`frame_signal`.
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(frames, n_fft)]
+    config : FeatureConfig
+        Uses ``n_fft`` and ``win_length``.
+
+    Returns
+    -------
+    np.ndarray [shape=(frames, n_fft // 2 + 1)]
+        float32 for float32 frames, float64 for float64 frames.
+
+    Examples
+    --------
+    >>> power_spectrum(frame_signal(np.ones(16000, np.float32))).shape
+    (63, 257)
+    """
+    import scipy.fft
+
+    windowed = frames * _hann(config.n_fft, config.win_length)
+    power = np.abs(scipy.fft.rfft(windowed, axis=1, overwrite_x=True))
+    power *= power
+    return power
 
 
 def mel_filterbank(config: FeatureConfig = FeatureConfig()) -> np.ndarray:
