@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,30 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def serving(command: list[str], port: int, cwd: Path, env: dict, log: Path):
+    """Run a server, its output in ``log``; wait until it listens on ``port``; stop it afterwards."""
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process, log)
+        yield
+    finally:
+        stop(process)
+
+
+def notebook_folder(tmp_path_factory, name: str, cells: list[str]) -> Path:
+    """A temporary folder holding ``dashboard.ipynb`` made of these code cells (python3 kernel)."""
+    import nbformat
+
+    root = tmp_path_factory.mktemp(name)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "dashboard.ipynb")
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -96,74 +121,44 @@ def voila_url(server_env, tmp_path_factory):
     """Voilà serving notebooks/dashboard.ipynb with config/voila.json, as ``ser dashboard`` does."""
     port = free_port()
     log = tmp_path_factory.mktemp("voila") / "voila.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(voila_command(NOTEBOOK, port, open_browser=False), cwd=REPO,
-                                   env=server_env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, process, log)
+    with serving(voila_command(NOTEBOOK, port, open_browser=False), port, REPO, server_env, log):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
 def lab_url(server_env, tmp_path_factory):
     """JupyterLab 4 on a temporary folder holding ``dashboard.ipynb`` (dashboard, then a Recorder)."""
-    import nbformat
-
-    root = tmp_path_factory.mktemp("lab")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell("import serwidgets\nserwidgets.EmotionDashboard()"),
+    root = notebook_folder(tmp_path_factory, "lab", [
+        "import serwidgets\nserwidgets.EmotionDashboard()",
         # A Recorder on its own, with a short automatic stop; the label reports what arrived.
-        nbformat.v4.new_code_cell(
-            "import ipywidgets\n"
-            "recorder = serwidgets.Recorder(max_seconds=1.5)\n"
-            "received = ipywidgets.Label('nothing yet')\n"
-            "recorder.on_recording(lambda wav: setattr(received, 'value', f'received {len(wav)} bytes'))\n"
-            "received.add_class('received')\n"
-            "ipywidgets.VBox([recorder, received])"
-        ),
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, root / "dashboard.ipynb")
+        "import ipywidgets\n"
+        "recorder = serwidgets.Recorder(max_seconds=1.5)\n"
+        "received = ipywidgets.Label('nothing yet')\n"
+        "recorder.on_recording(lambda wav: setattr(received, 'value', f'received {len(wav)} bytes'))\n"
+        "received.add_class('received')\n"
+        "ipywidgets.VBox([recorder, received])",
+    ])
     port, token = free_port(), "serwidgets-test"
     log = root / "lab.log"
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
                "--allow-root", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
                f"--ServerApp.root_dir={root}",
                "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=root, env=server_env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, process, log)
+    with serving(command, port, root, server_env, log):
         yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?token={token}"
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
 def notebook7_url(server_env, tmp_path_factory):
     """Jupyter Notebook 7 on a temporary folder holding ``dashboard.ipynb`` (one cell: the dashboard)."""
-    import nbformat
-
-    root = tmp_path_factory.mktemp("notebook7")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell("import serwidgets\nserwidgets.EmotionDashboard()")]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, root / "dashboard.ipynb")
+    root = notebook_folder(tmp_path_factory, "notebook7", ["import serwidgets\nserwidgets.EmotionDashboard()"])
     port, token = free_port(), "serwidgets-test"
     log = root / "notebook.log"
     command = [sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--allow-root",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=root, env=server_env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, process, log)
+    with serving(command, port, root, server_env, log):
         yield f"http://127.0.0.1:{port}/notebooks/dashboard.ipynb?token={token}"
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="session")

@@ -146,23 +146,30 @@ def test_uploads_and_error_messages(dashboard, model_labels, screenshot, ravdess
     assert page.is_hidden(upload_status) and page.is_hidden(mic_status)
 
 
+def run_dashboard_cell(page, cells: str, keys: str, screenshot, app: str) -> None:
+    """Run the notebook's first cell with ``keys`` until the dashboard renders.
+
+    A run sent while the kernel connection is still settling can be dropped by JupyterLab
+    and Notebook 7, hence up to three tries.
+    """
+    for attempt in range(3):
+        page.locator(cells).first.click()
+        page.keyboard.press(keys)
+        try:
+            page.wait_for_selector(".jp-OutputArea .ser-dashboard .ser-record", timeout=TIMEOUT_MS // 3)
+            return
+        except Exception:
+            screenshot(page, f"{app}-run-attempt-{attempt}")
+    pytest.fail(f"the dashboard cell did not render in {app} (see artifacts/screenshots)")
+
+
 def test_dashboard_in_jupyterlab(lab_url, new_page, model_labels, screenshot):
     page = new_page(lab_url)
     cells = ".jp-Notebook .jp-Cell .cm-content"
     page.wait_for_selector(cells, timeout=TIMEOUT_MS)
     page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=TIMEOUT_MS)
-    # Run the first cell in place (Ctrl+Enter). A run sent while the kernel connection is
-    # still settling can be dropped by JupyterLab, hence the retries.
-    for attempt in range(3):
-        page.locator(cells).first.click()
-        page.keyboard.press("Control+Enter")
-        try:
-            page.wait_for_selector(".jp-OutputArea .ser-dashboard .ser-record", timeout=TIMEOUT_MS // 3)
-            break
-        except Exception:
-            screenshot(page, f"jupyterlab-run-attempt-{attempt}")
-    else:
-        pytest.fail("the dashboard cell did not render in JupyterLab (see artifacts/screenshots)")
+    # Run the first cell in place (Ctrl+Enter).
+    run_dashboard_cell(page, cells, "Control+Enter", screenshot, "jupyterlab")
     page.wait_for_selector(".ser-panel[data-state='idle']", timeout=TIMEOUT_MS)
     assert record(page) > 0
     assert_result(page, model_labels)

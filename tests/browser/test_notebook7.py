@@ -6,7 +6,7 @@ Same fake microphone (a real EmoDB sentence) and helpers as the Voilà and Jupyt
 from __future__ import annotations
 
 import pytest
-from test_dashboard import TIMEOUT_MS, assert_result, record
+from test_dashboard import TIMEOUT_MS, assert_result, record, run_dashboard_cell
 
 pytestmark = pytest.mark.browser
 
@@ -17,18 +17,8 @@ def test_dashboard_in_notebook7(notebook7_url, new_page, model_labels, screensho
     page.wait_for_selector(cell, timeout=TIMEOUT_MS)
     # Notebook 7 shows the kernel state only as a toolbar icon, not as text.
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=TIMEOUT_MS)
-    # Run the cell (Shift+Enter). As in JupyterLab, a run sent while the kernel connection is
-    # still settling can be dropped (seen once in three runs here), hence the retries.
-    for attempt in range(3):
-        page.locator(cell).first.click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            page.wait_for_selector(".jp-OutputArea .ser-dashboard .ser-record", timeout=TIMEOUT_MS // 3)
-            break
-        except Exception:
-            screenshot(page, f"notebook7-run-attempt-{attempt}")
-    else:
-        pytest.fail("the dashboard cell did not render in Notebook 7 (see artifacts/screenshots)")
+    # Run the cell (Shift+Enter); a dropped first run was seen once in three here.
+    run_dashboard_cell(page, cell, "Shift+Enter", screenshot, "notebook7")
     page.wait_for_selector(".ser-panel[data-state='idle']", timeout=TIMEOUT_MS)
     assert record(page) > 0  # the live timeline had segments while recording
     assert_result(page, model_labels)
