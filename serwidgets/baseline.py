@@ -1,6 +1,9 @@
-"""The classical baseline: utterance statistics and a scikit-learn classifier.
+"""The classical baseline: utterance statistics (functionals) and a scikit-learn classifier.
 
-Each clip becomes one fixed-length vector of statistics over time (numpy only, no numba):
+Each clip becomes one fixed-length vector of statistics over time. Three feature sets
+(``feature_set``):
+
+``"stats"`` (numpy only, no numba; 425 values):
 
 * log-mel (64 bands, not normalised): mean, standard deviation, 10th/50th/90th percentiles;
 * 20 MFCCs (DCT-II of the log-mel) and their deltas: mean and standard deviation;
@@ -8,9 +11,30 @@ Each clip becomes one fixed-length vector of statistics over time (numpy only, n
   in dB: mean, standard deviation, 10th and 90th percentiles;
 * the fraction of frames within 30 dB of the loudest (a crude speaking-rate cue).
 
+``"compare"``
+    openSMILE's ComParE 2016 functionals (6373 values: statistics of energy, spectral, MFCC
+    and voicing descriptors and their deltas), the standard acoustic baseline of the
+    INTERSPEECH paralinguistics challenges. The ``opensmile`` wheel carries its own binary.
+``"egemaps"``
+    openSMILE's eGeMAPS v02 (88 expert-chosen values; Eyben et al., 2016).
+
+All three are computed on the prepared waveform (:func:`serwidgets.audio.load`: 16 kHz,
+trimmed, loudness-normalised), exactly what the networks see, and cached on disk by file
+content (:mod:`serwidgets.cache`).
+
 A :class:`~sklearn.preprocessing.StandardScaler` fitted on the training rows only, then
-logistic regression (or an RBF SVM), both with balanced class weights. Fast enough to run every
-protocol in seconds to minutes: it is the sanity anchor for the networks.
+logistic regression (or an RBF SVM), both with balanced class weights. ``C="auto"`` chooses the
+regularisation by a speaker-grouped cross-validation *inside* the training side, so no
+test speaker influences it. Fast enough to run every protocol in minutes: the anchor the
+networks must beat.
+
+Speaker normalisation (``speaker_norm=True``) standardises every speaker's features by
+that speaker's own mean and standard deviation before the scaler -- the training speakers'
+from their training clips, a test speaker's from *all of their test clips*. It is the
+classic speaker-normalised protocol of the SER literature (Schuller et al., 2009) and it
+removes much of what makes voices differ, but it is transductive: it needs a batch of
+unlabelled clips of each new speaker before it can predict one, so it cannot score a
+single recording of a stranger (the dashboard's situation). Results say when it was used.
 
 Examples
 --------
@@ -29,7 +53,10 @@ import numpy as np
 from .audio import AudioOptions
 from .features import FeatureConfig
 
-__all__ = ["utterance_features", "BaselineClassifier"]
+__all__ = ["FEATURE_SETS", "utterance_features", "opensmile_functionals", "BaselineClassifier"]
+
+#: Choices of ``C="auto"`` (inverse regularisation of the logistic regression).
+AUTO_C = (0.001, 0.01, 0.1)
 
 _N_MFCC = 20
 _PERCENTILES = (10, 50, 90)
@@ -91,21 +118,124 @@ def utterance_features(y, config=None):
     ]).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=None)
+def _smile(feature_set):
+    # Building a Smile object parses its config (~50 ms): once per process and set.
+    import opensmile
+
+    names = {"compare": "ComParE_2016", "egemaps": "eGeMAPSv02"}
+    return opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, names[feature_set]),
+                           feature_level=opensmile.FeatureLevel.Functionals)
+
+
+def opensmile_functionals(y, feature_set="compare", sample_rate=16000):
+    """openSMILE functionals of one prepared waveform.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Mono waveform.
+    feature_set : {"compare", "egemaps"}
+        ComParE 2016 (6373 values) or eGeMAPS v02 (88 values).
+    sample_rate : int
+
+    Returns
+    -------
+    np.ndarray, float32
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    >>> opensmile_functionals(y, "egemaps").shape                     # doctest: +SKIP
+    (88,)
+    """
+    values = _smile(feature_set).process_signal(np.asarray(y, np.float32), sample_rate)
+    # A clip too short for a descriptor (no voiced frame, say) yields NaN: read it as 0.
+    return np.nan_to_num(values.to_numpy()[0].astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _stats_of_file(path, feature_config, audio_options):
+    from .audio import load
+
+    return utterance_features(load(path, audio_options), feature_config)
+
+
+def _compare_of_file(path, feature_config, audio_options):
+    from .audio import load
+
+    return opensmile_functionals(load(path, audio_options), "compare", feature_config.sample_rate)
+
+
+def _egemaps_of_file(path, feature_config, audio_options):
+    from .audio import load
+
+    return opensmile_functionals(load(path, audio_options), "egemaps", feature_config.sample_rate)
+
+
+#: Feature set name -> ``f(path, feature_config, audio_options)``, the cached computation.
+FEATURE_SETS = {"stats": _stats_of_file, "compare": _compare_of_file, "egemaps": _egemaps_of_file}
+
+
+def _of_waveform(y, feature_set, feature_config):
+    if feature_set == "stats":
+        return utterance_features(y, feature_config)
+    return opensmile_functionals(y, feature_set, feature_config.sample_rate)
+
+
 @functools.lru_cache(maxsize=1 << 14)
-def _clip_features(path, snr_db, noise, copy, feature_config, audio_options):
-    # Memoised: every fold of a protocol needs the same clips' features again.
+def _clip_features(path, snr_db, noise, copy, feature_set, feature_config, audio_options, cache_dir):
+    # Memoised: every fold of a protocol needs the same clips' features again. Clean clips
+    # also go through the on-disk cache, so the next process reads them instead.
     import pandas as pd
 
+    from .cache import cached_features
     from .train import DEFAULT_NOISE, load_inputs
 
+    if not np.isfinite(snr_db):
+        return cached_features([path], feature_config, audio_options, cache_dir, progress=False,
+                               compute=FEATURE_SETS[feature_set])[0]
     row = pd.DataFrame({"path": [path], "snr_db": [snr_db], "noise": [noise or DEFAULT_NOISE],
                         "copy": [copy]})
     y = load_inputs(row, "waveform", feature_config, audio_options)[0]
-    return utterance_features(y, feature_config)
+    return _of_waveform(y, feature_set, feature_config)
+
+
+def speaker_normalize(X, speakers):
+    """Standardise the rows of each speaker by that speaker's own mean and std.
+
+    Parameters
+    ----------
+    X : np.ndarray, shape (n, d)
+    speakers : array-like, shape (n,)
+
+    Returns
+    -------
+    np.ndarray, shape (n, d)
+
+    Raises
+    ------
+    ValueError
+        A speaker has fewer than two rows (no spread to normalise by).
+
+    Examples
+    --------
+    >>> speaker_normalize(np.array([[1.0], [3.0], [10.0], [30.0]]), ["a", "a", "b", "b"]).ravel()
+    array([-1.,  1., -1.,  1.])
+    """
+    speakers = np.asarray(speakers)
+    out = np.empty_like(X, dtype=np.float64)
+    for speaker in np.unique(speakers):
+        rows = speakers == speaker
+        if rows.sum() < 2:
+            raise ValueError(f"speaker normalisation needs several clips of each speaker; "
+                             f"{speaker} has {rows.sum()}")
+        std = X[rows].std(0)
+        out[rows] = (X[rows] - X[rows].mean(0)) / np.where(std > 0, std, 1.0)
+    return out
 
 
 class BaselineClassifier:
-    """Utterance statistics + StandardScaler + SVM (or logistic regression).
+    """Utterance functionals + StandardScaler + logistic regression (or an RBF SVM).
 
     Same interface as :class:`serwidgets.train.NetClassifier`: ``fit(train_df, val_df=None)``
     and ``predict_proba(df)``; rows with an ``snr_db`` column value get test-time noise (see
@@ -115,34 +245,62 @@ class BaselineClassifier:
     ----------
     labels : sequence of str
     classifier : {"logreg", "svm"}
-        Logistic regression by default: on EmoDB LOSO (7 classes) it scored UA 0.706 at
-        ``C=0.1``, against 0.669 at ``C=0.01`` and 0.652 / 0.662 for the RBF SVM at
-        ``C=1`` / ``C=10`` (chosen on that protocol itself, so slightly optimistic).
-    C : float
-        Inverse regularisation strength.
+        Logistic regression by default: with ``"stats"`` on EmoDB LOSO (7 classes) it scored
+        UA 0.706 at ``C=0.1``, against 0.669 at ``C=0.01`` and 0.652 / 0.662 for the RBF SVM
+        at ``C=1`` / ``C=10`` (chosen on that protocol itself, so slightly optimistic).
+    C : float, "auto" or None
+        Inverse regularisation strength. ``"auto"``: the best of :data:`AUTO_C` by UA in a
+        speaker-grouped cross-validation of the training side (logistic regression only).
+        None: 0.1 for ``"stats"`` (the value above), ``"auto"`` for the openSMILE sets.
+    feature_set : {"stats", "compare", "egemaps"}
+        Feature set (see the module docstring).
+    speaker_norm : bool
+        Standardise features per speaker (see the module docstring): needs a ``speaker``
+        column and at least two clips of every speaker in each table passed in.
     feature_config : FeatureConfig
     audio_options : AudioOptions
+    cache_dir : str or path, optional
+        Feature cache folder (default: :func:`serwidgets.cache.default_cache_dir`).
     seed : int
+
+    Attributes
+    ----------
+    chosen_C : float
+        The ``C`` the last :meth:`fit` used.
 
     Examples
     --------
-    >>> clf = BaselineClassifier(TASKS["emodb7"], classifier="logreg")  # doctest: +SKIP
+    >>> clf = BaselineClassifier(TASKS["emodb7"], feature_set="compare")  # doctest: +SKIP
     """
 
     name = "baseline"
 
-    def __init__(self, labels, classifier="logreg", C=0.1, feature_config=None, audio_options=None, seed=0):
+    def __init__(self, labels, classifier="logreg", C=None, feature_set="stats", speaker_norm=False,
+                 feature_config=None, audio_options=None, cache_dir=None, seed=0):
+        if feature_set not in FEATURE_SETS:
+            raise ValueError(f"feature_set must be one of {sorted(FEATURE_SETS)}, got {feature_set!r}")
+        if classifier not in ("logreg", "svm"):
+            raise ValueError(f"classifier must be 'svm' or 'logreg', got {classifier!r}")
+        if C is None:
+            C = 0.1 if feature_set == "stats" else "auto"
+        if C == "auto" and classifier != "logreg":
+            raise ValueError("C='auto' is implemented for the logistic regression only")
         self.labels = tuple(labels)
         self.classifier = classifier
         self.C = C
+        self.feature_set = feature_set
+        self.speaker_norm = bool(speaker_norm)
         self.feature_config = feature_config or FeatureConfig()
         self.audio_options = audio_options or AudioOptions()
+        self.cache_dir = None if cache_dir is None else str(cache_dir)
         self.seed = seed
         self.pipeline = None
+        self.chosen_C = None
 
     @property
     def recipe(self) -> dict:
-        return {"model": "baseline", "classifier": self.classifier, "C": self.C, "seed": self.seed}
+        return {"model": "baseline", "feature_set": self.feature_set, "classifier": self.classifier,
+                "C": self.C, "speaker_norm": self.speaker_norm, "seed": self.seed}
 
     def _features(self, df):
         from threadpoolctl import threadpool_limits
@@ -153,30 +311,55 @@ class BaselineClassifier:
             "copy": df["copy"].fillna(0).to_numpy(int) if "copy" in df else np.zeros(len(df), int),
         }
         with threadpool_limits(limits=1, user_api="blas"):
-            return np.stack([
-                _clip_features(str(path), float(snr), noise, int(copy), self.feature_config,
-                               self.audio_options)
+            X = np.stack([
+                _clip_features(str(path), float(snr), noise, int(copy), self.feature_set,
+                               self.feature_config, self.audio_options, self.cache_dir)
                 for path, snr, noise, copy in zip(df["path"], *columns.values())
             ])
+        return speaker_normalize(X, df["speaker"].to_numpy()) if self.speaker_norm else X
 
-    def fit(self, train_df, val_df=None):
-        """Fit scaler and classifier on ``train_df`` only. Returns ``self``."""
+    def _model(self, C):
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
         from sklearn.svm import SVC
 
         if self.classifier == "svm":
             # Platt-scaled probabilities (what SVC(probability=True) did, before its deprecation).
-            model = CalibratedClassifierCV(SVC(C=self.C, class_weight="balanced"), ensemble=False)
-        elif self.classifier == "logreg":
-            model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)
-        else:
-            raise ValueError(f"classifier must be 'svm' or 'logreg', got {self.classifier!r}")
+            return CalibratedClassifierCV(SVC(C=C, class_weight="balanced"), ensemble=False)
+        return LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+
+    def _choose_C(self, X, y, speakers):
+        """The :data:`AUTO_C` value with the best pooled UA over speaker-grouped folds of ``X``."""
+        from sklearn.metrics import balanced_accuracy_score
+        from sklearn.model_selection import GroupKFold
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        folds = list(GroupKFold(min(5, len(np.unique(speakers)))).split(X, y, speakers))
+        ua = []
+        for C in AUTO_C:
+            predicted = np.empty_like(y)
+            for train, test in folds:
+                model = make_pipeline(StandardScaler(), self._model(C)).fit(X[train], y[train])
+                predicted[test] = model.predict(X[test])
+            ua.append(balanced_accuracy_score(y, predicted))
+        return AUTO_C[int(np.argmax(ua))]
+
+    def fit(self, train_df, val_df=None):
+        """Fit scaler and classifier on ``train_df`` only (``C="auto"``: chosen there too).
+
+        Returns ``self``.
+        """
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         index = {label: i for i, label in enumerate(self.labels)}
-        self.pipeline = make_pipeline(StandardScaler(), model)
-        self.pipeline.fit(self._features(train_df), train_df["emotion"].map(index).to_numpy())
+        X, y = self._features(train_df), train_df["emotion"].map(index).to_numpy()
+        if self.C == "auto":
+            self.chosen_C = self._choose_C(X, y, train_df["speaker"].to_numpy())
+        else:
+            self.chosen_C = float(self.C)
+        self.pipeline = make_pipeline(StandardScaler(), self._model(self.chosen_C)).fit(X, y)
         return self
 
     def predict_proba(self, df):
