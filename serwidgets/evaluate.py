@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["PROTOCOLS", "MODELS", "scores", "make_splits", "make_classifier", "evaluate",
-           "write_results", "results_table"]
+           "write_results", "model_label", "results_table"]
 
 PROTOCOLS = ("loso", "speaker-kfold", "random", "leaky")
 MODELS = ("cnn", "baseline")
@@ -123,8 +123,12 @@ def make_splits(df, protocol, *, n_folds=None, val_speakers=0, seed=0):
     raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
 
 
-def make_classifier(model, labels, *, recipe=None, feature_config=None, audio_options=None, verbose=2):
+def make_classifier(model, labels, *, recipe=None, feature_config=None, audio_options=None, verbose=2,
+                    baseline_options=None):
     """A fresh classifier: ``"cnn"`` (:class:`~serwidgets.train.NetClassifier`) or ``"baseline"``.
+
+    ``baseline_options`` (e.g. ``{"feature_set": "compare", "speaker_norm": True}``) go to
+    :class:`~serwidgets.baseline.BaselineClassifier`.
 
     Examples
     --------
@@ -138,7 +142,8 @@ def make_classifier(model, labels, *, recipe=None, feature_config=None, audio_op
     if model == "baseline":
         from .baseline import BaselineClassifier
 
-        return BaselineClassifier(labels, feature_config=feature_config, audio_options=audio_options)
+        return BaselineClassifier(labels, feature_config=feature_config, audio_options=audio_options,
+                                  **(baseline_options or {}))
     raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
 
 
@@ -147,7 +152,8 @@ def _accuracy_by(df, correct, column):
 
 
 def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, recipe=None,
-             feature_config=None, audio_options=None, seed=0, verbose=2, log=print):
+             baseline_options=None, feature_config=None, audio_options=None, seed=0, verbose=2,
+             only_folds=None, log=print):
     """Run ``protocol`` with a fresh ``model`` per fold and pool the test predictions.
 
     Parameters
@@ -164,8 +170,13 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         Test-time SNRs for the noise sweep (None = clean); ``leaky`` runs clean only.
     recipe : serwidgets.train.Recipe, optional
         For the CNN; its ``val_speakers`` and ``seed`` are used by the splits.
+    baseline_options : dict, optional
+        For the baseline (:class:`~serwidgets.baseline.BaselineClassifier` arguments).
     seed : int
         Split seed.
+    only_folds : sequence of str, optional
+        Run only the folds of these names (e.g. ``["loso:emodb:03"]``): to re-run part of a
+        saved result and check that it reproduces. Pooled scores then cover those folds only.
     log : callable
         Progress messages.
 
@@ -188,10 +199,16 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     name = model if isinstance(model, str) else getattr(model, "__name__", "custom")
     factory = model if callable(model) else (lambda: make_classifier(
         model, labels, recipe=recipe, feature_config=feature_config, audio_options=audio_options,
-        verbose=verbose))
+        verbose=verbose, baseline_options=baseline_options))
     val_speakers = recipe.val_speakers if name == "cnn" else 0
     table, folds, speaker_independent = make_splits(
         df, protocol, n_folds=n_folds, val_speakers=val_speakers, seed=seed)
+    if only_folds is not None:
+        missing = set(only_folds) - {fold.name for fold in folds}
+        if missing:
+            raise ValueError(f"no fold named {sorted(missing)} in {protocol}; "
+                             f"folds: {[fold.name for fold in folds]}")
+        folds = [fold for fold in folds if fold.name in set(only_folds)]
     leakage = None
     if protocol == "leaky":
         snrs = [None]
@@ -225,6 +242,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
             "n_test": int(split.test.size), "UA": fold["UA"], "WA": fold["WA"],
             "seconds": round(time.perf_counter() - fold_start, 1),
             "best_epoch": getattr(classifier, "history", {}).get("best_epoch"),
+            **({"C": classifier.chosen_C} if getattr(classifier, "chosen_C", None) is not None else {}),
         })
         log(f"{protocol} {split.name}: UA {fold['UA']:.3f} WA {fold['WA']:.3f} "
             f"({fold_results[-1]['seconds']:.0f} s, {i + 1}/{len(folds)})")
@@ -233,9 +251,15 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     pooled = scores(truth[tested], predicted[snr_keys[0]][tested], labels)
     correct = truth[tested] == predicted[snr_keys[0]][tested]
     fold_ua = np.array([f["UA"] for f in fold_results])
+    model_recipe = recipe.to_dict() if name == "cnn" else getattr(factory(), "recipe", {})
+    from .features import FeatureConfig
+
     return {
         "model": name,
-        "recipe": recipe.to_dict() if name == "cnn" else getattr(factory(), "recipe", {}),
+        "recipe": model_recipe,
+        "feature_config": (feature_config or FeatureConfig()).to_dict(),
+        # Transductive: test speakers' unlabelled clips shaped their features (see baseline).
+        "speaker_normalised": bool(model_recipe.get("speaker_norm", False)),
         "task": task,
         "labels": list(labels),
         "protocol": protocol,
@@ -268,7 +292,12 @@ def _markdown(name, r):
         "",
         f"{r['model']} on {', '.join(r['corpora'])} ({r['n_clips']} clips, {r['speakers']} speakers), "
         f"task `{r['task']}`, protocol `{r['protocol']}` ({r['n_folds']} folds)"
-        + (" — **LEAKY: test clips have noisy twins in training**" if r["leaky"] else "") + ".",
+        + (" — **LEAKY: test clips have noisy twins in training**" if r["leaky"] else "")
+        + (" — **speaker-normalised**: each test speaker's features were standardised with "
+           "statistics of all that speaker's (unlabelled) test clips" if r.get("speaker_normalised") else "")
+        + ".",
+        "",
+        f"Model: {model_label(r)}.",
         "",
         "| UA | WA | macro-F1 | fold UA (mean ± std) | wall time |",
         "|---|---|---|---|---|",
@@ -319,6 +348,20 @@ def write_results(result, name, directory="results"):
     return json_path, md_path
 
 
+def model_label(result):
+    """What was evaluated, in a few words: ``cnn``, ``baseline (compare + logreg)``, ...
+
+    Examples
+    --------
+    >>> model_label({"model": "baseline", "recipe": {"feature_set": "compare", "classifier": "logreg"}})
+    'baseline (compare + logreg)'
+    """
+    recipe = result.get("recipe") or {}
+    if result["model"] != "baseline":
+        return result["model"]
+    return f"baseline ({recipe.get('feature_set', 'stats')} + {recipe.get('classifier', 'logreg')})"
+
+
 def results_table(directory="results"):
     """The README's results table (Markdown), generated from ``<directory>/*.json``.
 
@@ -335,9 +378,11 @@ def results_table(directory="results"):
         protocol = r["protocol"] + (f" ({r['n_folds']} folds)" if r["n_folds"] > 1 else "")
         if r["leaky"]:
             protocol += " (noisy twins across the split: inflated)"
+        if r.get("speaker_normalised"):
+            protocol += ", speaker-normalised (transductive)"
         m = r["metrics"]
         rows.append(
-            f"| [{r['name']}]({Path(directory).name}/{r['name']}.md) | {r['model']} | {r['task']} | "
+            f"| [{r['name']}]({Path(directory).name}/{r['name']}.md) | {model_label(r)} | {r['task']} | "
             f"{', '.join(r['corpora'])} | {protocol} | {m['UA']:.3f} | {m['WA']:.3f} | "
             f"{m['macro_F1']:.3f} | {r['wall_seconds'] / 60:.1f} min |"
         )

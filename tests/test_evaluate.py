@@ -83,3 +83,17 @@ def test_cli_prints_the_table(tmp_path, capsys, emodb3):
     evaluate.write_results(result, "emodb3-random", tmp_path)
     assert main(["evaluate", "--table", "--results", str(tmp_path)]) == 0
     assert "emodb3-random" in capsys.readouterr().out
+
+
+def test_speaker_normalised_results_are_flagged(emodb3, tmp_path):
+    result = evaluate.evaluate(emodb3, "baseline", "loso", task=TASK, snrs=[None],
+                               baseline_options={"feature_set": "egemaps", "speaker_norm": True},
+                               only_folds=["loso:emodb:03"], log=lambda m: None)
+    assert result["speaker_normalised"] and result["n_folds"] == 1
+    assert result["recipe"]["feature_set"] == "egemaps" and result["folds"][0]["C"] in (0.001, 0.01, 0.1)
+    assert evaluate.model_label(result) == "baseline (egemaps + logreg)"
+    evaluate.write_results(result, "emodb3-spknorm", tmp_path)
+    assert "speaker-normalised" in (tmp_path / "emodb3-spknorm.md").read_text()
+    assert "speaker-normalised (transductive)" in evaluate.results_table(tmp_path)
+    with pytest.raises(ValueError, match="no fold named"):
+        evaluate.evaluate(emodb3, "baseline", "loso", task=TASK, only_folds=["loso:emodb:99"])

@@ -5,12 +5,13 @@ Examples::
     ser evaluate --corpora emodb --task emodb7 --protocol loso --model cnn
     ser evaluate --corpora ravdess --task ravdess8 --protocol speaker-kfold --folds 6
     ser evaluate --corpora emodb --task emodb7 --protocol leaky --model baseline
+    ser evaluate --corpora emodb --task emodb7 --model baseline --feature-set compare --speaker-norm
     ser evaluate --table            # the README results table, from results/*.json
 """
 
 from __future__ import annotations
 
-from .train import add_data_arguments, load_table
+from .train import add_data_arguments, feature_config, load_table
 
 
 def run(args) -> int:
@@ -21,14 +22,25 @@ def run(args) -> int:
         return 0
     df, recipe = load_table(args)
     snrs = [None] + [float(s) for s in args.snr]
+    baseline_options = {"feature_set": args.feature_set, "speaker_norm": args.speaker_norm,
+                        "classifier": args.classifier, "C": _parse_C(args.C)}
     result = evaluate.evaluate(df, args.model, args.protocol, task=args.task, n_folds=args.folds,
-                               snrs=snrs, recipe=recipe, seed=args.seed)
-    name = args.name or f"{'+'.join(args.corpora)}-{args.task}-{args.protocol}-{args.model}"
+                               snrs=snrs, recipe=recipe, baseline_options=baseline_options,
+                               feature_config=feature_config(args), seed=args.seed)
+    model = args.model if args.model == "cnn" else f"{args.model}-{args.feature_set}"
+    name = args.name or "-".join([
+        "+".join(args.corpora), args.task, args.protocol, model, *(["spknorm"] * args.speaker_norm)])
     json_path, md_path = evaluate.write_results(result, name, args.results)
     m = result["metrics"]
     print(f"ser evaluate: UA {m['UA']:.3f} WA {m['WA']:.3f} macro-F1 {m['macro_F1']:.3f} "
           f"({result['wall_seconds'] / 60:.1f} min) -> {json_path}, {md_path}")
     return 0
+
+
+def _parse_C(text):
+    if text is None or text == "auto":
+        return text
+    return float(text)
 
 
 def register(subparsers) -> None:
@@ -38,6 +50,17 @@ def register(subparsers) -> None:
     parser.add_argument("--protocol", choices=("loso", "speaker-kfold", "random", "leaky"), default="loso")
     parser.add_argument("--folds", type=int, default=None, help="folds for speaker-kfold")
     parser.add_argument("--model", choices=("cnn", "baseline"), default="cnn")
+    baseline = parser.add_argument_group("baseline options")
+    baseline.add_argument("--feature-set", choices=("stats", "compare", "egemaps"), default="stats",
+                          help="utterance features: our numpy statistics, or openSMILE ComParE 2016 / "
+                               "eGeMAPS v02 functionals (default: stats)")
+    baseline.add_argument("--classifier", choices=("logreg", "svm"), default="logreg")
+    baseline.add_argument("--C", default=None,
+                          help="inverse regularisation, or 'auto' (chosen by speaker-grouped CV on the "
+                               "training side; default: 0.1 for stats, auto otherwise)")
+    baseline.add_argument("--speaker-norm", action="store_true",
+                          help="standardise features per speaker, test speakers by their own unlabelled "
+                               "clips (transductive; flagged in the results)")
     parser.add_argument("--snr", nargs="*", default=["20", "10", "5", "0"],
                         help="test-time SNRs in dB besides clean (default: 20 10 5 0)")
     parser.add_argument("--name", default=None, help="results file name (default: from the arguments)")

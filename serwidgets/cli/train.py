@@ -26,6 +26,8 @@ def add_data_arguments(parser) -> None:
     add("--net", default=None, help="network name from serwidgets.nets.NETS")
     add("--net-kwargs", default=None, help='JSON builder arguments, e.g. \'{"pooling": "paper"}\'')
     add("--noisy-copies", type=int, default=None, help="noisy copies of each training clip")
+    add("--feature-config", default=None,
+        help='JSON log-mel settings over the defaults (FeatureConfig), e.g. \'{"n_mels": 128}\'')
     add("--seed", type=int, default=0)
 
 
@@ -47,6 +49,15 @@ def load_table(args):
     if args.noisy_copies is not None:
         changes["noisy_copies"] = args.noisy_copies
     return df, dataclasses.replace(Recipe(), **changes)
+
+
+def feature_config(args):
+    """The :class:`~serwidgets.features.FeatureConfig` of ``--feature-config`` (defaults elsewhere)."""
+    from serwidgets.features import FeatureConfig
+
+    if args.feature_config is None:
+        return FeatureConfig()
+    return FeatureConfig.from_dict({**FeatureConfig().to_dict(), **json.loads(args.feature_config)})
 
 
 def card_metrics(result: dict) -> dict:
@@ -72,12 +83,13 @@ def run(args) -> int:
     start = time.perf_counter()
     # The bundle is written as soon as the model is trained; a cross-validation then only
     # rewrites the card with its scores.
-    classifier = train.train_bundle(df, args.task, out, recipe=recipe, metrics=metrics, name=name,
-                                    description=description)
+    config = feature_config(args)
+    classifier = train.train_bundle(df, args.task, out, recipe=recipe, feature_config=config,
+                                    metrics=metrics, name=name, description=description)
     print(f"ser train: bundle written to {out} ({time.perf_counter() - start:.0f} s)", flush=True)
     if args.cv_folds:
         result = evaluate.evaluate(df, "cnn", "speaker-kfold", task=args.task, n_folds=args.cv_folds,
-                                   recipe=recipe, seed=args.seed)
+                                   recipe=recipe, feature_config=config, seed=args.seed)
         result_name = f"{name}-kfold{args.cv_folds}"
         evaluate.write_results(result, result_name, args.results)
         metrics = card_metrics({"name": result_name, **result})
