@@ -146,6 +146,39 @@ def save_bundle(model, directory, *, net: dict, labels, task: str, feature_confi
     return directory
 
 
+def set_metrics(directory, metrics: dict, *, task: str, recipe: dict | None = None) -> dict:
+    """Replace the held-out ``metrics`` in a bundle's card; the weight files are untouched.
+
+    For scores of the bundle's recipe measured after it was saved (a cross-validation, or a
+    re-run that checks one). Refuses metrics of another task, or of another training recipe
+    when ``recipe`` is given.
+
+    Returns
+    -------
+    dict
+        The card as written.
+
+    Raises
+    ------
+    BundleError
+
+    Examples
+    --------
+    >>> set_metrics("models/ser-emotion6", card_metrics(result), task="emotion6")   # doctest: +SKIP
+    """
+    card = read_card(directory)
+    if card["task"] != task:
+        raise BundleError(f"metrics for task {task!r} cannot go into a card of task {card['task']!r}")
+    trained_with = (card.get("training") or {}).get("recipe")
+    if recipe is not None and trained_with is not None and dict(recipe) != trained_with:
+        raise BundleError("these metrics come from another recipe than the bundle was trained with")
+    card["metrics"] = metrics
+    card["protocol"] = metrics.get("protocol", card.get("protocol"))
+    text = json.dumps(card, indent=2, default=_json_default)
+    (Path(directory) / CARD).write_text(text + "\n", encoding="utf-8")
+    return card
+
+
 def read_card(directory, verify: bool = True) -> dict:
     """Read a bundle's ``card.json``, checking the sha256 of every file it lists.
 

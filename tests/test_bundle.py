@@ -130,3 +130,23 @@ def test_load_keras_checks_the_keras_file(bundle_dir, tmp_path):
         file.write(b"\0")
     with pytest.raises(bundle.IntegrityError, match="model.keras"):
         bundle.load_keras(copy)
+
+
+def test_set_metrics_rewrites_only_the_metrics(bundle_dir, tmp_path):
+    copy = shutil.copytree(bundle_dir, tmp_path / "copy")
+    before = bundle.read_card(copy)
+    metrics = {"protocol": "speaker-kfold (5 folds)", "UA": 0.5}
+    after = bundle.set_metrics(copy, metrics, task="tiny4")
+    assert bundle.read_card(copy) == after  # hashes still verify: weights untouched
+    assert after["metrics"] == metrics and after["protocol"] == "speaker-kfold (5 folds)"
+    assert {k: v for k, v in after.items() if k not in ("metrics", "protocol")} == {
+        k: v for k, v in before.items() if k not in ("metrics", "protocol")}
+    with pytest.raises(bundle.BundleError, match="task"):
+        bundle.set_metrics(copy, metrics, task="emotion6")
+    # A card that names its training recipe takes only metrics of that recipe.
+    card = json.loads((copy / bundle.CARD).read_text())
+    card["training"]["recipe"] = {"net": "zhao2019_2d", "epochs": 2}
+    (copy / bundle.CARD).write_text(json.dumps(card))
+    with pytest.raises(bundle.BundleError, match="another recipe"):
+        bundle.set_metrics(copy, metrics, task="tiny4", recipe={"net": "zhao2019_2d", "epochs": 3})
+    assert bundle.set_metrics(copy, metrics, task="tiny4", recipe={"net": "zhao2019_2d", "epochs": 2})

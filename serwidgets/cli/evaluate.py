@@ -7,11 +7,13 @@ Examples::
     ser evaluate --corpora emodb --task emodb7 --protocol leaky --model baseline
     ser evaluate --corpora emodb --task emodb7 --model baseline --feature-set compare --speaker-norm
     ser evaluate --table            # the README results table, from results/*.json
+    ser evaluate --corpora emodb ravdess --task emotion6 --protocol speaker-kfold --folds 5 \\
+        --name ser-emotion6-kfold5 --card models/ser-emotion6   # the shipped model's card metrics
 """
 
 from __future__ import annotations
 
-from .train import add_data_arguments, feature_config, load_table
+from .train import add_data_arguments, card_metrics, feature_config, load_table
 
 
 def run(args) -> int:
@@ -31,6 +33,14 @@ def run(args) -> int:
     name = args.name or "-".join([
         "+".join(args.corpora), args.task, args.protocol, model, *(["spknorm"] * args.speaker_norm)])
     json_path, md_path = evaluate.write_results(result, name, args.results)
+    if args.card:
+        from serwidgets import bundle
+
+        if args.model != "cnn":
+            raise SystemExit("ser evaluate: --card takes the CNN recipe's scores (--model cnn)")
+        bundle.set_metrics(args.card, card_metrics({"name": name, **result}), task=args.task,
+                           recipe=result["recipe"])
+        print(f"ser evaluate: metrics written to {args.card}/card.json")
     m = result["metrics"]
     print(f"ser evaluate: UA {m['UA']:.3f} WA {m['WA']:.3f} macro-F1 {m['macro_F1']:.3f} "
           f"({result['wall_seconds'] / 60:.1f} min) -> {json_path}, {md_path}")
@@ -66,4 +76,7 @@ def register(subparsers) -> None:
     parser.add_argument("--name", default=None, help="results file name (default: from the arguments)")
     parser.add_argument("--results", default="results", help="results folder (default: results)")
     parser.add_argument("--table", action="store_true", help="print the README results table and exit")
+    parser.add_argument("--card", default=None,
+                        help="bundle folder whose card takes these scores as its cross-validated metrics "
+                             "(same task and recipe), e.g. models/ser-emotion6")
     parser.set_defaults(func=run)
