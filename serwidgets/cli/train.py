@@ -26,6 +26,8 @@ def add_data_arguments(parser) -> None:
     add("--net", default=None, help="network name from serwidgets.nets.NETS")
     add("--net-kwargs", default=None, help='JSON builder arguments, e.g. \'{"pooling": "paper"}\'')
     add("--noisy-copies", type=int, default=None, help="noisy copies of each training clip")
+    add("--recipe", default=None,
+        help='JSON changes to the training Recipe, e.g. \'{"patience": 10, "epochs": 60}\'')
     add("--feature-config", default=None,
         help='JSON log-mel settings over the defaults (FeatureConfig), e.g. \'{"n_mels": 128}\'')
     add("--seed", type=int, default=0)
@@ -48,6 +50,8 @@ def load_table(args):
         changes["net_kwargs"] = json.loads(args.net_kwargs)
     if args.noisy_copies is not None:
         changes["noisy_copies"] = args.noisy_copies
+    if args.recipe is not None:
+        changes.update(json.loads(args.recipe))
     return df, dataclasses.replace(Recipe(), **changes)
 
 
