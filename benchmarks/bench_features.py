@@ -1,4 +1,6 @@
-"""Speed of the feature path: log_mel alone, and load + prepare + log_mel on real EmoDB files.
+"""Speed of the feature path: log_mel alone, and load + prepare + log_mel on real EmoDB files;
+for comparison, the baseline's utterance functionals (numpy statistics, openSMILE ComParE and
+eGeMAPS) of 3-s clips.
 
 Prints clips per second, the real-time factor (seconds of compute per second of audio) and
 per-clip p50/p90 latency (wall clock), plus the median CPU time per clip, which other
@@ -79,12 +81,32 @@ def bench_files(config: FeatureConfig, files: list[Path]) -> None:
     )
 
 
+def bench_functionals(config: FeatureConfig, n_clips: int) -> None:
+    from serwidgets.baseline import opensmile_functionals, utterance_features
+
+    rng = np.random.default_rng(0)
+    clips = [0.1 * rng.standard_normal(config.n_samples).astype(np.float32) for _ in range(n_clips)]
+    for name, compute in (
+        ("stats", lambda y: utterance_features(y, config)),
+        ("compare", lambda y: opensmile_functionals(y, "compare")),
+        ("egemaps", lambda y: opensmile_functionals(y, "egemaps")),
+    ):
+        compute(clips[0])  # warm-up: openSMILE parses its configuration once
+        timer = Timer()
+        for y in clips:
+            with timer:
+                compute(y)
+        report(f"functionals {name}, {config.duration:g}-s", timer, config.duration * n_clips)
+
+
 def main(argv=None) -> None:
     data = Path(os.environ.get("SER_DATA", REPO.parent / "shared" / "data"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emodb", type=Path, default=data / "emodb" / "wav")
     parser.add_argument("--clips", type=int, default=500, help="synthetic 3-s clips for log_mel")
     parser.add_argument("--files", type=int, default=200, help="EmoDB files to load (0 = all)")
+    parser.add_argument("--functionals", type=int, default=50,
+                        help="synthetic 3-s clips for the baseline's functionals (0 = skip)")
     args = parser.parse_args(argv)
 
     config = FeatureConfig()
@@ -104,6 +126,8 @@ def main(argv=None) -> None:
             bench_files(config, files)
         else:
             print(f"no EmoDB wav files under {args.emodb}; skipped the file benchmark")
+        if args.functionals:
+            bench_functionals(config, args.functionals)
 
 
 if __name__ == "__main__":

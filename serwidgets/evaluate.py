@@ -349,14 +349,22 @@ def write_results(result, name, directory="results"):
 
 
 def model_label(result):
-    """What was evaluated, in a few words: ``cnn``, ``baseline (compare + logreg)``, ...
+    """What was evaluated, in a few words: ``cnn (30 epochs)``, ``baseline (compare + logreg)``, ...
 
     Examples
     --------
     >>> model_label({"model": "baseline", "recipe": {"feature_set": "compare", "classifier": "logreg"}})
     'baseline (compare + logreg)'
+    >>> model_label({"model": "cnn", "recipe": {"epochs": 25, "val_speakers": 2}})
+    'cnn (≤25 epochs, early stopping)'
     """
     recipe = result.get("recipe") or {}
+    if result["model"] == "cnn" and "epochs" in recipe:
+        details = [f"≤{recipe['epochs']} epochs, early stopping" if recipe.get("val_speakers")
+                   else f"{recipe['epochs']} epochs"]
+        if (recipe.get("net_kwargs") or {}).get("pooling"):
+            details.append(f"{recipe['net_kwargs']['pooling']} pooling")
+        return f"cnn ({', '.join(details)})"
     if result["model"] != "baseline":
         return result["model"]
     return f"baseline ({recipe.get('feature_set', 'stats')} + {recipe.get('classifier', 'logreg')})"
