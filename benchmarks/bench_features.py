@@ -97,6 +97,7 @@ def bench_functionals(config: FeatureConfig, n_clips: int) -> None:
             with timer:
                 compute(y)
         report(f"functionals {name}, {config.duration:g}-s", timer, config.duration * n_clips)
+    print("  (openSMILE runs in a worker process: its CPU column counts this process only)")
 
 
 def main(argv=None) -> None:

@@ -6,18 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from serwidgets import corpora, labels, splits, train
+from serwidgets import splits, train
 from serwidgets.baseline import (AUTO_C, FEATURE_SETS, BaselineClassifier, opensmile_functionals,
                                  speaker_normalize)
 
-SPEAKERS = ["emodb:03", "emodb:08", "emodb:09", "emodb:10"]
-TASK = ("angry", "neutral", "sad")
-
-
-@pytest.fixture(scope="module")
-def emodb3(emodb_root):
-    df = labels.select_task(corpora.load_corpus("emodb", emodb_root), TASK)
-    return df[df["speaker"].isin(SPEAKERS)].reset_index(drop=True)
+from tests.conftest import EMODB3_TASK as TASK
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +101,17 @@ def test_speaker_normalisation_is_applied_per_table_and_needs_several_clips(emod
     # The test speaker's statistics come from the clips passed in: one clip is not enough.
     with pytest.raises(ValueError, match="several clips"):
         normed.predict_proba(test.iloc[:1])
+
+
+def test_a_crashed_opensmile_worker_is_replaced(emodb3):
+    import os
+    import signal
+
+    from serwidgets import audio, baseline
+
+    y = audio.load(emodb3["path"].iloc[0])
+    first = opensmile_functionals(y, "egemaps")
+    # Kill the worker as a native abort would; the next call starts a fresh one.
+    for pid in list(baseline._smile_worker._pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    np.testing.assert_array_equal(opensmile_functionals(y, "egemaps"), first)

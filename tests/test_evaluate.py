@@ -7,18 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from serwidgets import corpora, evaluate, labels, splits
+from serwidgets import evaluate, splits
 from serwidgets.baseline import BaselineClassifier
 from serwidgets.cli import main
 
-SPEAKERS = ["emodb:03", "emodb:08", "emodb:10", "emodb:16"]
-TASK = ("angry", "neutral", "sad")
-
-
-@pytest.fixture(scope="module")
-def emodb3(emodb_root):
-    df = labels.select_task(corpora.load_corpus("emodb", emodb_root), TASK)
-    return df[df["speaker"].isin(SPEAKERS)].reset_index(drop=True)
+from tests.conftest import EMODB3_SPEAKERS as SPEAKERS
+from tests.conftest import EMODB3_TASK as TASK
 
 
 def test_scores_of_a_known_confusion():
