@@ -212,15 +212,18 @@ def with_noisy_copies(df, n_copies, snr_db=(5.0, 20.0), seed=0, noise=DEFAULT_NO
     return pd.concat([df, *copies], ignore_index=True)
 
 
-def _windows(x, length, hop):
+def _windows(x, length, hop, kind="log_mel"):
     """Windows of ``length`` along the last axis every ``hop`` (last one ends at the end).
 
-    A shorter input gives one window, padded like :func:`serwidgets.features.fix_frames`,
-    so clips are scored the way :class:`serwidgets.predictor.Predictor` scores them.
+    A shorter input gives one window, padded at the end the way training and
+    :class:`serwidgets.predictor.Predictor` pad it: a spectrogram with its minimum
+    (:func:`serwidgets.features.fix_frames`), a waveform with zeros (silence).
     """
     from .features import fix_frames, frame_windows
 
     starts, ends = frame_windows(x.shape[-1], 1, length, hop)
+    if kind == "waveform":
+        return [np.pad(x[s:e], (0, length - (e - s))) for s, e in zip(starts, ends)]
     return [fix_frames(x[..., s:e], length) for s, e in zip(starts, ends)]
 
 
@@ -404,7 +407,7 @@ class NetClassifier:
             raise RuntimeError("fit the classifier before predicting")
         hop = self.feature_config.sample_rate if self.kind == "waveform" else round(
             self.feature_config.sample_rate / self.feature_config.hop_length)
-        windows = [_windows(x, self.input_shape[-1], hop) for x in self._inputs(df)]
+        windows = [_windows(x, self.input_shape[-1], hop, self.kind) for x in self._inputs(df)]
         probabilities = self.model.predict(np.stack(sum(windows, [])), batch_size=64, verbose=0)
         ends = np.cumsum([len(w) for w in windows])
         return np.stack([p.mean(axis=0) for p in np.split(probabilities, ends[:-1])])

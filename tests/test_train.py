@@ -119,3 +119,16 @@ def test_train_bundle_writes_a_loadable_bundle(emodb6, tmp_path, cache_dir):
     # The bundle predicts what the trained classifier predicts for a clip of one window.
     expected = clf.predict_proba(emodb6.iloc[:1])[0]
     np.testing.assert_allclose([probabilities[k] for k in clf.labels], expected, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_waveform_cnn_bundle_round_trip(emodb6, tmp_path):
+    from serwidgets import predictor
+
+    recipe = train.Recipe(net="zhao2019_1d", net_kwargs=TINY.net_kwargs, epochs=1, val_speakers=1)
+    clf = train.train_bundle(emodb6, "emotion6", tmp_path / "b1d", recipe=recipe, verbose=0)
+    model = predictor.load_model(tmp_path / "b1d")
+    assert model.card["input_kind"] == "waveform" and model.backend == "litert"
+    probabilities = model.predict_file(emodb6["path"].iloc[0])
+    expected = clf.predict_proba(emodb6.iloc[:1])[0]
+    np.testing.assert_allclose([probabilities[k] for k in clf.labels], expected, atol=1e-3)
