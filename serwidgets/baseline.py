@@ -412,3 +412,61 @@ class BaselineClassifier:
         out = np.zeros((len(df), len(self.labels)))
         out[:, self.pipeline.classes_] = self.pipeline.predict_proba(self._features(df))
         return out
+
+    def save(self, directory):
+        """Write the fitted logistic regression as ``baseline.json`` + ``baseline.npz``.
+
+        Plain arrays and JSON, no pickle: loading runs no code from the folder.
+
+        Returns
+        -------
+        pathlib.Path
+
+        Examples
+        --------
+        >>> BaselineClassifier.load(clf.save("models/baseline-emodb7"))        # doctest: +SKIP
+        """
+        import json
+        from pathlib import Path
+
+        if self.pipeline is None:
+            raise RuntimeError("fit the classifier before saving it")
+        if self.classifier != "logreg":
+            raise NotImplementedError("saving is implemented for the logistic regression only")
+        if self.speaker_norm:
+            raise NotImplementedError("a speaker-normalised model needs its speakers' clips: not saved")
+        scaler, model = self.pipeline[0], self.pipeline[-1]
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / "baseline.npz", mean=scaler.mean_, scale=scaler.scale_, var=scaler.var_,
+                 coef=model.coef_, intercept=model.intercept_, classes=model.classes_)
+        (directory / "baseline.json").write_text(json.dumps({
+            "labels": list(self.labels), "recipe": self.recipe, "chosen_C": self.chosen_C,
+            "feature_config": self.feature_config.to_dict(), "audio_options": self.audio_options.to_dict(),
+        }, indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory, cache_dir=None):
+        """A fitted classifier from a folder written by :meth:`save`."""
+        import json
+        from pathlib import Path
+
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        directory = Path(directory)
+        card = json.loads((directory / "baseline.json").read_text())
+        recipe = card["recipe"]
+        clf = cls(card["labels"], classifier="logreg", C=recipe["C"], feature_set=recipe["feature_set"],
+                  feature_config=FeatureConfig.from_dict(card["feature_config"]),
+                  audio_options=AudioOptions.from_dict(card["audio_options"]), cache_dir=cache_dir,
+                  seed=recipe["seed"])
+        arrays = np.load(directory / "baseline.npz", allow_pickle=False)
+        scaler, model = StandardScaler(), LogisticRegression()
+        scaler.mean_, scaler.scale_, scaler.var_ = arrays["mean"], arrays["scale"], arrays["var"]
+        scaler.n_features_in_ = model.n_features_in_ = arrays["mean"].size
+        model.coef_, model.intercept_, model.classes_ = arrays["coef"], arrays["intercept"], arrays["classes"]
+        clf.pipeline, clf.chosen_C = make_pipeline(scaler, model), card["chosen_C"]
+        return clf

@@ -115,3 +115,17 @@ def test_a_crashed_opensmile_worker_is_replaced(emodb3):
     for pid in list(baseline._smile_worker._pool._processes):
         os.kill(pid, signal.SIGKILL)
     np.testing.assert_array_equal(opensmile_functionals(y, "egemaps"), first)
+
+
+@pytest.mark.parametrize("feature_set", ["stats", "egemaps"])
+def test_baseline_save_load_predict_round_trip(emodb3, cache_dir, tmp_path, feature_set):
+    fold = next(splits.loso(emodb3))
+    clf = train.fit_split(BaselineClassifier(TASK, feature_set=feature_set, C=0.01, cache_dir=cache_dir),
+                          emodb3, fold)
+    test = emodb3.iloc[fold.test]
+    loaded = BaselineClassifier.load(clf.save(tmp_path / "b"), cache_dir=cache_dir)
+    assert loaded.recipe == clf.recipe and loaded.labels == clf.labels
+    np.testing.assert_allclose(loaded.predict_proba(test), clf.predict_proba(test), rtol=0, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="speaker"):
+        BaselineClassifier(TASK, feature_set=feature_set, speaker_norm=True, C=0.01,
+                           cache_dir=cache_dir).fit(emodb3).save(tmp_path / "c")
