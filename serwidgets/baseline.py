@@ -53,7 +53,8 @@ import numpy as np
 from .audio import AudioOptions
 from .features import FeatureConfig
 
-__all__ = ["FEATURE_SETS", "utterance_features", "opensmile_functionals", "BaselineClassifier"]
+__all__ = ["FEATURE_SETS", "utterance_features", "opensmile_functionals", "speaker_normalize",
+           "BaselineClassifier"]
 
 #: Choices of ``C="auto"`` (inverse regularisation of the logistic regression).
 AUTO_C = (0.001, 0.01, 0.1)
@@ -149,11 +150,11 @@ class _SmileWorker:
         self._pool = None
 
     def __call__(self, y, feature_set, sample_rate):
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
-        import multiprocessing
 
-        for attempt in range(2):
+        for _ in range(2):
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
             try:
