@@ -141,9 +141,13 @@ def save_bundle(model, directory, *, net: dict, labels, task: str, feature_confi
         "versions": library_versions(),
         "files": {filename: file_sha256(directory / filename) for filename in (KERAS, LITERT)},
     }
-    text = json.dumps(card, indent=2, default=_json_default)
-    (directory / CARD).write_text(text + "\n", encoding="utf-8")
+    _write_card(directory, card)
     return directory
+
+
+def _write_card(directory, card: dict) -> None:
+    text = json.dumps(card, indent=2, default=_json_default)
+    (Path(directory) / CARD).write_text(text + "\n", encoding="utf-8")
 
 
 def set_metrics(directory, metrics: dict, *, task: str, recipe: dict | None = None) -> dict:
@@ -174,8 +178,7 @@ def set_metrics(directory, metrics: dict, *, task: str, recipe: dict | None = No
         raise BundleError("these metrics come from another recipe than the bundle was trained with")
     card["metrics"] = metrics
     card["protocol"] = metrics.get("protocol", card.get("protocol"))
-    text = json.dumps(card, indent=2, default=_json_default)
-    (Path(directory) / CARD).write_text(text + "\n", encoding="utf-8")
+    _write_card(directory, card)
     return card
 
 

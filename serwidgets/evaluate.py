@@ -190,6 +190,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     >>> r = evaluate(df, "baseline", "random", task="emodb7", snrs=[None])   # doctest: +SKIP
     """
     from . import labels as labels_module
+    from .features import FeatureConfig
     from .splits import LeakageError, check_leakage
     from .train import Recipe, fit_split
 
@@ -252,8 +253,6 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     correct = truth[tested] == predicted[snr_keys[0]][tested]
     fold_ua = np.array([f["UA"] for f in fold_results])
     model_recipe = recipe.to_dict() if name == "cnn" else getattr(factory(), "recipe", {})
-    from .features import FeatureConfig
-
     return {
         "model": name,
         "recipe": model_recipe,
