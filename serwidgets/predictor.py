@@ -46,10 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from serwidgets import bundle
+from serwidgets import bundle, shipped
 
-#: Where shipped bundles live (the repository's ``models/``) and which one loads by default.
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+#: Where shipped bundles live (the repository's ``models/``; in an installed wheel, its
+#: packaged copy: see :mod:`serwidgets.shipped`) and which one loads by default.
+MODELS_DIR = shipped.path("models")
 DEFAULT_MODEL = "ser-emotion6"
 
 #: An analysis is uncertain below this top probability ...
