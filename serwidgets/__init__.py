@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+#: The one place the version is defined: pyproject.toml reads it (``dynamic = ["version"]``).
 __version__ = "0.1.0"
 
 __all__ = ["load_model", "EmotionDashboard", "Recorder", "Uploader", "EmotionPanel", "__version__"]

@@ -1,5 +1,7 @@
 """``ser dashboard``: serve notebooks/dashboard.ipynb with Voilà and the repository's config.
 
+Both files are found with :mod:`serwidgets.shipped`: the repository's ``notebooks/`` and
+``config/`` in a checkout, their packaged copies in an installed wheel.
 The Voilà settings live in ``config/voila.json`` (found through ``JUPYTER_CONFIG_PATH``):
 binding to 127.0.0.1:8866, hidden sources, and a websocket message limit above the
 upload limit. That limit must be set in a config file: on the command line it arrives as a
@@ -14,9 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-NOTEBOOK = REPO / "notebooks" / "dashboard.ipynb"
-CONFIG_DIR = REPO / "config"
+from serwidgets import shipped
+
+NOTEBOOK = shipped.path("notebooks", "dashboard.ipynb")
+CONFIG_DIR = shipped.path("config")
 
 
 def voila_command(notebook: Path = NOTEBOOK, port: int | None = None, open_browser: bool = True) -> list[str]:
@@ -30,7 +33,7 @@ def voila_command(notebook: Path = NOTEBOOK, port: int | None = None, open_brows
 
 
 def voila_env(base: dict | None = None) -> dict:
-    """``base`` (default: this process's environment) with the repository's config dir first."""
+    """``base`` (default: this process's environment) with the shipped config dir first."""
     env = dict(os.environ if base is None else base)
     paths = [str(CONFIG_DIR)] + [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(paths)
@@ -43,7 +46,8 @@ def run(args) -> int:
         print(f"ser dashboard: notebook not found: {notebook}", file=sys.stderr)
         return 2
     command = voila_command(notebook, args.port, open_browser=not args.no_browser)
-    return subprocess.call(command, env=voila_env(), cwd=REPO)
+    # From the checkout's root in a source tree; else from the notebook's folder.
+    return subprocess.call(command, env=voila_env(), cwd=shipped.checkout() or notebook.resolve().parent)
 
 
 def register(subparsers) -> None:
