@@ -6,6 +6,12 @@ Protocols
     Leave one speaker out: each speaker is the test set once.
 ``speaker-kfold``
     Speakers dealt into ``n_folds`` gender-balanced folds (RAVDESS: 6 folds of 4 actors).
+``loco``
+    Leave one corpus out: each corpus is the test set once, trained on all the others
+    (cross-corpus and, with corpora in several languages, cross-lingual). Results add UA per
+    corpus over the classes that corpus has (``per_corpus``, ``per_corpus_classes``), their
+    mean (``loco_mean_UA``), the classes a test corpus has that no training corpus had
+    (``loco_unseen_classes``) and a table per language (``per_language``).
 ``random``
     Speaker-dependent, stratified 80/20 split: the same voices and sentences on both sides.
 ``leaky``
@@ -42,7 +48,7 @@ import pandas as pd
 __all__ = ["PROTOCOLS", "MODELS", "scores", "make_splits", "make_classifier", "evaluate",
            "write_results", "model_label", "results_table"]
 
-PROTOCOLS = ("loso", "speaker-kfold", "random", "leaky")
+PROTOCOLS = ("loso", "speaker-kfold", "loco", "random", "leaky")
 MODELS = ("cnn", "baseline")
 #: Test-time SNRs (dB) of the noise sweep; None = clean.
 DEFAULT_SNRS = (None, 20.0, 10.0, 5.0, 0.0)
@@ -114,6 +120,8 @@ def make_splits(df, protocol, *, n_folds=None, val_speakers=0, seed=0):
         if not n_folds:
             raise ValueError("speaker-kfold needs n_folds")
         return df, list(splits.speaker_kfold(df, n_folds, val_speakers, seed)), True
+    if protocol == "loco":
+        return df, list(splits.loco(df, val_speakers, seed)), True
     val_size = 0.1 if val_speakers else 0.0
     if protocol == "random":
         return df, [splits.random_split(df, 0.2, val_size, seed)], False
@@ -147,6 +155,59 @@ def make_classifier(model, labels, *, recipe=None, feature_config=None, audio_op
     raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
 
 
+def _cross_corpus(table, tested, truth, predicted, labels, protocol, folds):
+    """Result keys for corpora and languages: per_corpus_classes, per_language (and for loco
+    loco_mean_UA and loco_unseen_classes)."""
+    corpus = table["corpus"].astype(str).to_numpy()[tested]
+    if "language" in table.columns:
+        language = table["language"].astype(object).to_numpy()[tested]
+    else:
+        from .corpora import LANGUAGES
+
+        language = np.array([LANGUAGES.get(c) for c in corpus], dtype=object)
+    language = np.array(["unknown" if v is None or v != v else str(v) for v in language], dtype=object)
+    truth, predicted = truth[tested], predicted[tested]
+    out = {
+        "per_corpus_classes": {
+            c: [labels[k] for k in sorted(set(truth[corpus == c]))] for c in sorted(set(corpus))
+        },
+        "per_language": {},
+    }
+    for lang in sorted(set(language)):
+        m = language == lang
+        s = scores(truth[m], predicted[m], labels)
+        out["per_language"][lang] = {"UA": s["UA"], "WA": s["WA"], "n": s["n"],
+                                     "corpora": sorted(set(corpus[m]))}
+    if protocol == "loco":
+        per_corpus = [scores(truth[corpus == c], predicted[corpus == c], labels)["UA"] for c in sorted(set(corpus))]
+        out["loco_mean_UA"] = float(np.mean(per_corpus))
+        all_truth = table["emotion"].to_numpy()
+        out["loco_unseen_classes"] = {
+            split.name.split(":", 1)[1]: sorted(set(all_truth[split.test]) - set(all_truth[split.train]))
+            for split in folds
+        }
+    return out
+
+
+def _cross_corpus_markdown(r):
+    """Markdown lines for the per-corpus classes, the per-language table and the loco mean."""
+    lines = []
+    if r.get("per_corpus_classes"):
+        lines += ["", "Classes scored per corpus (UA averages recall over these):", "",
+                  *(f"- {c}: {', '.join(k)}" for c, k in r["per_corpus_classes"].items())]
+    if "loco_mean_UA" in r:
+        lines += ["", f"Mean UA over held-out corpora (leave one corpus out): **{r['loco_mean_UA']:.3f}**"]
+        unseen = {c: k for c, k in r.get("loco_unseen_classes", {}).items() if k}
+        if unseen:
+            lines += ["", "Classes of a held-out corpus that no training corpus had (never predicted): "
+                      + "; ".join(f"{c}: {', '.join(k)}" for c, k in unseen.items())]
+    if r.get("per_language"):
+        lines += ["", "## UA per language", "", "| language | corpora | clips | UA | WA |", "|---|---|---|---|---|",
+                  *(f"| {lang} | {', '.join(v['corpora'])} | {v['n']} | {v['UA']:.3f} | {v['WA']:.3f} |"
+                    for lang, v in r["per_language"].items())]
+    return lines
+
+
 def _accuracy_by(df, correct, column):
     return {str(k): float(v) for k, v in pd.Series(correct).groupby(df[column].to_numpy()).mean().items()}
 
@@ -162,7 +223,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         Corpus table restricted to ``task``.
     model : {"cnn", "baseline"} or callable
         A name for :func:`make_classifier`, or ``f() -> classifier``.
-    protocol : {"loso", "speaker-kfold", "random", "leaky"}
+    protocol : {"loso", "speaker-kfold", "loco", "random", "leaky"}
     task : str
     n_folds : int, optional
         For ``speaker-kfold``.
@@ -276,6 +337,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
             for corpus in sorted(table["corpus"].unique())
             if (m := (table["corpus"].to_numpy()[tested] == corpus)).any()
         },
+        **_cross_corpus(table, tested, truth, predicted[snr_keys[0]], labels, protocol, folds),
         "snr_UA": {key: scores(truth[tested], predicted[key][tested], labels)["UA"] for key in snr_keys},
         "snr_noise": "white",
         "folds": fold_results,
@@ -319,6 +381,7 @@ def _markdown(name, r):
         "## UA per corpus",
         "",
         *(f"- {c}: {ua:.3f}" for c, ua in r["per_corpus"].items()),
+        *_cross_corpus_markdown(r),
         "",
         f"## UA vs test-time SNR in dB ({r['snr_noise']} noise added to the test clips)",
         "",

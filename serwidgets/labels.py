@@ -18,6 +18,13 @@ Mapping choices (native label -> canonical emotion):
 - IEMOCAP: ang angry, hap happy, exc excited, fru frustrated, neu neutral, sad sad,
   sur surprise, fea fear, dis disgust, oth other, xxx no_agreement (the annotators had no
   majority; the loader leaves oth and xxx out unless asked).
+- ASED (Amharic): n1 neutral, f2 (fearful) fear, h3 happy, s4 sad, a5 angry.
+- EMOVO (Italian): dis disgust, gio (gioia, joy) happy, neu neutral, pau (paura) fear,
+  rab (rabbia, anger) angry, sor (sorpresa) surprise, tri (tristezza, sadness) sad.
+- URDU (natural talk-show speech): A angry, H happy, N neutral, S sad.
+- korean-emotiontts (Korean): utterance hundreds 0 neutral, 1 happy, 2 angry, 3 sad.
+- nEMO (Polish): anger angry, fear fear, happiness happy, neutral neutral, sadness sad,
+  surprised surprise.
 
 Tasks (:data:`TASKS`):
 
@@ -28,6 +35,30 @@ Tasks (:data:`TASKS`):
 - ``"iemocap6"``: angry, excited, frustrated, happy, neutral, sad.
 - ``"iemocap4"``: angry, happy, neutral, sad with excited merged into happy (the usual
   setting in the IEMOCAP literature).
+
+Which corpora contribute which classes (:func:`task_coverage` counts them in a table;
+:func:`corpus_classes` reads them off the label maps). A corpus lacking a class simply
+contributes none of it; ``emotion6``:
+
+==================  =====  =======  ====  =====  =======  ===
+corpus              angry  disgust  fear  happy  neutral  sad
+==================  =====  =======  ====  =====  =======  ===
+emodb               x      x        x     x      x        x
+ravdess             x      x        x     x      x        x
+cremad, tess, savee x      x        x     x      x        x
+iemocap             x      x        x     x      x        x
+ased                x               x     x      x        x
+emovo               x      x        x     x      x        x
+urdu                x                     x      x        x
+korean-emotiontts   x                     x      x        x
+nemo                x               x     x      x        x
+==================  =====  =======  ====  =====  =======  ===
+
+(IEMOCAP's fear and disgust are a handful of clips.) Surprise (EMOVO, nEMO, RAVDESS, TESS,
+SAVEE) is in no shared task; ``emotion6`` drops it.
+
+Mixing corpora: :func:`balance_weights` gives per-row sample weights so that neither the
+largest corpus nor the most frequent class dominates a classifier's loss.
 
 Other choices are one argument away: :func:`select_task` takes any tuple of emotions and
 ``mapping_overrides`` to relabel (e.g. calm as neutral) before filtering.
@@ -82,6 +113,17 @@ NATIVE_LABELS: dict[str, dict[str, str]] = {
         "ang": "angry", "hap": "happy", "exc": "excited", "fru": "frustrated", "neu": "neutral",
         "sad": "sad", "sur": "surprise", "fea": "fear", "dis": "disgust",
         "oth": "other", "xxx": "no_agreement",
+    },
+    "ased": {"n1": "neutral", "f2": "fear", "h3": "happy", "s4": "sad", "a5": "angry"},
+    "emovo": {
+        "dis": "disgust", "gio": "happy", "neu": "neutral", "pau": "fear",
+        "rab": "angry", "sor": "surprise", "tri": "sad",
+    },
+    "urdu": {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"},
+    "korean-emotiontts": {"0": "neutral", "1": "happy", "2": "angry", "3": "sad"},
+    "nemo": {
+        "anger": "angry", "fear": "fear", "happiness": "happy", "neutral": "neutral",
+        "sadness": "sad", "surprised": "surprise",
     },
 }
 
@@ -210,3 +252,149 @@ def select_task(df, task: str | Sequence[str] = DEFAULT_TASK, mapping_overrides:
         dropped={str(k): int(v) for k, v in dropped.items()},
     )
     return out
+
+
+def corpus_classes(
+    task: str | Sequence[str] = DEFAULT_TASK, corpora: Sequence[str] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Which of ``task``'s classes each corpus *can* contribute, read from :data:`NATIVE_LABELS`.
+
+    The task's merges count (``iemocap4``: IEMOCAP's excited counts as happy). Use
+    :func:`task_coverage` for the counts in an actual table.
+
+    Parameters
+    ----------
+    task : str or sequence of str
+    corpora : sequence of str, optional
+        Corpus names (default: every corpus with a label map).
+
+    Returns
+    -------
+    dict
+        Corpus -> the task's emotions it has, in the task's order.
+
+    Examples
+    --------
+    >>> corpus_classes("emotion6", ["urdu", "ased"])
+    {'urdu': ('angry', 'happy', 'neutral', 'sad'), 'ased': ('angry', 'fear', 'happy', 'neutral', 'sad')}
+    """
+    labels = task_labels(task)
+    merges = TASK_MERGES.get(task, {}) if isinstance(task, str) else {}
+    out = {}
+    for corpus in corpora if corpora is not None else NATIVE_LABELS:
+        have = {merges.get(e, e) for e in NATIVE_LABELS[corpus].values()}
+        out[corpus] = tuple(e for e in labels if e in have)
+    return out
+
+
+def task_coverage(df, task: str | Sequence[str] = DEFAULT_TASK):
+    """Clips per corpus and class of ``task`` in a corpus table: which corpora contribute what.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A corpus table (``corpus`` and ``emotion`` columns), before or after
+        :func:`select_task` (the task's merges are applied here too).
+    task : str or sequence of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per corpus (in order of appearance), one column per class of the task, in the
+        task's order; 0 where a corpus has none of a class. A ``total`` column adds the clips
+        the task keeps.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> toy = pd.DataFrame({"corpus": ["a", "a", "b"], "emotion": ["sad", "calm", "angry"]})
+    >>> task_coverage(toy, ("angry", "sad")).to_dict("index")
+    {'a': {'angry': 0, 'sad': 1, 'total': 1}, 'b': {'angry': 1, 'sad': 0, 'total': 1}}
+    """
+    import pandas as pd
+
+    labels = task_labels(task)
+    merges = TASK_MERGES.get(task, {}) if isinstance(task, str) else {}
+    emotion = df["emotion"].replace(merges) if merges else df["emotion"]
+    corpora = list(dict.fromkeys(df["corpus"]))
+    table = pd.crosstab(pd.Categorical(df["corpus"], categories=corpora),
+                        pd.Categorical(emotion, categories=labels), dropna=False)
+    table = table.reindex(index=corpora, columns=list(labels), fill_value=0).astype(int)
+    table.index.name, table.columns.name = "corpus", None
+    table["total"] = table.sum(axis=1)
+    return table
+
+
+#: Schemes of :func:`balance_weights`.
+BALANCE_SCHEMES = ("emotion-corpus", "cell", "corpus", "emotion")
+
+
+def balance_weights(df, scheme: str = "emotion-corpus", normalize: bool = True):
+    """Per-row sample weights that keep the largest corpus (and class) from dominating.
+
+    Schemes (each is a different answer to "what should count equally?"):
+
+    ``"emotion-corpus"`` (default)
+        Every emotion gets the same total weight; within an emotion, every corpus that has
+        it gets an equal share; within a (corpus, emotion) cell every clip the same. The
+        classes are balanced, which is what UA (the headline metric) rewards, and no corpus
+        drowns the others inside a class: nEMO's 390 happy clips weigh as much in all as
+        URDU's 100. Weight of a clip = 1 / (K * C_e * n_ce) for K classes, C_e corpora having
+        emotion e, n_ce clips in the cell.
+    ``"cell"``
+        Every (corpus, emotion) cell gets the same total weight. Classes that more corpora
+        share weigh more in all.
+    ``"corpus"``
+        Every corpus gets the same total weight, split equally between its classes.
+    ``"emotion"``
+        Classic class balance, ignoring corpora (sklearn's ``class_weight="balanced"``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        ``emotion`` and (except for ``"emotion"``) ``corpus`` columns; usually after
+        :func:`select_task`.
+    scheme : str
+        One of :data:`BALANCE_SCHEMES`.
+    normalize : bool
+        Scale so the weights average 1 (sum = number of rows), the scale of unweighted
+        training: a regularisation strength keeps its meaning. Otherwise they sum to 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, one weight per row of ``df`` (positional), e.g. for sklearn's
+        ``fit(X, y, sample_weight=...)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> toy = pd.DataFrame({"corpus": ["big"] * 4 + ["small"] * 2,
+    ...                     "emotion": ["sad", "sad", "sad", "angry", "sad", "angry"]})
+    >>> balance_weights(toy, normalize=False).round(4).tolist()
+    [0.0833, 0.0833, 0.0833, 0.25, 0.25, 0.25]
+    """
+    import numpy as np
+    import pandas as pd
+
+    if scheme not in BALANCE_SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; expected one of {BALANCE_SCHEMES}")
+    if len(df) == 0:
+        return np.zeros(0)
+    emotion = df["emotion"].astype(str).reset_index(drop=True)
+    if scheme == "emotion":
+        weight = 1.0 / (emotion.nunique() * emotion.map(emotion.value_counts()))
+    else:
+        corpus = df["corpus"].astype(str).reset_index(drop=True)
+        cells = pd.DataFrame({"corpus": corpus, "emotion": emotion})
+        cell_size = cells.groupby(["corpus", "emotion"])["emotion"].transform("size")
+        if scheme == "cell":
+            weight = 1.0 / (len(cells.drop_duplicates()) * cell_size)
+        elif scheme == "corpus":
+            classes = cells.groupby("corpus")["emotion"].transform("nunique")
+            weight = 1.0 / (corpus.nunique() * classes * cell_size)
+        else:
+            sharing = cells.groupby("emotion")["corpus"].transform("nunique")
+            weight = 1.0 / (emotion.nunique() * sharing * cell_size)
+    weight = weight.to_numpy(dtype=float)
+    return weight * len(weight) if normalize else weight

@@ -1,12 +1,15 @@
 """Train/validation/test splits, and the leakage guard every training entry point calls.
 
-Two families of protocol:
+Three families of protocol:
 
 * **Speaker-independent** (:func:`loso`, :func:`speaker_kfold`): no test speaker is heard
   in training. This is what a deployed model faces, and the protocol serwidgets reports.
 * **Speaker-dependent** (:func:`random_split`): a random split stratified by emotion. It lets
   the same speaker (and sentence) appear on both sides and scores higher; it exists only to
   compare with papers that use it.
+* **Cross-corpus** (:func:`loco`, leave one corpus out): each corpus is the test set once and
+  the model is trained on all the others -- new speakers, and also a new language, recording
+  setup and actors' style. Speakers are corpus-prefixed, so it is speaker-independent too.
 
 :func:`check_leakage` rejects a split in which a test or validation speaker appears in
 training (speaker-independent mode), or in which the same *source utterance* is on two
@@ -36,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["Split", "LeakageError", "loso", "speaker_kfold", "random_split", "check_leakage"]
+__all__ = ["Split", "LeakageError", "loso", "speaker_kfold", "loco", "random_split", "check_leakage"]
 
 # How many offending speakers/sources a LeakageError message lists before "... and N more".
 _SHOWN = 5
@@ -200,6 +203,49 @@ def speaker_kfold(
         rng = np.random.default_rng((seed, k))
         name = f"speaker-kfold:{k + 1}/{n_folds}"
         yield _with_validation(df, name, order[k::n_folds], val_speakers, rng)
+
+
+def loco(df: pd.DataFrame, val_speakers: int = 0, seed: int = 0) -> Iterator[Split]:
+    """Leave one corpus out: one split per corpus, that corpus alone is the test set.
+
+    Training uses every other corpus; the test corpus's classes may include some that no
+    training corpus has (they are then never predicted, and score recall 0).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Needs ``corpus`` and ``speaker`` columns and at least two corpora.
+    val_speakers : int
+        Training speakers (from the other corpora) held out for validation in each fold.
+    seed : int
+        Seed for the validation choice.
+
+    Yields
+    ------
+    Split
+        Named ``"loco:<corpus>"``, in sorted corpus order.
+
+    Examples
+    --------
+    >>> [s.name for s in loco(df)]                  # doctest: +SKIP
+    ['loco:ased', 'loco:emodb', 'loco:emovo']
+    """
+    if "corpus" not in df.columns:
+        raise ValueError("leave-one-corpus-out needs a 'corpus' column")
+    corpus = df["corpus"].astype(str).to_numpy()
+    names = sorted(set(corpus))
+    if len(names) < 2:
+        raise ValueError(f"leave-one-corpus-out needs at least two corpora, got {names}")
+    for i, name in enumerate(names):
+        rng = np.random.default_rng((seed, i))
+        held_out = sorted(df.loc[corpus == name, "speaker"].unique())
+        split = _with_validation(df, f"loco:{name}", held_out, val_speakers, rng)
+        # Speaker ids are corpus-prefixed; a table where they are not must still hold out
+        # exactly the corpus.
+        if not np.array_equal(split.test, np.flatnonzero(corpus == name)):
+            raise ValueError(f"corpus {name!r} shares speaker ids with another corpus; "
+                             "speakers must be unique across corpora (e.g. 'emodb:03')")
+        yield split
 
 
 def random_split(

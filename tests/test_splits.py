@@ -13,6 +13,7 @@ from serwidgets.splits import (
     LeakageError,
     Split,
     check_leakage,
+    loco,
     loso,
     random_split,
     speaker_kfold,
@@ -171,3 +172,102 @@ def test_guard_rejects_shared_rows_and_bad_indices(emodb):
         check_leakage(emodb, Split("x", train=[0, 1], test=[2], val=[1]), False)
     with pytest.raises(ValueError, match="outside"):
         check_leakage(emodb, Split("x", train=[0], test=[len(emodb)]))
+
+
+# --- leave one corpus out -------------------------------------------------------------------
+
+def three_corpora() -> pd.DataFrame:
+    """a: 2 speakers, b: 3 speakers, c: 1 speaker; c has 'fear', which no other corpus has."""
+    rows = []
+    for corpus, speakers, language in (("a", 2, "de"), ("b", 3, "en"), ("c", 1, "en")):
+        for s in range(speakers):
+            for k, emotion in enumerate(["angry", "sad", "angry", "sad"] + (["fear", "fear"] if corpus == "c" else [])):
+                rows.append({"path": f"/x/{corpus}/{s}_{k}.wav", "corpus": corpus, "speaker": f"{corpus}:{s}",
+                             "gender": "mf"[s % 2], "emotion": emotion, "language": language})
+    return pd.DataFrame(rows)
+
+
+def test_loco_holds_out_each_corpus_once():
+    df = three_corpora()
+    folds = list(loco(df))
+    assert [f.name for f in folds] == ["loco:a", "loco:b", "loco:c"]
+    assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(len(df)))
+    for fold in folds:
+        check_leakage(df, fold)
+        corpus = fold.name.split(":")[1]
+        assert (df["corpus"].iloc[fold.test] == corpus).all()
+        assert (df["corpus"].iloc[fold.train] != corpus).all() and fold.train.size == (df["corpus"] != corpus).sum()
+        assert not speakers_of(df, fold.test) & speakers_of(df, fold.train)
+
+
+def test_loco_validation_from_other_corpora_and_seeded():
+    df = three_corpora()
+    folds = list(loco(df, val_speakers=1, seed=3))
+    for fold in folds:
+        check_leakage(df, fold)
+        assert len(speakers_of(df, fold.val)) == 1
+        assert fold.name.split(":")[1] not in set(df["corpus"].iloc[fold.val])
+    again = list(loco(df, val_speakers=1, seed=3))
+    assert all(np.array_equal(f.val, g.val) for f, g in zip(folds, again))
+
+
+def test_loco_needs_two_corpora_and_unique_speakers():
+    df = three_corpora()
+    with pytest.raises(ValueError, match="at least two corpora"):
+        list(loco(df[df["corpus"] == "a"]))
+    clash = df.assign(speaker=df["speaker"].str.split(":").str[1])  # "0" in every corpus
+    with pytest.raises(ValueError, match="shares speaker ids"):
+        list(loco(clash))
+    with pytest.raises(ValueError, match="'corpus' column"):
+        list(loco(df.drop(columns="corpus")))
+
+
+class _PathRule:
+    """A fake classifier: predicts 'angry' for files ending in _0 or _2, else 'sad'; no training."""
+
+    recipe = {"kind": "rule"}
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def fit(self, train, val=None):
+        self.trained_on = set(train["corpus"])
+        return self
+
+    def predict_proba(self, df):
+        p = np.zeros((len(df), len(self.labels)))
+        angry = df["path"].str.contains(r"_[02]\.wav$").to_numpy()
+        p[angry, self.labels.index("angry")] = 1
+        p[~angry, self.labels.index("sad")] = 1
+        return p
+
+
+def test_evaluate_loco_per_corpus_and_language(tmp_path):
+    from serwidgets import evaluate
+
+    df = three_corpora()
+    task = ("angry", "fear", "sad")
+    assert "loco" in evaluate.PROTOCOLS
+    table, folds, independent = evaluate.make_splits(df, "loco")
+    assert independent and [f.name for f in folds] == ["loco:a", "loco:b", "loco:c"]
+
+    def rule():
+        return _PathRule(task)
+
+    r = evaluate.evaluate(df, rule, "loco", task=task, snrs=[None], log=lambda *_: None)
+    # a and b: angry and sad, all right; c: fear is never predicted -> recall 0 over 3 classes
+    assert r["per_corpus"] == {"a": 1.0, "b": 1.0, "c": pytest.approx(2 / 3)}
+    assert r["per_corpus_classes"] == {"a": ["angry", "sad"], "b": ["angry", "sad"], "c": ["angry", "fear", "sad"]}
+    assert r["loco_mean_UA"] == pytest.approx((1 + 1 + 2 / 3) / 3)
+    assert r["loco_unseen_classes"] == {"a": [], "b": [], "c": ["fear"]}
+    assert r["per_language"]["de"] == {"UA": 1.0, "WA": 1.0, "n": 8, "corpora": ["a"]}
+    assert r["per_language"]["en"]["corpora"] == ["b", "c"] and r["per_language"]["en"]["n"] == 18
+    assert r["per_language"]["en"]["UA"] == pytest.approx(2 / 3)  # fear recall 0 pooled over b and c
+    json_path, md_path = evaluate.write_results(r, "toy-loco", tmp_path)
+    md = md_path.read_text()
+    assert "Mean UA over held-out corpora (leave one corpus out): **0.889**" in md
+    assert "- c: angry, fear, sad" in md and "c: fear" in md
+    assert "| en | b, c | 18 | 0.667 |" in md
+    # other protocols: per-language and classes too, no loco keys
+    r = evaluate.evaluate(df, rule, "loso", task=task, snrs=[None], log=lambda *_: None)
+    assert "loco_mean_UA" not in r and set(r["per_language"]) == {"de", "en"}

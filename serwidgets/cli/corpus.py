@@ -1,7 +1,9 @@
 """``ser corpus``: what a corpus holds, read from its file names.
 
-``ser corpus summary emodb /data/emodb`` prints the files per emotion, speaker and gender
-and how many files were skipped; ``--task emotion6`` shows the task's view (and what it
+``ser corpus summary emodb /data/emodb`` prints the files per emotion, speaker, gender and
+language, the corpus's faults counted by cause (unparseable names, unknown labels, empty or
+missing files, ...) and, from a check of every file's header, the unreadable files by cause
+(``--no-header-check`` skips it); ``--task emotion6`` shows the task's view (and what it
 drops); ``--json`` prints the same as JSON. ``ser corpus list`` lists the corpora.
 """
 
@@ -24,10 +26,17 @@ def _summary(args) -> int:
     except (FileNotFoundError, ValueError, TypeError) as error:
         print(f"ser corpus: {error}", file=sys.stderr)
         return 2
+    unreadable = None if args.no_header_check else corpora.check_readable(df, progress=not args.json)
     if args.task:
         df = labels.select_task(df, args.task)
     info = {"corpus": args.name, "root": df.attrs["root"], **corpora.summary(df)}
     info["skipped_files"] = list(df.attrs["skipped"])
+    info["fault_files"] = {cause: list(names) for cause, names in df.attrs.get("faults", {}).items() if names}
+    if unreadable is not None:
+        root = df.attrs["root"]
+        info["unreadable"] = {cause: len(paths) for cause, paths in unreadable.items()}
+        info["unreadable_files"] = {cause: [_relative(p, root) for p in paths]
+                                    for cause, paths in unreadable.items() if paths}
     if args.json:
         print(json.dumps(info, indent=2))
     else:
@@ -35,14 +44,36 @@ def _summary(args) -> int:
     return 0
 
 
+def _relative(path: str, root: str) -> str:
+    from pathlib import Path
+
+    try:
+        return str(Path(path).relative_to(Path(root).resolve()))
+    except ValueError:
+        return path
+
+
+def _examples(names: list[str], n: int = 3) -> str:
+    return ", ".join(names[:n]) + (", ..." if len(names) > n else "")
+
+
 def _format(info: dict) -> str:
     genders = ", ".join(f"{g}: {v['speakers']} speakers, {v['files']} files" for g, v in info["genders"].items())
     lines = [
         f"{info['corpus']}: {info['files']} files, {len(info['speakers'])} speakers ({genders})",
         f"root: {info['root']}",
-        f"skipped: {info['skipped']} file(s) with unrecognised names"
-        + (f", e.g. {', '.join(info['skipped_files'][:3])}" if info["skipped"] else ""),
+        "languages: " + (", ".join(f"{k} {v}" for k, v in info["languages"].items()) or "-"),
+        f"skipped: {info['skipped']} file(s) left out"
+        + (f", e.g. {_examples(info['skipped_files'])}" if info["skipped"] else ""),
+        "faults: " + (", ".join(f"{cause} {n}" for cause, n in info["faults"].items() if n) or "none"),
     ]
+    for cause, names in info["fault_files"].items():
+        kept = " (kept, with the speaker's majority gender)" if cause == "gender_conflict" else ""
+        lines.append(f"  {cause} ({len(names)}){kept}: {_examples(names)}")
+    if "unreadable" in info:
+        lines.append("unreadable (header check): "
+                     + (", ".join(f"{cause} {n}" for cause, n in info["unreadable"].items() if n) or "none"))
+        lines += [f"  {cause} ({len(names)}): {_examples(names)}" for cause, names in info["unreadable_files"].items()]
     if "task" in info:
         dropped = ", ".join(f"{e} {n}" for e, n in info["dropped"].items()) or "nothing"
         lines.append(f"task: {info['task']} (dropped: {dropped})")
@@ -57,10 +88,11 @@ def _format(info: dict) -> str:
 def _list(args) -> int:
     from .. import corpora
 
+    width = max(map(len, corpora.CORPORA)) + 2
     for name, loader in corpora.CORPORA.items():
         # A module with one loader describes its corpus; folder.py's two loaders describe themselves.
         doc = sys.modules[loader.__module__].__doc__ if loader.__name__ == "load" else loader.__doc__
-        print(f"{name:<10}{doc.strip().splitlines()[0].replace('``', '')}")
+        print(f"{name:<{width}}{doc.strip().splitlines()[0].replace('``', '')}")
     return 0
 
 
@@ -78,6 +110,8 @@ def register(subparsers) -> None:
     summary.add_argument("path", nargs="?", default=None, help="corpus folder (default: $SER_DATA/<name>)")
     summary.add_argument("--task", choices=sorted(TASKS), help="show only this task's emotions")
     summary.add_argument("--include-song", action="store_true", help="RAVDESS: include the song recordings")
+    summary.add_argument("--no-header-check", action="store_true",
+                         help="skip opening every file's header (the unreadable-file count)")
     summary.add_argument("--json", action="store_true", help="print JSON")
     summary.set_defaults(func=_summary)
 

@@ -5,6 +5,8 @@ Examples::
     ser evaluate --corpora emodb --task emodb7 --protocol loso --model cnn
     ser evaluate --corpora ravdess --task ravdess8 --protocol speaker-kfold --folds 6
     ser evaluate --corpora emodb --task emodb7 --protocol leaky --model baseline
+    ser evaluate --corpora emodb ravdess ased emovo urdu korean-emotiontts nemo --task emotion6 \
+        --protocol loco --model baseline     # leave one corpus out: per-corpus and per-language UA
     ser evaluate --corpora emodb --task emodb7 --model baseline --feature-set compare --speaker-norm
     ser evaluate --table            # the README results table, from results/*.json
     ser evaluate --corpora emodb ravdess --task emotion6 --protocol speaker-kfold --folds 5 \\
@@ -22,6 +24,8 @@ def run(args) -> int:
     if args.table:
         print(evaluate.results_table(args.results), end="")
         return 0
+    if args.protocol == "loco" and len(set(args.corpora)) < 2:
+        raise SystemExit("ser evaluate: --protocol loco (leave one corpus out) needs two or more --corpora")
     df, recipe = load_table(args)
     snrs = [None] + [float(s) for s in args.snr]
     baseline_options = {"feature_set": args.feature_set, "speaker_norm": args.speaker_norm,
@@ -44,6 +48,9 @@ def run(args) -> int:
     m = result["metrics"]
     print(f"ser evaluate: UA {m['UA']:.3f} WA {m['WA']:.3f} macro-F1 {m['macro_F1']:.3f} "
           f"({result['wall_seconds'] / 60:.1f} min) -> {json_path}, {md_path}")
+    if "loco_mean_UA" in result:
+        per_corpus = ", ".join(f"{c} {ua:.3f}" for c, ua in result["per_corpus"].items())
+        print(f"ser evaluate: leave-one-corpus-out mean UA {result['loco_mean_UA']:.3f} ({per_corpus})")
     return 0
 
 
@@ -57,7 +64,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="evaluate a model under a protocol; write results/",
                                    description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
-    parser.add_argument("--protocol", choices=("loso", "speaker-kfold", "random", "leaky"), default="loso")
+    parser.add_argument("--protocol", choices=("loso", "speaker-kfold", "loco", "random", "leaky"), default="loso",
+                        help="loso: leave one speaker out; speaker-kfold: --folds speaker folds; loco: leave one "
+                             "corpus out (needs two or more --corpora); random, leaky: speaker-dependent")
     parser.add_argument("--folds", type=int, default=None, help="folds for speaker-kfold")
     parser.add_argument("--model", choices=("cnn", "baseline"), default="cnn")
     baseline = parser.add_argument_group("baseline options")

@@ -17,9 +17,35 @@ Each loader reads a corpus in place from its official file naming and returns a
     the label as the corpus writes it (e.g. EmoDB ``"W"``)
 ``utterance``
     the text or utterance id (same sentence -> same value within a corpus)
+``language``
+    ISO 639-1 code of the speech (:data:`LANGUAGES`), e.g. ``"de"``; None when unknown
 
-Audio files whose names do not follow the corpus naming are not dropped silently: they
-are counted in a :class:`CorpusWarning` and listed in ``df.attrs["skipped"]``.
+Faults are never dropped silently. Files a loader cannot use are counted by cause in one
+:class:`CorpusWarning` and listed in ``df.attrs["faults"]`` (cause -> names relative to the
+root; causes in :data:`FAULT_CAUSES`: ``unparseable_name``, ``unknown_label``,
+``empty_file``, ``missing_file`` (listed in the corpus's ``MANIFEST.sha256`` or label file
+but absent), ``label_conflict``, and ``gender_conflict`` (kept, with the speaker's majority
+gender)); ``df.attrs["skipped"]`` lists every file left out. :func:`check_readable` opens
+every file's header (opt-in: it reads each file) and counts the unreadable ones by cause.
+``ser corpus summary <name>`` shows both.
+
+Corpora (registry name, language, clips, speakers, emotions):
+
+=================  ====  =====  ========  ===============================================
+name               lang  clips  speakers  emotions (canonical)
+=================  ====  =====  ========  ===============================================
+emodb              de    535    10        angry boredom disgust fear happy neutral sad
+ravdess            en    1440   24        angry calm disgust fear happy neutral sad surprise
+cremad             en    7442   91        angry disgust fear happy neutral sad
+tess               en    2800   2         angry disgust fear happy neutral sad surprise
+savee              en    480    4         angry disgust fear happy neutral sad surprise
+iemocap            en    ~10k   10        angry excited frustrated happy neutral sad ...
+ased               am    2470   65        angry fear happy neutral sad
+emovo              it    588    6         angry disgust fear happy neutral sad surprise
+urdu               ur    400    29        angry happy neutral sad (natural, not acted)
+korean-emotiontts  ko    300    15        angry happy neutral sad
+nemo               pl    2322   9         angry fear happy neutral sad surprise
+=================  ====  =====  ========  ===============================================
 
 Examples
 --------
@@ -41,10 +67,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import cremad, emodb, folder, iemocap, ravdess, savee, tess
-from ._table import COLUMNS, CorpusWarning
+from . import ased, cremad, emodb, emovo, folder, iemocap, korean_emotiontts, nemo, ravdess, savee, tess, urdu
+from ._table import COLUMNS, FAULT_CAUSES, CorpusWarning
 
-__all__ = ["CORPORA", "COLUMNS", "CorpusWarning", "corpus_root", "load_corpus", "load_corpora", "durations", "summary"]
+__all__ = ["CORPORA", "COLUMNS", "FAULT_CAUSES", "LANGUAGES", "UNREADABLE_CAUSES", "CorpusWarning", "corpus_root",
+           "load_corpus", "load_corpora", "durations", "summary", "check_readable"]
 
 #: Corpus name -> loader ``f(root: Path, **options) -> DataFrame``.
 CORPORA: dict[str, Callable[..., pd.DataFrame]] = {
@@ -54,8 +81,19 @@ CORPORA: dict[str, Callable[..., pd.DataFrame]] = {
     "tess": tess.load,
     "savee": savee.load,
     "iemocap": iemocap.load,
+    "ased": ased.load,
+    "emovo": emovo.load,
+    "urdu": urdu.load,
+    "korean-emotiontts": korean_emotiontts.load,
+    "nemo": nemo.load,
     "folder": folder.load_folder,
     "csv": folder.load_csv,
+}
+
+#: Corpus name -> ISO 639-1 code of its speech (the ``language`` column).
+LANGUAGES: dict[str, str] = {
+    module.NAME: module.LANGUAGE
+    for module in (emodb, ravdess, cremad, tess, savee, iemocap, ased, emovo, urdu, korean_emotiontts, nemo)
 }
 
 
@@ -85,8 +123,9 @@ def load_corpus(name: str, root: str | os.PathLike | None = None, **options) -> 
     Parameters
     ----------
     name : str
-        ``"emodb"``, ``"ravdess"``, ``"cremad"``, ``"tess"``, ``"savee"``, ``"iemocap"``,
-        ``"folder"`` or ``"csv"``.
+        A key of :data:`CORPORA`: ``"emodb"``, ``"ravdess"``, ``"cremad"``, ``"tess"``,
+        ``"savee"``, ``"iemocap"``, ``"ased"``, ``"emovo"``, ``"urdu"``,
+        ``"korean-emotiontts"``, ``"nemo"``, ``"folder"`` or ``"csv"``.
     root : str or path, optional
         The corpus folder (for ``csv``: the CSV file). Default ``$SER_DATA/<name>``.
     **options
@@ -96,7 +135,8 @@ def load_corpus(name: str, root: str | os.PathLike | None = None, **options) -> 
     -------
     pandas.DataFrame
         One row per recording, sorted by path; see the module docstring for the columns.
-        ``attrs``: ``corpus``, ``root``, ``skipped`` (unparseable file names).
+        ``attrs``: ``corpus``, ``root``, ``skipped`` (files left out), ``faults`` (cause ->
+        file names, see :data:`FAULT_CAUSES`).
 
     Examples
     --------
@@ -126,7 +166,8 @@ def load_corpora(names_or_specs: Iterable, root: str | os.PathLike | None = None
     -------
     pandas.DataFrame
         The concatenated tables; ``attrs["skipped"]`` lists ``"<corpus>/<name>"`` for every
-        skipped file, ``attrs["corpora"]`` the corpus names.
+        skipped file, ``attrs["faults"]`` maps each cause to such names, ``attrs["corpora"]``
+        the corpus names.
 
     Examples
     --------
@@ -146,6 +187,10 @@ def load_corpora(names_or_specs: Iterable, root: str | os.PathLike | None = None
     df.attrs = {
         "corpora": [t.attrs["corpus"] for t in tables],
         "skipped": [f"{t.attrs['corpus']}/{s}" for t in tables for s in t.attrs["skipped"]],
+        "faults": {
+            cause: [f"{t.attrs['corpus']}/{s}" for t in tables for s in t.attrs.get("faults", {}).get(cause, [])]
+            for cause in FAULT_CAUSES
+        },
     }
     return df
 
@@ -175,8 +220,9 @@ def summary(df: pd.DataFrame) -> dict:
     dict
         ``files``, ``emotions`` (emotion -> files), ``speakers`` (speaker ->
         ``{"gender", "files"}``), ``genders`` (gender or "unknown" -> speakers and files),
-        ``skipped`` (count) and, after :func:`serwidgets.labels.select_task`, ``task`` and
-        ``dropped``.
+        ``languages`` (code or "unknown" -> files), ``skipped`` (count), ``faults`` (cause ->
+        count, every cause of :data:`FAULT_CAUSES`) and, after
+        :func:`serwidgets.labels.select_task`, ``task`` and ``dropped``.
 
     Examples
     --------
@@ -197,9 +243,94 @@ def summary(df: pd.DataFrame) -> dict:
         "emotions": {str(k): int(v) for k, v in df.groupby("emotion").size().items()},
         "speakers": speakers,
         "genders": dict(sorted(genders.items())),
+        "languages": {
+            str(k): int(v)
+            for k, v in (df["language"].fillna("unknown") if "language" in df else pd.Series("unknown", index=df.index))
+            .value_counts().sort_index().items()
+        },
         "skipped": len(df.attrs.get("skipped", [])),
+        "faults": {cause: len(df.attrs.get("faults", {}).get(cause, [])) for cause in FAULT_CAUSES},
     }
     if "labels" in df.attrs:
         out["task"] = df.attrs.get("task") or list(df.attrs["labels"])
         out["dropped"] = dict(df.attrs.get("dropped", {}))
+    return out
+
+
+#: Causes of :func:`check_readable`.
+UNREADABLE_CAUSES = ("missing_file", "empty_file", "not_audio", "corrupt_header", "no_audio_stream", "no_frames")
+
+# First bytes of the containers the corpora and serwidgets.audio use.
+_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\x1aE\xdf\xa3", b"FORM")
+
+
+def _header_fault(path: str) -> str | None:
+    """Why the file at ``path`` has no readable audio header, or None if it has one."""
+    import soundfile
+
+    file = Path(path)
+    if not file.is_file():
+        return "missing_file"
+    if file.stat().st_size == 0:
+        return "empty_file"
+    try:
+        info = soundfile.info(path)
+        return None if info.frames > 0 and info.samplerate > 0 else "no_frames"
+    except Exception:  # noqa: BLE001 - libsndfile refuses many formats; PyAV decides
+        pass
+    try:
+        import av
+
+        with av.open(path) as container:
+            if not container.streams.audio:
+                return "no_audio_stream"
+            stream = container.streams.audio[0]
+            if not stream.rate:
+                return "corrupt_header"
+            if (stream.frames or 0) == 0 and not (stream.duration or container.duration):
+                return "no_frames"
+            return None
+    except Exception:  # noqa: BLE001 - any failure to open is a fault to count, not to raise
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+        known = head.startswith(_MAGIC) or head[4:8] == b"ftyp"
+        return "corrupt_header" if known else "not_audio"
+
+
+def check_readable(df: pd.DataFrame, progress: bool = True) -> dict[str, list[str]]:
+    """Open every file's header (libsndfile, else PyAV) and list the unreadable ones by cause.
+
+    Opt-in (it touches every file, a few seconds per thousand): the loaders read names only.
+    Only headers are read, so a file whose audio data is damaged past its header can still
+    fail to decode later (feature extraction skips and reports those).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A corpus table (``path`` column).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        Cause -> paths (as in ``df["path"]``), for every cause of :data:`UNREADABLE_CAUSES`:
+        ``missing_file``, ``empty_file`` (0 bytes), ``not_audio`` (no known audio header),
+        ``corrupt_header`` (an audio header neither libsndfile nor PyAV can open),
+        ``no_audio_stream`` (a container without audio), ``no_frames`` (zero-length audio).
+
+    Examples
+    --------
+    >>> bad = check_readable(load_corpus("ased"))                  # doctest: +SKIP
+    >>> {cause: len(paths) for cause, paths in bad.items()}        # doctest: +SKIP
+    {'missing_file': 0, 'empty_file': 0, 'not_audio': 0, ...}
+    """
+    from tqdm.auto import tqdm
+
+    out = {cause: [] for cause in UNREADABLE_CAUSES}
+    paths = tqdm(df["path"], desc="headers", unit=" files", disable=None if progress else True, leave=False)
+    for path in paths:
+        cause = _header_fault(str(path))
+        if cause is not None:
+            out[cause].append(str(path))
     return out

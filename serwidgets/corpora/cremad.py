@@ -23,6 +23,7 @@ from ..labels import NATIVE_LABELS
 from ._table import audio_files, make_table, relative
 
 NAME = "cremad"
+LANGUAGE = "en"
 
 INTENSITIES = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 
@@ -69,4 +70,4 @@ def load(root: Path, demographics: str | Path | None = None) -> pd.DataFrame:
             "utterance": match["sentence"],
             "intensity": INTENSITIES[match["level"]],
         })
-    return make_table(rows, NAME, root, skipped, extra=("intensity",))
+    return make_table(rows, NAME, root, skipped, extra=("intensity",), language=LANGUAGE)

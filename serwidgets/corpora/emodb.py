@@ -24,6 +24,7 @@ from ..labels import NATIVE_LABELS
 from ._table import audio_files, make_table, relative
 
 NAME = "emodb"
+LANGUAGE = "de"
 
 #: Speaker -> gender, as documented by the corpus authors.
 SPEAKERS = {
@@ -31,7 +32,7 @@ SPEAKERS = {
     "12": "m", "13": "f", "14": "f", "15": "m", "16": "f",
 }
 
-_PATTERN = re.compile(r"^(?P<speaker>\d\d)(?P<text>[ab]\d\d)(?P<letter>[WLEAFTN])(?P<version>[a-z])$")
+_PATTERN = re.compile(r"^(?P<speaker>\d\d)(?P<text>[ab]\d\d)(?P<letter>[A-Z])(?P<version>[a-z])$")
 
 
 def load(root: Path) -> pd.DataFrame:
@@ -40,11 +41,15 @@ def load(root: Path) -> pd.DataFrame:
     Extra column: ``version`` (take letter).
     """
     emotions = NATIVE_LABELS[NAME]
-    rows, skipped = [], []
+    rows, skipped, unknown = [], [], []
     for path in audio_files(root, (".wav",)):
         match = _PATTERN.match(path.stem)
         if match is None or match["speaker"] not in SPEAKERS:
             skipped.append(relative(path, root))
+            continue
+        if match["letter"] not in emotions:
+            skipped.append(relative(path, root))
+            unknown.append(skipped[-1])
             continue
         rows.append({
             "path": str(path.resolve()),
@@ -56,4 +61,5 @@ def load(root: Path) -> pd.DataFrame:
             "utterance": match["text"],
             "version": match["version"],
         })
-    return make_table(rows, NAME, root, skipped, extra=("version",))
+    return make_table(rows, NAME, root, skipped, extra=("version",), language=LANGUAGE,
+                      faults={"unknown_label": unknown})

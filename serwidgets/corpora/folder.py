@@ -6,7 +6,8 @@ angry). The speaker comes from ``speaker_pattern``, a regular expression searche
 file name (its ``speaker`` group, else its first group), or is ``"unknown"``.
 
 ``csv``: a CSV file with columns ``path``, ``emotion``, ``speaker`` and optionally
-``gender``; relative paths are relative to the CSV file. Other columns are kept.
+``gender`` and ``language``; relative paths are relative to the CSV file. Other columns are
+kept. Both take ``language`` (ISO 639-1 code, e.g. ``"en"``) for the ``language`` column.
 
 Speakers are prefixed with the corpus name (``"folder:anna"``) so they stay unique when
 corpora are combined; pass ``corpus`` to tell two custom corpora apart.
@@ -31,7 +32,8 @@ from ._table import ANY_AUDIO, audio_files, make_table, relative
 _GENDERS = {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}
 
 
-def load_folder(root: Path, speaker_pattern: str | None = None, corpus: str = "folder") -> pd.DataFrame:
+def load_folder(root: Path, speaker_pattern: str | None = None, corpus: str = "folder",
+                language: str | None = None) -> pd.DataFrame:
     """The table of ``root/<emotion>/...`` audio files.
 
     Parameters
@@ -43,6 +45,8 @@ def load_folder(root: Path, speaker_pattern: str | None = None, corpus: str = "f
         first group, or whole match) is the speaker. Files it does not match are skipped.
     corpus : str
         Corpus name, used in the ``corpus`` column and as the speaker prefix.
+    language : str, optional
+        ISO 639-1 code of the recordings (the ``language`` column; None if not given).
     """
     pattern = re.compile(speaker_pattern) if speaker_pattern else None
     rows, skipped = [], []
@@ -67,10 +71,11 @@ def load_folder(root: Path, speaker_pattern: str | None = None, corpus: str = "f
             "native_label": parts[0],
             "utterance": path.stem,
         })
-    return make_table(rows, corpus, root, skipped, reason="(outside an emotion folder, or no speaker_pattern match)")
+    return make_table(rows, corpus, root, skipped, reason="(outside an emotion folder, or no speaker_pattern match)",
+                      language=language)
 
 
-def load_csv(root: Path, corpus: str = "csv") -> pd.DataFrame:
+def load_csv(root: Path, corpus: str = "csv", language: str | None = None) -> pd.DataFrame:
     """The table listed by a CSV file with columns ``path``, ``emotion``, ``speaker`` [, ``gender``].
 
     Parameters
@@ -79,8 +84,10 @@ def load_csv(root: Path, corpus: str = "csv") -> pd.DataFrame:
         The CSV file, or a folder holding exactly one ``*.csv``.
     corpus : str
         Corpus name, used in the ``corpus`` column and as the speaker prefix.
+    language : str, optional
+        ISO 639-1 code for rows without a ``language`` value of their own.
 
-    Rows whose audio file does not exist are skipped (and reported).
+    Rows whose audio file does not exist are skipped (and reported as ``missing_file``).
     """
     csv_path = root
     if root.is_dir():
@@ -92,7 +99,7 @@ def load_csv(root: Path, corpus: str = "csv") -> pd.DataFrame:
     missing = {"path", "emotion", "speaker"} - set(table.columns)
     if missing:
         raise ValueError(f"{csv_path}: missing column(s) {', '.join(sorted(missing))}")
-    extra = [c for c in table.columns if c not in ("path", "emotion", "speaker", "gender")]
+    extra = [c for c in table.columns if c not in ("path", "emotion", "speaker", "gender", "language")]
     base = csv_path.parent
     rows, skipped = [], []
     for record in table.to_dict("records"):
@@ -111,5 +118,7 @@ def load_csv(root: Path, corpus: str = "csv") -> pd.DataFrame:
             "emotion": canonical_emotion(record["emotion"]),
             "native_label": record["emotion"],
             "utterance": record.get("utterance") or path.stem,
+            "language": record.get("language") or language,
         })
-    return make_table(rows, corpus, csv_path, skipped, extra=extra, reason="(listed audio files that do not exist)")
+    return make_table(rows, corpus, csv_path, skipped, extra=extra, reason="(listed audio files that do not exist)",
+                      language=language, faults={"missing_file": list(skipped)})

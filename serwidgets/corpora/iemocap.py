@@ -30,6 +30,7 @@ from ..labels import NATIVE_LABELS
 from ._table import make_table, relative
 
 NAME = "iemocap"
+LANGUAGE = "en"
 
 _LINE = re.compile(
     r"^\[(?P<start>[\d.]+) - (?P<end>[\d.]+)\]\s+(?P<utterance>\S+)\s+(?P<label>\S+)\s+"
@@ -62,7 +63,7 @@ def load(root: Path, include_other: bool = False) -> pd.DataFrame:
         for p in (root / f"Session{n}" / "dialog" / "EmoEvaluation").glob("*.txt")
         if not p.name.startswith(".")
     )
-    rows, skipped, excluded = [], [], 0
+    rows, skipped, missing, excluded = [], [], [], 0
     for label_file in tqdm(label_files, desc="iemocap labels", unit=" dialogs", disable=None, leave=False):
         for line in label_file.read_text(errors="replace").splitlines():
             if not line.startswith("["):
@@ -79,6 +80,7 @@ def load(root: Path, include_other: bool = False) -> pd.DataFrame:
             wav = root / f"Session{session}" / "sentences" / "wav" / utterance["dialog"] / f"{match['utterance']}.wav"
             if not wav.is_file():
                 skipped.append(relative(wav, root))
+                missing.append(skipped[-1])
                 continue
             gender = utterance["gender"]
             rows.append({
@@ -99,6 +101,7 @@ def load(root: Path, include_other: bool = False) -> pd.DataFrame:
                 "dominance": float(match["d"]),
             })
     extra = ("session", "dialog", "improvised", "start", "end", "valence", "activation", "dominance")
-    df = make_table(rows, NAME, root, skipped, extra=extra, reason="(label lines that do not parse, or missing WAVs)")
+    df = make_table(rows, NAME, root, skipped, extra=extra, reason="(label lines that do not parse, or missing WAVs)",
+                    language=LANGUAGE, faults={"missing_file": missing})
     df.attrs["excluded_other"] = excluded
     return df

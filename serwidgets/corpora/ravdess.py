@@ -27,6 +27,7 @@ from ..labels import NATIVE_LABELS
 from ._table import CORPUS_AUDIO, audio_files, make_table, relative
 
 NAME = "ravdess"
+LANGUAGE = "en"
 
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 INTENSITIES = {"01": "normal", "02": "strong"}
@@ -75,6 +76,7 @@ def load(root: Path, include_song: bool = False) -> pd.DataFrame:
             "statement": STATEMENTS[match["statement"]],
             "repetition": int(match["repetition"]),
         })
-    df = make_table(rows, NAME, root, skipped, extra=("vocal_channel", "intensity", "statement", "repetition"))
+    df = make_table(rows, NAME, root, skipped, extra=("vocal_channel", "intensity", "statement", "repetition"),
+                    language=LANGUAGE)
     df.attrs["excluded_song"] = excluded_song
     return df

@@ -22,6 +22,7 @@ from ..labels import NATIVE_LABELS
 from ._table import audio_files, make_table, relative
 
 NAME = "savee"
+LANGUAGE = "en"
 
 SPEAKERS = {"DC": "m", "JE": "m", "JK": "m", "KL": "m"}
 
@@ -58,4 +59,4 @@ def load(root: Path) -> pd.DataFrame:
             "native_label": native,
             "utterance": f"{native}{number}",
         })
-    return make_table(rows, NAME, root, skipped)
+    return make_table(rows, NAME, root, skipped, language=LANGUAGE)

@@ -22,6 +22,7 @@ from ..labels import NATIVE_LABELS
 from ._table import audio_files, make_table, relative
 
 NAME = "tess"
+LANGUAGE = "en"
 
 SPEAKERS = {"OAF": "f", "YAF": "f"}
 
@@ -48,4 +49,4 @@ def load(root: Path) -> pd.DataFrame:
             "native_label": native,
             "utterance": match["word"].lower(),
         })
-    return make_table(rows, NAME, root, skipped)
+    return make_table(rows, NAME, root, skipped, language=LANGUAGE)
