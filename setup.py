@@ -7,12 +7,14 @@ under ``serwidgets/_shipped/`` with the same relative paths, which ``serwidgets.
 ``models/`` is shipped, whatever bundles it holds. MANIFEST.in puts the same files in the sdist.
 """
 
+import os
 from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-ROOT = Path(__file__).resolve().parent
+# Not resolve(): a tree of symbolic links (tests/test_wheel.py) builds from where it is.
+ROOT = Path(os.path.abspath(__file__)).parent
 #: Repository paths copied into the wheel: folders whole, files alone.
 SHIPPED = ("models", "notebooks/dashboard.ipynb", "config/voila.json")
 PACKAGED = Path("serwidgets") / "_shipped"

@@ -1,7 +1,7 @@
 """An installed package works, not just a checkout.
 
-The repository is built the way a release is (sdist, then a wheel from the unpacked sdist,
-with setuptools' PEP 517 backend), and the wheel installed with ``pip install --target`` into
+The working tree is built into a wheel (setuptools' PEP 517 backend, through pip), and the
+wheel installed with ``pip install --target`` into
 a temporary folder (``--no-deps``: the dependencies come from this environment, so the test
 runs offline). Programs then run from a folder outside the checkout, with the installed copy
 first on the path, and must find the shipped model, the dashboard notebook and the Voilà config
@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import zipfile
 from pathlib import Path
 
@@ -31,14 +30,20 @@ def _run(command, **kwargs):
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """A wheel built from an sdist of the repository (offline: no build isolation, no index)."""
+    """A wheel built from the working tree (offline: no build isolation, no index).
+
+    The build runs in a temporary tree of symbolic links to the files git sees (tracked, or
+    untracked and not ignored), so it writes no ``build/`` into the checkout and never reads
+    ``.venv`` or caches.
+    """
     build = tmp_path_factory.mktemp("build")
-    sdist = _run([sys.executable, "-c",
-                  "import sys, setuptools.build_meta as b; print(b.build_sdist(sys.argv[1]))", str(build)],
-                 cwd=REPO).stdout.strip().splitlines()[-1]
-    with tarfile.open(build / sdist) as tar:
-        tar.extractall(build / "src", **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-    (source,) = (build / "src").iterdir()
+    files = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                 cwd=REPO).stdout.split("\0")
+    source = build / "src"
+    for name in filter(None, files):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            (source / name).symlink_to(REPO / name)
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
           "--quiet", "-w", str(build / "dist"), str(source)])
     (wheel,) = (build / "dist").glob("serwidgets-*.whl")
