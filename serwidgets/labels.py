@@ -31,6 +31,9 @@ Tasks (:data:`TASKS`):
 - ``"emotion6"`` (default): angry, disgust, fear, happy, neutral, sad -- the six emotions
   every public acted corpus above shares. It drops EmoDB boredom, RAVDESS calm and
   surprised, TESS pleasant surprise and SAVEE surprise.
+- ``"emotion4"``: angry, happy, neutral, sad -- the four emotions *every* corpus has, URDU and
+  the Korean emotiontts included: the task for comparing corpora (leave one corpus out) without
+  classes a held-out corpus lacks or that no training corpus has.
 - ``"emodb7"``, ``"ravdess8"``: each corpus's full native set.
 - ``"iemocap6"``: angry, excited, frustrated, happy, neutral, sad.
 - ``"iemocap4"``: angry, happy, neutral, sad with excited merged into happy (the usual
@@ -130,6 +133,7 @@ NATIVE_LABELS: dict[str, dict[str, str]] = {
 #: Task name -> the emotions it classifies, in the order of the model's outputs.
 TASKS: dict[str, tuple[str, ...]] = {
     "emotion6": ("angry", "disgust", "fear", "happy", "neutral", "sad"),
+    "emotion4": ("angry", "happy", "neutral", "sad"),
     "emodb7": ("angry", "boredom", "disgust", "fear", "happy", "neutral", "sad"),
     "ravdess8": ("angry", "calm", "disgust", "fear", "happy", "neutral", "sad", "surprise"),
     "iemocap6": ("angry", "excited", "frustrated", "happy", "neutral", "sad"),

@@ -99,6 +99,7 @@ def test_new_corpora_label_maps():
 
 
 def test_corpus_classes_from_label_maps():
+    assert all(classes == labels.TASKS["emotion4"] for classes in labels.corpus_classes("emotion4").values())
     six = labels.corpus_classes("emotion6")
     assert six["urdu"] == six["korean-emotiontts"] == ("angry", "happy", "neutral", "sad")
     assert six["ased"] == six["nemo"] == ("angry", "fear", "happy", "neutral", "sad")
