@@ -294,8 +294,9 @@ def test_cli_summary_prints_faults(capsys, broken_ased):
     assert info["fault_files"]["label_conflict"] == ["04Sad/h3-02-01-01-05.opus"]
 
 
-def test_cli_summary_real_ased(capsys, shared_data):
-    assert main(["corpus", "summary", "ased", str(shared_data / "ased")]) == 0
+def test_cli_summary_real_ased(capsys, shared_data, monkeypatch):
+    monkeypatch.setenv("SER_DATA", str(shared_data))
+    assert main(["corpus", "summary", "ased"]) == 0  # `ser corpus summary ased`, root from $SER_DATA
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == "ased: 2470 files, 65 speakers (f: 25 speakers, 925 files, m: 40 speakers, 1545 files)"
