@@ -13,7 +13,7 @@ dashboard:
 # pytest exits 5 when it collected no test; make treats that, like any failure, as an error.
 test:
 	@scripts/setup-env --browser
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 bench:
 	@scripts/setup-env
