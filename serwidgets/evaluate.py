@@ -250,6 +250,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     --------
     >>> r = evaluate(df, "baseline", "random", task="emodb7", snrs=[None])   # doctest: +SKIP
     """
+    from . import fingerprint
     from . import labels as labels_module
     from .features import FeatureConfig
     from .splits import LeakageError, check_leakage
@@ -343,6 +344,8 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         "folds": fold_results,
         "wall_seconds": round(time.perf_counter() - start, 1),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        # Library versions, CPU, thread counts: a re-run matches exactly only in the same one.
+        "environment": fingerprint.environment(),
     }
 
 

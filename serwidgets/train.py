@@ -51,6 +51,30 @@ __all__ = [
 #: Test-time / copy noise when a row names none.
 DEFAULT_NOISE = "white"
 
+#: TensorFlow's intra- and inter-op threads while training. A fixed count, not one per CPU:
+#: the thread count changes a CNN's floating-point sums, so a result is reproducible only
+#: for a given count (the fingerprint in each results file records it; see
+#: :mod:`serwidgets.fingerprint`). 2 is what this project's results were trained with, and
+#: what the predictor uses.
+TRAIN_THREADS = 2
+
+
+def pin_threads(n: int = TRAIN_THREADS) -> None:
+    """Set TensorFlow's intra- and inter-op thread pools to ``n`` threads.
+
+    Possible only before TensorFlow runs its first operation; afterwards the pools are fixed
+    for the process and this does nothing (the results file's fingerprint then records the
+    counts actually used).
+    """
+    import tensorflow as tf
+
+    for setter in (tf.config.threading.set_intra_op_parallelism_threads,
+                   tf.config.threading.set_inter_op_parallelism_threads):
+        try:
+            setter(n)
+        except RuntimeError:
+            pass  # TensorFlow already running: its thread pools are fixed for this process
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -351,6 +375,7 @@ class NetClassifier:
         from . import nets
 
         recipe = self.recipe
+        pin_threads()
         keras.utils.set_random_seed(recipe.seed)
         train_df = with_noisy_copies(train_df, recipe.noisy_copies, recipe.copy_snr_db, recipe.seed)
         targets = self._targets(train_df)
