@@ -71,3 +71,23 @@ def test_ser_entry_point_lists_subcommands():
                          capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0
     assert "corpus" in out.stdout
+
+
+def test_the_version_is_defined_once():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "serwidgets.__version__"}
+
+
+def test_the_sdist_carries_what_the_wheel_ships():
+    """setup.py copies SHIPPED into the wheel; MANIFEST.in must put them in the sdist too."""
+    import ast
+
+    tree = ast.parse((REPO / "setup.py").read_text())
+    shipped = next(ast.literal_eval(node.value) for node in ast.walk(tree)
+                   if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "SHIPPED")
+    manifest = [line.split() for line in (REPO / "MANIFEST.in").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    for entry in shipped:
+        command = "graft" if (REPO / entry).is_dir() else "include"
+        assert any(words[0] == command and entry in words[1:] for words in manifest), entry
