@@ -124,6 +124,33 @@ def test_uploader_explains_what_it_refuses(emodb_root):
         uploader.max_seconds = -1
 
 
+def test_uploader_answers_every_message_and_reports_refusals(emodb_root):
+    """What the browser sends: an upload within the limit, or a note that it refused a file."""
+    from serwidgets.widgets.uploader import MAX_UPLOAD_BYTES
+
+    uploader = Uploader(max_bytes=100_000)
+    assert Uploader().max_bytes == MAX_UPLOAD_BYTES
+    assert uploader.trait_metadata("max_bytes", "sync")  # the browser checks the same limit
+    sent, refused, received = [], [], []
+    uploader.send = lambda content, buffers=None: sent.append(content)
+    uploader.on_refused(refused.append)
+    uploader.on_upload(lambda y, sr, name: received.append(name))
+    # Refused in the browser (only name and size arrive): same sentence as the browser shows.
+    uploader._handle_message(uploader, {"type": "refused", "name": "talk.wav", "size": 173 * 2**20}, [])
+    assert uploader.status == refused[-1] == (
+        "talk.wav is too large: 173.0 MiB (limit 0.1 MiB). Upload a shorter recording.")
+    speech = (emodb_root / "wav" / UTTERANCE).read_bytes()
+    small = Uploader()
+    small.send = lambda content, buffers=None: sent.append(content)
+    small.on_upload(lambda y, sr, name: received.append(name))
+    small._handle_message(small, {"type": "upload", "name": "a.wav", "size": len(speech)}, [memoryview(speech)])
+    assert received == ["a.wav"] and small.status == ""
+    # A file over the kernel's limit that got past the browser is refused here too.
+    uploader._handle_message(uploader, {"type": "upload", "name": "b.wav"}, [memoryview(speech)])
+    assert "b.wav is too large" in uploader.status and len(refused) == 2
+    assert sent == [{"type": "done", "ok": False}, {"type": "done", "ok": True}, {"type": "done", "ok": False}]
+
+
 # -- EmotionPanel ------------------------------------------------------------------------
 def test_envelope_is_min_max_per_column():
     y = np.sin(np.linspace(0, 40 * np.pi, 16000)).astype(np.float32) * 0.5
@@ -165,7 +192,9 @@ def test_panel_shows_a_real_analysis(model, emodb_root):
     played, sr = soundfile.read(io.BytesIO(panel.audio))
     assert sr == analysis.sample_rate and len(played) == len(analysis.waveform)
     panel.show_message("no_speech", "No speech detected")
-    assert panel.state == "no_speech" and panel.top == "" and panel.audio == b"" and panel.revision == 2
+    # None, not b"": a zero-length buffer breaks the browser's state update.
+    assert panel.state == "no_speech" and panel.top == "" and panel.audio is None and panel.revision == 2
+    assert panel.waveform is None and panel.spectrogram is None
     with pytest.raises(traitlets.TraitError):
         panel.state = "happy"
 
@@ -244,22 +273,47 @@ def test_dashboard_notebook_is_committed_without_outputs():
 
 
 def test_voila_reads_the_repository_config(tmp_path):
-    """Voilà itself, started as ``ser dashboard`` starts it, sees config/voila.json."""
+    """The dashboard server, started as ``ser dashboard`` starts it, sees config/voila.json."""
     import subprocess
     import sys
 
     from serwidgets.cli.dashboard import voila_env
 
-    code = ("import json; from voila.app import Voila; app = Voila(); app.initialize([]); "
-            "print(json.dumps([app.tornado_settings, app.ip, app.port, app.voila_configuration.strip_sources]))")
+    code = (
+        "import json; from serwidgets.server import DashboardVoila; app = DashboardVoila(); app.initialize([]); "
+        "c = app.config; km = c.MappingKernelManager; "
+        "print(json.dumps([app.tornado_settings, app.ip, app.port, app.voila_configuration.strip_sources, "
+        "app.max_kernels, app.allowed_hosts, app.voila_configuration.multi_kernel_manager_class.__name__, "
+        "[km.cull_idle_timeout, km.cull_interval, km.cull_connected], app.voila_configuration.default_pool_size, "
+        "c.VoilaExecutor.iopub_timeout, app.template_paths[0]]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=voila_env(), cwd=tmp_path,
                          capture_output=True, text=True, check=True)
-    tornado, ip, port, strip_sources = json.loads(out.stdout.strip().splitlines()[-1])
-    # Uploads up to the uploader's limit must reach the kernel, so it can answer "too large".
+    (tornado, ip, port, strip_sources, max_kernels, hosts, manager, cull, pool, iopub,
+     template) = json.loads(out.stdout.strip().splitlines()[-1])
+    # Uploads up to the uploader's limit must reach the kernel (the browser refuses larger ones).
     assert tornado["websocket_max_message_size"] > Uploader().max_bytes + 2**20
     assert (ip, port, strip_sources) == ("127.0.0.1", 8866, True)
+    assert max_kernels >= 10 and set(hosts) == {"localhost", "127.0.0.1", "::1"}
+    assert manager == "DashboardKernelManager" and pool >= 1
+    # Closed pages' kernels go within a minute; open pages (connected kernels) are never culled.
+    timeout, interval, connected = cull
+    assert timeout + interval <= 60 and connected is False
+    assert iopub >= 10  # nbclient's 4 s default lost whole dashboards under load
+    assert (Path(template) / "index.html.j2").is_file()  # the page without CDN links comes first
     env = voila_env({"JUPYTER_CONFIG_PATH": "/elsewhere"})
     assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[1:] == ["/elsewhere"]
+
+
+def test_host_check_allows_only_local_names():
+    from serwidgets.server import _host_allowed
+
+    local = ["localhost", "127.0.0.1", "::1"]
+    for host in ["127.0.0.1:8866", "localhost:8866", "LOCALHOST", "[::1]:8866", "127.0.0.2:1"]:
+        assert _host_allowed(host, local), host
+    for host in ["evil.example:8866", "evil.example", "192.168.1.5:8866", "", "localhost.evil.example"]:
+        assert not _host_allowed(host, local), host
+    assert _host_allowed("dashboard.lan:8866", ["dashboard.lan"]) and _host_allowed("any", ["*"])
 
 
 def test_ser_dashboard_runs_voila_on_the_notebook(monkeypatch):
@@ -270,7 +324,7 @@ def test_ser_dashboard_runs_voila_on_the_notebook(monkeypatch):
     monkeypatch.setattr(dashboard.subprocess, "call", lambda command, env, cwd: calls.append((command, env)) or 0)
     assert cli.main(["dashboard", "--no-browser", "--port", "9999"]) == 0
     (command, env), = calls
-    assert command[1:4] == ["-m", "voila", str(dashboard.NOTEBOOK)]
+    assert command[1:4] == ["-m", "serwidgets.server", str(dashboard.NOTEBOOK)]
     assert "--port=9999" in command and "--no-browser" in command
     assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(dashboard.CONFIG_DIR)
     assert cli.main(["dashboard", "--notebook", "missing.ipynb"]) == 2
@@ -289,6 +343,23 @@ def test_describe_model_quotes_the_cards_accuracy(metrics, protocol, expected):
     predictor = SimpleNamespace(name="m", backend="litert", labels=("a", "b"),
                                 card={"metrics": metrics, "protocol": protocol})
     assert describe_model(predictor) == f"Model m (litert): 2 emotions; {expected}"
+
+
+def test_dashboard_clears_the_old_result_when_an_upload_fails(model, speech_wav):
+    dashboard = EmotionDashboard(predictor=model)
+    uploader, panel = dashboard.uploader, dashboard.panel
+    uploader.send = lambda content, buffers=None: None
+    upload = {"type": "upload", "name": "speech.wav"}
+    uploader._handle_message(uploader, upload, [memoryview(speech_wav)])
+    assert panel.state == "result" and panel.top in model.labels
+    for content, buffers in [({"type": "upload", "name": "notes.wav"}, [memoryview(b"notes, not audio " * 40)]),
+                             ({"type": "refused", "name": "huge.wav", "size": 2**30}, [])]:
+        revision = panel.revision
+        uploader._handle_message(uploader, content, buffers)
+        assert panel.revision > revision and panel.state == "idle" and panel.top == "" and panel.audio is None
+        assert content["name"] in uploader.status
+        uploader._handle_message(uploader, upload, [memoryview(speech_wav)])  # and it still works
+        assert panel.state == "result" and uploader.status == ""
 
 
 def test_dashboard_reports_a_broken_recording(model, speech_wav):

@@ -23,8 +23,11 @@ CONFIG_DIR = shipped.path("config")
 
 
 def voila_command(notebook: Path = NOTEBOOK, port: int | None = None, open_browser: bool = True) -> list[str]:
-    """The Voilà command line ``ser dashboard`` runs (settings come from ``voila_env``)."""
-    command = [sys.executable, "-m", "voila", str(notebook)]
+    """The Voilà command line ``ser dashboard`` runs (settings come from ``voila_env``).
+
+    ``serwidgets.server`` is Voilà plus a kernel cap, a Host check and no CDN links.
+    """
+    command = [sys.executable, "-m", "serwidgets.server", str(notebook)]
     if port is not None:
         command.append(f"--port={port}")
     if not open_browser:

@@ -8,6 +8,7 @@ last window of audio; when recording stops, the whole take is analysed.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import ipywidgets
@@ -15,7 +16,7 @@ import numpy as np
 
 from .panel import EmotionPanel
 from .recorder import Recorder
-from .uploader import Uploader
+from .uploader import MAX_UPLOAD_BYTES, Uploader
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,13 @@ class EmotionDashboard(ipywidgets.VBox):
     max_upload_seconds : float
         Longest upload, in seconds.
     max_upload_bytes : int
-        Largest upload accepted by the kernel (bytes); below the server's websocket limit.
+        Largest upload (bytes): the browser refuses larger files before sending them, with a
+        message. Keep it below the server's websocket message limit (``config/voila.json``).
     live_interval : float
         Seconds between two live timeline updates while recording.
+    num_threads : int, optional
+        Threads of the default model's runtime. Default: ``$SER_NUM_THREADS`` if set (the
+        dashboard server sets 1: many kernels share the cores), else the predictor's default.
 
     Examples
     --------
@@ -55,7 +60,8 @@ class EmotionDashboard(ipywidgets.VBox):
     """
 
     def __init__(self, predictor=None, source=None, max_seconds: float = 30.0, max_upload_seconds: float = 120.0,
-                 max_upload_bytes: int = 20 * 2**20, live_interval: float = 0.5, **kwargs):
+                 max_upload_bytes: int = MAX_UPLOAD_BYTES, live_interval: float = 0.5,
+                 num_threads: int | None = None, **kwargs):
         if live_interval <= 0:
             raise ValueError(f"live_interval must be positive, got {live_interval}")
         self.live_interval = live_interval
@@ -71,14 +77,19 @@ class EmotionDashboard(ipywidgets.VBox):
         else:
             microphone = source
             source.audio.observe(self._analyze_webrtc, names="value")
-        inputs = ipywidgets.HBox([microphone, self.uploader])
-        inputs.add_class("ser-inputs")
-        super().__init__(children=[inputs, self.panel], **kwargs)
+        # The dashboard is a column of steps: inputs, then the result. Add a step (e.g. a
+        # calibration) by inserting a widget into ``children``.
+        self.inputs = ipywidgets.HBox([microphone, self.uploader])
+        self.inputs.add_class("ser-inputs")
+        super().__init__(children=[self.inputs, self.panel], **kwargs)
         self.add_class("ser-dashboard")
         self.uploader.on_upload(self._analyze_upload)
-        for widget in (self.recorder, self.uploader):
-            widget.observe(self._input_refused, names="status")
+        self.uploader.on_refused(lambda _message: self.clear_result())
+        self.recorder.observe(self._input_refused, names="status")
         self._live = _LiveBuffer()
+        if num_threads is None and os.environ.get("SER_NUM_THREADS", "").isdigit():
+            num_threads = int(os.environ["SER_NUM_THREADS"]) or None
+        self.num_threads = num_threads
         self.predictor = predictor if predictor is not None else self._load_default()
         if self.predictor is not None:
             self.panel.labels = list(self.predictor.labels)
@@ -91,7 +102,9 @@ class EmotionDashboard(ipywidgets.VBox):
         import serwidgets
 
         try:
-            return serwidgets.load_model()
+            if self.num_threads is None:
+                return serwidgets.load_model()
+            return serwidgets.load_model(num_threads=self.num_threads)
         except FileNotFoundError as error:
             self.panel.show_message("no_model", f"No model yet: {error}. Train and export one (see the README).")
         except Exception as error:  # a broken bundle must not take the page down with it
@@ -100,10 +113,19 @@ class EmotionDashboard(ipywidgets.VBox):
         return None
 
     def _warm_up(self) -> None:
-        # The first prediction pays for imports (scipy.fft) and LiteRT's first run: ~0.8 s.
+        # The first prediction pays for imports (scipy.fft) and the runtime's first run: ~0.8 s.
         # Pay it now, not on the first stop click (Voilà's preheated kernel hides it entirely).
-        noise = np.random.default_rng(0).normal(0, 0.1, self.predictor.sample_rate).astype(np.float32)
-        self.predictor.predict(noise, self.predictor.sample_rate)
+        # A voice-like buzz (150 Hz harmonics, syllable-rate envelope) passes a speech detector.
+        from serwidgets import audio
+
+        rate = self.predictor.sample_rate
+        t = np.arange(int(1.5 * rate)) / rate
+        buzz = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 12))
+        y = (0.1 * buzz * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+        try:
+            self.predictor.predict(y, rate)
+        except audio.AudioError:
+            log.info("warm-up clip refused by the audio checks; the first prediction will be slower")
 
     # -- whole clips ---------------------------------------------------------------------
     def analyze(self, y: np.ndarray, sample_rate: int, status_widget=None) -> None:
@@ -114,24 +136,27 @@ class EmotionDashboard(ipywidgets.VBox):
             return  # the panel already explains that there is no model
         try:
             analysis = self.predictor.analyze(y, sample_rate)
-        except audio.NoSpeechError:
-            self.panel.show_message(
-                "no_speech", "No speech detected: the audio is silent or too quiet to analyse.")
+        except audio.NoSpeechError as error:
+            self.panel.show_message("no_speech", no_speech_message(error))
             return
-        except audio.AudioError as error:
+        except audio.AudioError as error:  # whatever the error says, shown where it came from
             if status_widget is None:
                 self.panel.show_message("error", str(error))
             else:
-                self.panel.show_message("idle", IDLE_HINT)
+                self.clear_result()
                 status_widget.status = str(error)
             return
         self.recorder.status = self.uploader.status = ""
         self.panel.show(analysis)
 
-    def _input_refused(self, change) -> None:
-        # A refused recording or upload replaces the old result: it was about another clip.
-        if change["new"] and self.panel.state in ("result", "no_speech", "error"):
+    def clear_result(self) -> None:
+        """Take the last result off the screen: a failed input was about another clip."""
+        if self.panel.state != "no_model":
             self.panel.show_message("idle", IDLE_HINT)
+
+    def _input_refused(self, change) -> None:
+        if change["new"]:
+            self.clear_result()
 
     def _analyze_recording(self, wav: bytes) -> None:
         from serwidgets import audio
@@ -223,6 +248,20 @@ class _LiveBuffer:
     def last(self, seconds: float) -> np.ndarray:
         y = np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
         return y[-int(seconds * self.sample_rate):]
+
+
+def no_speech_message(error: Exception) -> str:
+    """The panel's sentence for a ``NoSpeechError``: what the error says, as a sentence.
+
+    Examples
+    --------
+    >>> no_speech_message(ValueError("no speech detected in <array>: noise-like, no voiced sound"))
+    'No speech detected: noise-like, no voiced sound.'
+    """
+    text = str(error).replace(" in <array>", "").strip().rstrip(".") or "no speech detected"
+    if not text.lower().startswith("no speech detected"):
+        text = f"no speech detected: {text}"
+    return text[0].upper() + text[1:] + "."
 
 
 def describe_model(predictor) -> str:

@@ -66,10 +66,13 @@ class EmotionPanel(anywidget.AnyWidget):
     timeline = traitlets.List(traitlets.Dict(), help="segments: start, end, label, confidence").tag(sync=True)
     timeline_live = traitlets.Bool(False, help="True while the timeline follows a recording").tag(sync=True)
     window = traitlets.Float(3.0, help="seconds of audio behind each live timeline step").tag(sync=True)
-    waveform = traitlets.Bytes(b"", help="float32 (min, max) envelope pairs").tag(sync=True)
-    spectrogram = traitlets.Bytes(b"", help="uint8 log-mel image, row-major").tag(sync=True)
+    # Pictures and sound are None when there is nothing to show, never b"": a zero-length binary
+    # buffer breaks the browser's state update ("Cannot read properties of undefined (reading
+    # 'map')" in the widget manager, and the change is lost).
+    waveform = traitlets.Bytes(None, allow_none=True, help="float32 (min, max) envelope pairs").tag(sync=True)
+    spectrogram = traitlets.Bytes(None, allow_none=True, help="uint8 log-mel image, row-major").tag(sync=True)
     spectrogram_shape = traitlets.List(traitlets.Int(), [0, 0], minlen=2, maxlen=2).tag(sync=True)
-    audio = traitlets.Bytes(b"", help="WAV for playback").tag(sync=True)
+    audio = traitlets.Bytes(None, allow_none=True, help="WAV for playback").tag(sync=True)
     revision = traitlets.Int(0, help="results and messages shown so far (tests wait on it)").tag(sync=True)
 
     @traitlets.validate("state")
@@ -105,10 +108,10 @@ class EmotionPanel(anywidget.AnyWidget):
         with self.hold_sync():
             self.timeline_live = False
             self.timeline = timeline_segments(analysis.timeline) if analysis.timeline is not None else []
-            self.waveform = envelope(analysis.waveform).tobytes()
+            self.waveform = envelope(analysis.waveform).tobytes() or None
             image = spectrogram_image(analysis.log_mel)
             self.spectrogram_shape = list(image.shape)
-            self.spectrogram = image.tobytes()
+            self.spectrogram = image.tobytes() or None
             self.audio = wav_bytes(analysis.waveform, analysis.sample_rate)
 
     def show_message(self, state: str, message: str) -> None:
@@ -121,9 +124,9 @@ class EmotionPanel(anywidget.AnyWidget):
             self.uncertain = False
             self.timeline = []
             self.timeline_live = False
-            self.waveform = b""
-            self.spectrogram = b""
-            self.audio = b""
+            self.waveform = None
+            self.spectrogram = None
+            self.audio = None
             self.revision += 1
 
     def start_live(self) -> None:

@@ -118,10 +118,13 @@ def server_env(shared_data, tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def voila_url(server_env, tmp_path_factory):
-    """Voilà serving notebooks/dashboard.ipynb with config/voila.json, as ``ser dashboard`` does."""
+    """The dashboard server on notebooks/dashboard.ipynb with config/voila.json, as ``ser dashboard`` runs it."""
     port = free_port()
     log = tmp_path_factory.mktemp("voila") / "voila.log"
-    with serving(voila_command(NOTEBOOK, port, open_browser=False), port, REPO, server_env, log):
+    # One preheated kernel instead of the config's pool: the tests open one page at a time, and
+    # a full pool would cost the shared CPU several kernel starts.
+    command = voila_command(NOTEBOOK, port, open_browser=False) + ["--VoilaConfiguration.default_pool_size=1"]
+    with serving(command, port, NOTEBOOK.parent, server_env, log):
         yield f"http://127.0.0.1:{port}"
 
 

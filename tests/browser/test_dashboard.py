@@ -116,12 +116,13 @@ def test_uploads_and_error_messages(dashboard, model_labels, screenshot, ravdess
     page.wait_for_selector(f"{upload_status}:has-text('Could not read notes.wav')", timeout=TIMEOUT_MS)
     screenshot(page, "voila-error", until=".ser-dashboard")
 
-    # Larger than the uploader's 20 MiB limit but below the websocket limit in config/voila.json:
-    # the kernel must receive it and refuse it with a message (not lose it silently).
+    # Over the uploader's 20 MiB limit: refused in the browser before sending (the server would
+    # drop a message over its websocket limit without a word), with a message.
     big = tmp_path / "long.wav"
     big.write_bytes(b"\0" * (21 * 2**20))
     upload(page, big)
-    page.wait_for_selector(f"{upload_status}:has-text('too large')", timeout=TIMEOUT_MS)
+    page.wait_for_selector(f"{upload_status}:has-text('long.wav is too large: 21.0 MiB')", timeout=TIMEOUT_MS)
+    assert page.text_content(".ser-top-label") == ""
 
     # Microphone problems are explained in the widget, not only in the console.
     mic_status = ".ser-recorder .ser-status"
