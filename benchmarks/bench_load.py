@@ -138,6 +138,25 @@ class Server:
                 pass
         return server / 2**20, kernels / 2**20, n
 
+    def cpu(self) -> tuple[float, float, float]:
+        """CPU seconds so far: (server, its kernels, everything else this script started: the browser)."""
+        import psutil
+
+        def seconds(process) -> float:
+            try:
+                times = process.cpu_times()
+                return times.user + times.system
+            except psutil.NoSuchProcess:
+                return 0.0
+
+        server = seconds(self.ps)
+        tree = {child.pid for child in self.ps.children(recursive=True)}
+        kernels = sum(seconds(psutil.Process(pid)) for pid in tree if psutil.pid_exists(pid))
+        me = psutil.Process()
+        others = sum(seconds(child) for child in me.children(recursive=True)
+                     if child.pid != self.ps.pid and child.pid not in tree)
+        return server, kernels, others
+
     def rss_line(self, stage: str) -> str:
         server, kernels, n = self.rss()
         return f"RSS {stage}: server {server:.0f} MiB + {n} kernels {kernels:.0f} MiB = {server + kernels:.0f} MiB"
@@ -152,17 +171,28 @@ class Server:
         self.log.close()
 
 
+HUNG = []  # (page, what it showed) of pages that never showed the dashboard
+
+
 async def open_page(browser, url: str, timeout: float):
-    """(context, page, seconds to a usable record button or None when it never came)."""
+    """(context, page, seconds to a usable record button; None when it never came, "busy" for the busy page)."""
     context = await browser.new_context(viewport={"width": 900, "height": 900})
     await context.grant_permissions(["microphone"], origin=url)
     page = await context.new_page()
     start = time.perf_counter()
     try:
-        await page.goto(url, timeout=timeout * 1000)
+        response = await page.goto(url, timeout=timeout * 1000)
+        if response is not None and response.status == 503:
+            return context, page, "busy"
         await page.wait_for_selector(READY, timeout=timeout * 1000)
         await page.wait_for_selector(".ser-record:not([disabled])", timeout=timeout * 1000)
-    except Exception:
+    except Exception as error:
+        try:
+            shown = (await page.inner_text("body"))[-300:]
+            await page.screenshot(path=f"{tempfile.gettempdir()}/bench-load-hung-{len(HUNG)}.png")
+        except Exception:
+            shown = ""
+        HUNG.append((f"{type(error).__name__}", shown))
         return context, page, None
     return context, page, time.perf_counter() - start
 
@@ -188,19 +218,22 @@ async def people(args, server: Server, browser) -> None:
     first = await open_page(browser, url, args.page_timeout)
     opened = [first]
     stop_times, hung_labels = [], 0
-    latency = await take(first[1], args.seconds, args.label_timeout) if first[2] else None
+    latency = await take(first[1], args.seconds, args.label_timeout) if isinstance(first[2], float) else None
     one = server.rss()
     print(server.rss_line("with 1 page (after one take)"))
+    cpu_before = server.cpu()
     rest = await asyncio.gather(*(open_page(browser, url, args.page_timeout) for _ in range(args.pages - 1)))
+    cpu_opened = server.cpu()
     opened += rest
-    open_times = [seconds for _, _, seconds in opened if seconds is not None]
-    live = [page for _, page, seconds in opened if seconds is not None]
+    live = [page for _, page, seconds in opened if isinstance(seconds, float)]
     hung_pages = len(opened) - len(live)
+    cpu_takes = server.cpu()
     for _ in range(args.takes):
         latencies = await asyncio.gather(*(take(page, args.seconds, args.label_timeout) for page in live))
         stop_times += [x for x in latencies if x is not None]
         hung_labels += sum(x is None for x in latencies)
         await asyncio.sleep(1.0)
+    cpu_after = server.cpu()
     many = server.rss()
     print(server.rss_line(f"with {len(opened)} pages (after {args.takes} takes each)"))
     for context, _, _ in opened:
@@ -216,13 +249,21 @@ async def people(args, server: Server, browser) -> None:
     print(f"status then: {server.status()}")
     print()
     print(f"{args.pages} people at once (pool of {server.pool_size} preheated kernels)")
-    print(summary("page open -> record button (first page alone)", [first[2]] if first[2] else []))
+    print(summary("page open -> record button (first page alone)", [first[2]] if isinstance(first[2], float) else []))
+    for error, shown in HUNG:
+        print(f"  hung: {error}; the page showed: {shown!r}")
     print(summary(f"page open -> record button ({args.pages - 1} pages at once)",
-                  [s for _, _, s in rest if s is not None], "p50 <= 2 s with the pool warm"))
+                  [s for _, _, s in rest if isinstance(s, float)], "p50 <= 2 s with the pool warm"))
     print(summary(f"stop -> label ({len(live)} pages stopping together, {args.takes} rounds)", stop_times,
                   "p50 <= 1.0 s, p95 <= 3 s"))
     if latency is not None:
         print(f"stop -> label, first page alone: {latency:.2f} s")
+    spent = [b - a for a, b in zip(cpu_before, cpu_opened)]
+    print(f"CPU for the {args.pages - 1} page opens: server {spent[0]:.1f} s, kernels {spent[1]:.1f} s, "
+          f"browser {spent[2]:.1f} s (the browser shares this machine's cores; a visitor's runs on theirs)")
+    spent = [b - a for a, b in zip(cpu_takes, cpu_after)]
+    print(f"CPU for the takes ({len(live)} pages x {args.takes} x {args.seconds:g} s): server {spent[0]:.1f} s, "
+          f"kernels {spent[1]:.1f} s, browser {spent[2]:.1f} s")
     print(f"hung pages: {hung_pages} never showed the dashboard, {hung_labels} stops got no label")
     per_user = (sum(many[:2]) - sum(idle[:2])) / max(1, len(opened))
     print(f"RSS per extra person: {per_user:.0f} MiB (server + kernels, {len(opened)} pages over idle); "
@@ -241,11 +282,10 @@ async def loads(args, server: Server, browser) -> None:
         nonlocal hung, busy
         async with limit:
             context, page, seconds = await open_page(browser, server.url, args.page_timeout)
-            if seconds is None:
-                if await page.query_selector(".ser-busy"):
-                    busy += 1
-                else:
-                    hung += 1
+            if seconds == "busy":
+                busy += 1
+            elif seconds is None:
+                hung += 1
             else:
                 times.append(seconds)
             await context.close()
@@ -255,13 +295,15 @@ async def loads(args, server: Server, browser) -> None:
     print(summary("page open -> record button", times))
     print(f"hung pages: {hung} (dashboard not shown within {args.page_timeout:.0f} s)   [target 0]; "
           f"busy pages: {busy}")
+    for error, shown in HUNG:
+        print(f"  hung: {error}; the page showed: {shown!r}")
     print(server.rss_line("right after the last load"))
 
 
 async def cycles(args, server: Server, browser) -> None:
     context, page, seconds = await open_page(browser, server.url, args.page_timeout)
-    if seconds is None:
-        raise SystemExit("the page did not open")
+    if not isinstance(seconds, float):
+        raise SystemExit(f"the page did not open: {HUNG}")
     latencies, failures = [], 0
     await take(page, args.seconds, args.label_timeout)  # first take: imports, caches
     await asyncio.sleep(1)

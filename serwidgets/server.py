@@ -52,6 +52,7 @@ BUSY_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="{retry}">
+<link rel="icon" href="data:,">
 <title>Busy: try again in a minute</title>
 <style>
   body {{ font-family: system-ui, sans-serif; max-width: 36em; margin: 12vh auto; padding: 0 1em;
@@ -79,6 +80,7 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         self.page_starting = 0  # kernels starting for a page (not yet in the kernel list)
         self._connected_once: set[str] = set()
         self._unclaimed_since: dict[str, float] = {}
+        self._closing: set[str] = set()  # being shut down (that can take seconds under load)
 
     def notify_connect(self, kernel_id):
         self._connected_once.add(kernel_id)
@@ -96,9 +98,13 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         return await super().cull_kernel_if_idle(kernel_id)
 
     async def shutdown_kernel(self, kernel_id, *args, **kwargs):
-        self._connected_once.discard(kernel_id)
-        self._unclaimed_since.pop(kernel_id, None)
-        return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        self._closing.add(kernel_id)
+        try:
+            return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        finally:
+            self._closing.discard(kernel_id)
+            self._connected_once.discard(kernel_id)
+            self._unclaimed_since.pop(kernel_id, None)
 
     async def start_kernel(self, *args, **kwargs):
         pooled = (kwargs.get("env") or {}).get("VOILA_PREHEAT") == "True"
@@ -122,7 +128,7 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         """(kernels serving or loading a page, kernels of closed pages not culled yet)."""
         pooled = self.pooled_ids()
         in_use, closed = self.page_starting, []
-        for kernel_id in set(self._kernels) - pooled:
+        for kernel_id in set(self._kernels) - pooled - self._closing:
             if self._kernel_connections.get(kernel_id, 0) > 0 or kernel_id not in self._connected_once:
                 in_use += 1  # a page is connected, or its page is still loading
             else:
@@ -140,7 +146,7 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         should not wait for that. Returns the kernels being shut down.
         """
         in_use, closed = self._split()
-        excess = in_use + len(closed) + 1 - cap
+        excess = in_use + len(closed) + 1 - cap  # kernels already closing do not count
         if excess <= 0:
             return []
         def last_activity(kernel_id):
@@ -151,12 +157,14 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         chosen = closed[:excess]
         for kernel_id in chosen:
             self.log.info("Shutting down kernel %s of a closed page to make room", kernel_id)
+            self._closing.add(kernel_id)  # at once: the next request must not choose it again
             asyncio.ensure_future(self.shutdown_kernel(kernel_id))
         return chosen
 
     def counts(self) -> dict:
         in_use, closed = self._split()
         return {"kernels": len(self.list_kernel_ids()), "in_use": in_use, "closed_pages": len(closed),
+                "closing": len(self._closing),
                 "pooled": len(self.pooled_ids()), "starting": self.pool_starting + self.page_starting}
 
 
@@ -204,6 +212,8 @@ class _CappedVoilaHandler(_HostCheck, TornadoVoilaHandler):
     """The notebook page: a busy page instead of a kernel when ``max_kernels`` are in use."""
 
     async def get(self, path=None):
+        if path:  # not the dashboard page (Voilà redirects other paths to /voila/files/): no kernel
+            return await super().get(path)
         manager = self.kernel_manager
         cap = self.settings.get("serwidgets_max_kernels", 0)
         in_use = manager.in_use() if isinstance(manager, DashboardKernelManager) else 0
