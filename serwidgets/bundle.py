@@ -37,6 +37,11 @@ LITERT = "model.tflite"
 CARD_FORMAT = 1
 
 INPUT_KINDS = ("log_mel", "waveform")
+#: ``card["kind"]`` of a bundle that is an encoder reference plus a head (:mod:`serwidgets.heads`);
+#: cards without a kind hold a whole Keras network.
+ENCODER_HEAD = "encoder-head"
+_REQUIRED = {None: ("labels", "feature_config", "audio_options", "input_kind", "files"),
+             ENCODER_HEAD: ("labels", "encoder", "head", "audio_options", "files")}
 
 
 class BundleError(ValueError):
@@ -217,8 +222,7 @@ def read_card(directory, verify: bool = True) -> dict:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BundleError(f"{path} is not valid JSON: {error}") from None
-    missing = [key for key in ("labels", "feature_config", "audio_options", "input_kind", "files")
-               if key not in card]
+    missing = [key for key in _REQUIRED.get(card.get("kind"), _REQUIRED[None]) if key not in card]
     if missing:
         raise BundleError(f"{path} lacks {', '.join(missing)}")
     if verify:

@@ -53,7 +53,7 @@ import numpy as np
 
 __all__ = [
     "FeatureConfig", "log_mel", "frame_signal", "power_spectrum", "mel_filterbank", "fix_frames",
-    "frame_windows",
+    "frame_windows", "whisper_log_mel", "WHISPER_HOP",
 ]
 
 NORMALIZATIONS = ("clip", "none")
@@ -213,6 +213,56 @@ def log_mel(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarra
         else:
             db[:] = 0.0
     return db.astype(np.float32, copy=False)
+
+
+#: Whisper's front end: 25-ms window (400 samples), 10-ms hop, 80 Slaney bands to 8 kHz, at 16 kHz.
+WHISPER_N_FFT = 400
+WHISPER_HOP = 160
+WHISPER_N_MELS = 80
+
+
+def whisper_log_mel(y: np.ndarray) -> np.ndarray:
+    """Whisper's own log-mel of a 16-kHz waveform, the input of :mod:`serwidgets.encoders.whisper`.
+
+    Whisper's recipe, step for step: reflect-padded centred frames (400-sample periodic Hann,
+    hop 160), power spectrum, the last frame dropped, 80 Slaney mel bands (0-8 kHz),
+    ``log10`` of the power floored at 1e-10, values floored at the clip's maximum - 8, then
+    ``(x + 4) / 4``. Unlike :func:`log_mel` it has no :class:`FeatureConfig`: the encoder was
+    trained on exactly this, so it is not a setting.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono waveform at 16 kHz (:data:`serwidgets.audio.TARGET_SR`).
+
+    Returns
+    -------
+    np.ndarray [shape=(80, n // 160), dtype=float32]
+
+    See Also
+    --------
+    log_mel : the log-mel of the from-scratch CNN.
+
+    Examples
+    --------
+    >>> whisper_log_mel(np.zeros(48000, np.float32)).shape
+    (80, 300)
+    """
+    import scipy.fft
+
+    from serwidgets.audio import TARGET_SR
+
+    y = np.asarray(y, np.float32)
+    if len(y) < 2:
+        raise ValueError(f"need at least 2 samples, got {len(y)}")
+    padded = np.pad(y, WHISPER_N_FFT // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, WHISPER_N_FFT)[::WHISPER_HOP][:-1]
+    spectrum = np.abs(scipy.fft.rfft(frames * _hann(WHISPER_N_FFT, WHISPER_N_FFT), axis=1))
+    spectrum *= spectrum
+    mel = _mel_filterbank(TARGET_SR, WHISPER_N_FFT, WHISPER_N_MELS, 0.0, TARGET_SR / 2) @ spectrum.T
+    log_spec = np.log10(np.maximum(mel, 1e-10))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return ((log_spec + 4.0) / 4.0).astype(np.float32)
 
 
 def frame_signal(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:

@@ -90,6 +90,7 @@ class Analysis:
     log_mel: np.ndarray  # (n_mels, frames) of the whole prepared clip
     timeline: Timeline | None  # None when the clip fits in one window
     duration: float  # seconds of prepared audio
+    calibrated: bool = False  # a speaker calibration was applied
 
     def as_dict(self) -> dict:
         """Label -> probability."""
@@ -135,6 +136,11 @@ def load_model(path=None, *, feature_config=None, backend: str = "auto", num_thr
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     directory = resolve(path)
     card = bundle.read_card(directory)
+    threads = num_threads if num_threads is not None else min(2, os.cpu_count() or 1)
+    if card.get("kind") == bundle.ENCODER_HEAD:
+        if backend == "tensorflow":
+            raise bundle.BundleError(f"{directory.name} runs its encoder with LiteRT only")
+        return EncoderPredictor(card, directory, threads)
     if feature_config is not None:
         wanted = feature_config.to_dict() if hasattr(feature_config, "to_dict") else dict(feature_config)
         if wanted != card["feature_config"]:
@@ -150,7 +156,6 @@ def load_model(path=None, *, feature_config=None, backend: str = "auto", num_thr
     if backend == "litert" and bundle.LITERT not in card["files"]:
         raise bundle.BundleError(f"the bundle at {directory} has no {bundle.LITERT}; "
                                  f"run `ser export {directory}` or use backend='tensorflow'")
-    threads = num_threads if num_threads is not None else min(2, os.cpu_count() or 1)
     runner = (_LiteRT(directory / bundle.LITERT, threads) if backend == "litert"
               else _TensorFlow(directory, card, threads))
     return Predictor(card, runner, directory)
@@ -199,19 +204,21 @@ class Predictor:
         return f"<Predictor {self.name!r} ({self.backend}): {', '.join(self.labels)}>"
 
     # -- public API -------------------------------------------------------------------------
-    def predict(self, y: np.ndarray, sr: int) -> dict:
+    def predict(self, y: np.ndarray, sr: int, calibration=None) -> dict:
         """Probabilities of each label for audio ``y`` at ``sr`` Hz (mono or multichannel).
 
-        Longer clips: the mean over windows of :meth:`predict_timeline`.
+        Longer clips: the mean over windows of :meth:`predict_timeline` (log-mel models), or
+        the whole clip's pooled encoder states (encoder models). ``calibration``: a
+        :class:`~serwidgets.heads.Calibration` of the speaker from :meth:`calibrate`.
 
         Examples
         --------
         >>> model.predict(y, 48000)                           # doctest: +SKIP
         {'angry': 0.71, 'disgust': 0.02, ...}
         """
-        return self._to_dict(self._clip_probabilities(self._prepare(y, sr)))
+        return self._to_dict(self._clip_probabilities(self._prepare(y, sr), calibration))
 
-    def predict_file(self, source) -> dict:
+    def predict_file(self, source, calibration=None) -> dict:
         """Like :meth:`predict`, from a path, bytes or file-like in any supported format.
 
         Examples
@@ -219,9 +226,10 @@ class Predictor:
         >>> model.predict_file("speech.flac")                # doctest: +SKIP
         {'angry': 0.71, 'disgust': 0.02, ...}
         """
-        return self._to_dict(self._clip_probabilities(self._load(source)))
+        return self._to_dict(self._clip_probabilities(self._load(source), calibration))
 
-    def predict_timeline(self, y: np.ndarray, sr: int, window: float | None = None, hop: float = 1.0) -> Timeline:
+    def predict_timeline(self, y: np.ndarray, sr: int, window: float | None = None, hop: float = 1.0,
+                         calibration=None) -> Timeline:
         """Probabilities in windows of ``window`` seconds (default: the model's) every ``hop`` s.
 
         The last window ends at the end of the clip, so no speech is left out; a clip shorter
@@ -234,9 +242,9 @@ class Predictor:
         >>> timeline.top                                           # doctest: +SKIP
         ['neutral', 'neutral', 'angry', ...]
         """
-        return self._timeline(self._prepare(y, sr), window, hop)[0]
+        return self._timeline(self._prepare(y, sr), window, hop, calibration)[0]
 
-    def analyze(self, source_or_y, sr: int | None = None) -> Analysis:
+    def analyze(self, source_or_y, sr: int | None = None, calibration=None) -> Analysis:
         """Probabilities, top label, uncertainty, and what the model heard (for the widgets).
 
         ``analyze(path_or_bytes)`` decodes a file; ``analyze(y, sr)`` takes samples.
@@ -248,8 +256,7 @@ class Predictor:
         ('angry', False)
         """
         waveform = self._load(source_or_y) if sr is None else self._prepare(source_or_y, sr)
-        timeline, spectrogram = self._timeline(waveform, None, 1.0)
-        probabilities = timeline.probabilities.mean(axis=0)
+        timeline, spectrogram, probabilities, atypical = self._analysis(waveform, calibration)
         order = np.argsort(probabilities)[::-1]
         confidence = float(probabilities[order[0]])
         margin = confidence - float(probabilities[order[1]]) if len(order) > 1 else confidence
@@ -263,13 +270,21 @@ class Predictor:
             probabilities=probabilities,
             top=self.labels[order[0]],
             confidence=confidence,
-            uncertain=confidence < UNCERTAIN_BELOW or margin < UNCERTAIN_MARGIN,
+            uncertain=confidence < UNCERTAIN_BELOW or margin < UNCERTAIN_MARGIN or atypical,
             waveform=waveform,
             sample_rate=self.sample_rate,
             log_mel=spectrogram,
             timeline=timeline if len(timeline.starts) > 1 else None,
             duration=len(waveform) / self.sample_rate,
+            calibrated=calibration is not None,
         )
+
+    def calibrate(self, clips, sr: int | None = None):
+        """A :class:`~serwidgets.heads.Calibration` of one speaker from a few of their clips.
+
+        Only models with an encoder head can be calibrated (see :class:`EncoderPredictor`).
+        """
+        raise bundle.BundleError(f"{self.name} cannot be calibrated: it has no encoder head")
 
     # -- internals --------------------------------------------------------------------------
     def _prepare(self, y, sr) -> np.ndarray:
@@ -282,12 +297,20 @@ class Predictor:
 
         return audio.load(source, self.audio_options)
 
-    def _clip_probabilities(self, waveform: np.ndarray) -> np.ndarray:
-        return self._timeline(waveform, None, 1.0)[0].probabilities.mean(axis=0)
+    def _clip_probabilities(self, waveform: np.ndarray, calibration=None) -> np.ndarray:
+        return self._timeline(waveform, None, 1.0, calibration)[0].probabilities.mean(axis=0)
 
-    def _timeline(self, waveform: np.ndarray, window: float | None, hop: float):
+    def _analysis(self, waveform, calibration):
+        """Timeline, spectrogram, clip probabilities and whether the input looks unlike training."""
+        timeline, spectrogram = self._timeline(waveform, None, 1.0, calibration)
+        return timeline, spectrogram, timeline.probabilities.mean(axis=0), False
+
+    def _timeline(self, waveform: np.ndarray, window: float | None, hop: float, calibration=None):
         """The timeline of a prepared clip, and its log-mel (None for waveform models)."""
         from serwidgets.features import fix_frames, frame_windows, log_mel
+
+        if calibration is not None:
+            self.calibrate(None)  # raises: a log-mel model has no use for a calibration
 
         config, sr = self.feature_config, self.sample_rate
         window = self.window if window is None else float(window)
@@ -408,3 +431,116 @@ class _TensorFlow:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return np.concatenate([self._call(batch[i:i + self.CHUNK]).numpy()
                                for i in range(0, len(batch), self.CHUNK)])
+
+
+class EncoderPredictor(Predictor):
+    """A model bundle that is an encoder reference plus a head (see :mod:`serwidgets.heads`).
+
+    The encoder runs once over the prepared clip (in chunks of at most 30 s); the clip's
+    probabilities come from its states pooled over all frames, as in training, and the
+    timeline's from the frames of each window. With a :class:`~serwidgets.heads.Calibration`
+    (from :meth:`calibrate`) the speaker-normalised head is used. An input whose pooled
+    features lie far outside the training speakers' range (the head's typicality check)
+    makes the analysis ``uncertain``.
+    """
+
+    def __init__(self, card: dict, directory: Path, num_threads: int):
+        from serwidgets.audio import AudioOptions
+        from serwidgets.encoders import Encoder
+        from serwidgets.heads import EmbeddingClassifier
+
+        self.card = card
+        self.directory = directory
+        self.name = card.get("name") or directory.name
+        self.labels = tuple(card["labels"])
+        self.audio_options = AudioOptions.from_dict(card["audio_options"])
+        self.encoder = Encoder.load(card["encoder"]["name"], num_threads)
+        self.encoder.check(card["encoder"])
+        self.head = EmbeddingClassifier.from_head(directory, self.labels, card["head"])
+        self.feature_config = None
+        self.input_kind = "encoder"
+        self.backend = "litert"
+        self.sample_rate = self.audio_options.sample_rate
+        self.window = float(card.get("window_seconds", 3.0))
+
+    def __repr__(self) -> str:
+        return f"<EncoderPredictor {self.name!r} ({self.encoder.name} + head): {', '.join(self.labels)}>"
+
+    def calibrate(self, clips, sr: int | None = None):
+        """A :class:`~serwidgets.heads.Calibration` of one speaker from a few of their clips.
+
+        Parameters
+        ----------
+        clips : sequence
+            Paths, bytes or file-likes (``sr`` None), or waveforms at ``sr`` Hz. About ten
+            clips said with *different* feelings work best; at least
+            :data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS` of at least
+            :data:`~serwidgets.heads.MIN_CLIP_SECONDS` s of speech each.
+
+        Raises
+        ------
+        serwidgets.heads.CalibrationError
+            Too few or too short clips (the message says what is needed).
+        serwidgets.audio.AudioError
+            A clip cannot be used (silence, not audio, ...).
+
+        Examples
+        --------
+        >>> cal = model.calibrate(["me1.wav", "me2.wav", "me3.wav"])     # doctest: +SKIP
+        >>> model.predict_file("me4.wav", calibration=cal)               # doctest: +SKIP
+        """
+        from serwidgets.heads import Calibration
+
+        waveforms = [self._load(c) if sr is None else self._prepare(c, sr) for c in clips]
+        return Calibration.from_features(self.features(waveforms), [len(w) / self.sample_rate for w in waveforms],
+                                         encoder_sha256=self.encoder.sha256)
+
+    def features(self, waveforms) -> np.ndarray:
+        """Pooled encoder states ``(n, n_states, 1024)`` of prepared waveforms."""
+        from serwidgets.encoders import pool_stats
+
+        with self._one_blas_thread():
+            return np.stack([pool_stats(self.encoder.states(w)) for w in waveforms])
+
+    def _check_calibration(self, calibration):
+        if calibration is not None and calibration.encoder_sha256 not in ("", self.encoder.sha256):
+            from serwidgets.encoders import EncoderMismatchError
+
+            raise EncoderMismatchError("this calibration was made with another encoder; calibrate again")
+
+    def _clip_probabilities(self, waveform: np.ndarray, calibration=None) -> np.ndarray:
+        self._check_calibration(calibration)
+        return self.head.predict_features(self.features([waveform]), calibration)[0]
+
+    def _analysis(self, waveform, calibration):
+        from serwidgets.encoders import pool_stats
+
+        self._check_calibration(calibration)
+        with self._one_blas_thread():
+            states, spectrogram = self.encoder.states(waveform, return_log_mel=True)
+        pooled = pool_stats(states)[None]
+        probabilities = self.head.predict_features(pooled, calibration)[0]
+        timeline = self._windows(states, len(waveform), None, 1.0, calibration)
+        return timeline, spectrogram, probabilities, bool(self.head.atypical(pooled, calibration)[0])
+
+    def _timeline(self, waveform: np.ndarray, window: float | None, hop: float, calibration=None):
+        self._check_calibration(calibration)
+        with self._one_blas_thread():
+            states, spectrogram = self.encoder.states(waveform, return_log_mel=True)
+        return self._windows(states, len(waveform), window, hop, calibration), spectrogram
+
+    def _windows(self, states, n_samples, window, hop, calibration) -> Timeline:
+        """Each window's probabilities from its span of the clip's encoder frames."""
+        from serwidgets.encoders import FRAME_SECONDS, pool_stats
+        from serwidgets.features import frame_windows
+
+        window = self.window if window is None else float(window)
+        length = max(int(round(window / FRAME_SECONDS)), 1)
+        step = max(int(round(hop / FRAME_SECONDS)), 1)
+        starts, ends = frame_windows(states.shape[1], 1, length, step)
+        pooled = np.stack([pool_stats(states, s, e) for s, e in zip(starts, ends)])
+        probabilities = self.head.predict_features(pooled, calibration)
+        duration = n_samples / self.sample_rate
+        start_times = starts * FRAME_SECONDS
+        return Timeline(starts=start_times, ends=np.minimum(ends * FRAME_SECONDS, duration),
+                        probabilities=probabilities, labels=self.labels)

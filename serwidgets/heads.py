@@ -1,0 +1,495 @@
+"""Classifier heads on pooled encoder states, and calibration to a speaker's voice.
+
+A head sees the per-state mean and standard deviation of the frozen encoder's hidden states
+(:func:`serwidgets.encoders.pool_stats`), keeps the states in ``layers``, standardises them and
+classifies with a logistic regression (balanced over emotions and corpora). It is trained twice:
+
+``global`` head
+    Features standardised with statistics of the whole training set. Used when nothing is
+    known about the speaker.
+``speaker`` head
+    Each training speaker's features standardised with that speaker's own mean and standard
+    deviation, so the head learns cues *relative to the speaker's voice*. Used with a
+    :class:`Calibration`: the same statistics from a few clips of the person being analysed.
+
+Across corpora the second is worth much more than the first (see the README): a model that
+has never heard a voice, a microphone or a room misreads them, and a few clips of the person's
+own varied speech tell it what their "normal" sounds like. Neutral-only clips do not: their
+mean sits at one corner of the emotion space.
+
+Examples
+--------
+>>> from serwidgets.heads import EmbeddingClassifier
+>>> clf = EmbeddingClassifier(("angry", "neutral", "sad")).fit(train_df)    # doctest: +SKIP
+>>> clf.predict_proba(test_df).shape                                        # doctest: +SKIP
+(40, 3)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Calibration", "CalibrationError", "EmbeddingClassifier", "MIN_CALIBRATION_CLIPS",
+           "MIN_CLIP_SECONDS", "GOOD_CALIBRATION_CLIPS", "DEFAULT_LAYERS", "AUTO_LAYERS", "AUTO_C"]
+
+#: States used when ``layers`` is not chosen by cross-validation: blocks 1-3 of Whisper-base.
+DEFAULT_LAYERS = (1, 2, 3)
+#: Candidates for ``layers="auto"`` and ``C="auto"`` (speaker-grouped CV inside the training side).
+AUTO_LAYERS = ((2,), (3,), (2, 3), (1, 2, 3))
+AUTO_C = (0.01, 0.1)
+DEFAULT_C = 0.01
+#: A calibration needs at least this many clips, each at least this long (seconds)...
+MIN_CALIBRATION_CLIPS = 3
+MIN_CLIP_SECONDS = 1.0
+#: ...and is called "good" from this many clips on (10 varied clips ≈ 30 s measured best per second spent).
+GOOD_CALIBRATION_CLIPS = 10
+#: Standard deviations below this share of the training speakers' typical one are raised to it:
+#: with few clips a dimension can look constant, and dividing by ~0 would blow it up.
+_STD_FLOOR = 0.1
+#: A clip is atypical (``uncertain``) when its typicality exceeds this many times the 99th
+#: percentile of the training clips'.
+_ATYPICAL_FACTOR = 3.0
+NORMALIZATIONS = ("speaker", "global")
+
+
+class CalibrationError(ValueError):
+    """Calibration clips are too few or too short; the message says what is needed."""
+
+
+@dataclass
+class Calibration:
+    """Per-dimension mean and standard deviation of one speaker's pooled encoder features.
+
+    Make one with :meth:`serwidgets.predictor.Predictor.calibrate` (from clips) or
+    :meth:`from_features`; update it with more clips with :meth:`update`; save with
+    :meth:`save`. It belongs to one encoder (``encoder_sha256``).
+
+    Attributes
+    ----------
+    mean, std : np.ndarray [shape=(n_states * 1024,)]
+    n_clips : int
+    seconds : float
+        Speech used, after trimming.
+    encoder_sha256 : str
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(5.0, 2.0, (200, 1, 3))
+    >>> cal = Calibration.from_features(X, seconds=[3.0] * 200)
+    >>> np.round(cal.mean, 1), np.round(cal.std, 1)
+    (array([5. , 5.1, 5.1]), array([1.9, 2. , 2. ]))
+    >>> cal.quality
+    'good'
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    n_clips: int
+    seconds: float
+    encoder_sha256: str = ""
+    _sum: np.ndarray = field(default=None, repr=False)
+    _sum_sq: np.ndarray = field(default=None, repr=False)
+
+    @classmethod
+    def from_features(cls, features, seconds, encoder_sha256: str = "") -> Calibration:
+        """From pooled features ``(n_clips, n_states, 1024)`` and each clip's length in seconds.
+
+        Raises
+        ------
+        CalibrationError
+            Fewer than :data:`MIN_CALIBRATION_CLIPS` clips, or a clip shorter than
+            :data:`MIN_CLIP_SECONDS`.
+        """
+        X = np.asarray(features, np.float64).reshape(len(features), -1)
+        # seconds=None: lengths unknown (corpus clips in evaluation); not checked.
+        seconds = np.full(len(X), np.nan) if seconds is None else np.asarray(seconds, float)
+        short = np.flatnonzero(seconds < MIN_CLIP_SECONDS)
+        if short.size:
+            raise CalibrationError(
+                f"calibration clip {short[0] + 1} has {seconds[short[0]]:.2f} s of speech; each needs at least "
+                f"{MIN_CLIP_SECONDS:g} s")
+        if len(X) < MIN_CALIBRATION_CLIPS:
+            raise CalibrationError(
+                f"calibration needs at least {MIN_CALIBRATION_CLIPS} clips of your voice, got {len(X)}; "
+                f"{GOOD_CALIBRATION_CLIPS} clips said with different feelings work best")
+        cal = cls(mean=None, std=None, n_clips=0, seconds=0.0, encoder_sha256=encoder_sha256,
+                  _sum=np.zeros(X.shape[1]), _sum_sq=np.zeros(X.shape[1]))
+        cal._add(X, float(np.nansum(seconds)))
+        return cal
+
+    def _add(self, X, seconds):
+        self._sum = self._sum + X.sum(0)
+        self._sum_sq = self._sum_sq + (X ** 2).sum(0)
+        self.n_clips += len(X)
+        self.seconds += seconds
+        self.mean = self._sum / self.n_clips
+        self.std = np.sqrt(np.maximum(self._sum_sq / self.n_clips - self.mean ** 2, 0.0))
+
+    def update(self, features, seconds) -> Calibration:
+        """Add more clips of the same speaker (e.g. later recordings of the session); returns ``self``."""
+        X = np.asarray(features, np.float64).reshape(len(features), -1)
+        self._add(X, float(np.sum(seconds)))
+        return self
+
+    @property
+    def quality(self) -> str:
+        """``"good"`` from :data:`GOOD_CALIBRATION_CLIPS` clips on, else ``"few clips"``."""
+        return "good" if self.n_clips >= GOOD_CALIBRATION_CLIPS else "few clips"
+
+    def normalize(self, X: np.ndarray, std_floor: np.ndarray | float = 0.0) -> np.ndarray:
+        """``(X - mean) / max(std, std_floor)`` for features ``(n, n_states, 1024)`` or flattened."""
+        X = np.asarray(X, np.float64).reshape(len(X), -1)
+        return (X - self.mean) / np.maximum(self.std, np.maximum(std_floor, 1e-8))
+
+    def to_dict(self) -> dict:
+        return {"kind": "calibration", "n_clips": self.n_clips, "seconds": round(self.seconds, 3),
+                "quality": self.quality, "encoder_sha256": self.encoder_sha256,
+                "sum": self._sum.tolist(), "sum_sq": self._sum_sq.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Calibration:
+        cal = cls(mean=None, std=None, n_clips=0, seconds=0.0, encoder_sha256=d.get("encoder_sha256", ""),
+                  _sum=np.zeros(len(d["sum"])), _sum_sq=np.zeros(len(d["sum"])))
+        cal._sum, cal._sum_sq = np.asarray(d["sum"], float), np.asarray(d["sum_sq"], float)
+        cal.n_clips, cal.seconds = int(d["n_clips"]), float(d["seconds"])
+        cal.mean = cal._sum / cal.n_clips
+        cal.std = np.sqrt(np.maximum(cal._sum_sq / cal.n_clips - cal.mean ** 2, 0.0))
+        return cal
+
+    def save(self, path) -> Path:
+        """Write as JSON (only when the user asks: calibrations live in the session otherwise)."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict()))
+        return path
+
+    @classmethod
+    def load(cls, path) -> Calibration:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _speaker_statistics(X, speakers):
+    """Mean and std of each speaker's rows: dict speaker -> (mean, std)."""
+    return {s: (X[speakers == s].mean(0), X[speakers == s].std(0)) for s in np.unique(speakers)}
+
+
+class _Head:
+    """Standardise -> logistic regression, as plain arrays (saved without pickle)."""
+
+    def __init__(self, mean, scale, coef, intercept, classes):
+        self.mean, self.scale, self.coef, self.intercept = mean, scale, coef, intercept
+        self.classes = np.asarray(classes)
+
+    @classmethod
+    def fit(cls, X, y, C, sample_weight, n_classes):
+        from sklearn.linear_model import LogisticRegression
+
+        mean, scale = X.mean(0), X.std(0)
+        scale = np.where(scale > 0, scale, 1.0)
+        model = LogisticRegression(C=C, max_iter=3000)
+        model.fit((X - mean) / scale, y, sample_weight=sample_weight)
+        return cls(mean, scale, model.coef_, model.intercept_, model.classes_)
+
+    def proba(self, X, n_classes):
+        logits = ((X - self.mean) / self.scale) @ self.coef.T + self.intercept
+        if logits.shape[1] == 1:  # binary: sklearn keeps one row of coefficients
+            logits = np.concatenate([-logits / 2, logits / 2], axis=1)
+        logits -= logits.max(1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(1, keepdims=True)
+        out = np.zeros((len(X), n_classes))
+        out[:, self.classes] = p
+        return out
+
+    def typicality(self, X):
+        return (((X - self.mean) / self.scale) ** 2).mean(1)
+
+    def arrays(self, prefix):
+        return {f"{prefix}_{k}": getattr(self, k) for k in ("mean", "scale", "coef", "intercept", "classes")}
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix):
+        return cls(*(arrays[f"{prefix}_{k}"] for k in ("mean", "scale", "coef", "intercept", "classes")))
+
+
+def _columns(n_states, layers, dim=1024):
+    """Indices of the flattened ``(n_states * dim)`` features that belong to ``layers``."""
+    return np.concatenate([np.arange(layer * dim, (layer + 1) * dim) for layer in layers])
+
+
+class EmbeddingClassifier:
+    """Logistic-regression heads on pooled encoder states (see the module docstring).
+
+    Same interface as the other classifiers (:class:`serwidgets.baseline.BaselineClassifier`):
+    ``fit(train_df, val_df=None)`` and ``predict_proba(df)``. Parameters stay as given;
+    what fitting learns ends in ``_``.
+
+    Parameters
+    ----------
+    labels : sequence of str
+    layers : tuple of int or "auto"
+        Encoder states to use (0 = convolutions, i = block i). ``"auto"``: the best of
+        :data:`AUTO_LAYERS` by UA in a speaker-grouped CV of the training side.
+    C : float or "auto"
+        Inverse regularisation strength (``"auto"``: from :data:`AUTO_C`, chosen with ``layers``).
+    normalization : {"speaker", "global"}
+        Which head :meth:`predict_proba` uses for a speaker with a calibration; ``"speaker"``
+        fits both heads, ``"global"`` only the global one.
+    balance : str or None
+        Sample weights of :func:`serwidgets.labels.balance_weights` (so the largest corpus
+        does not dominate); None: equal weight per emotion only.
+    encoder : str, optional
+        Encoder bundle (default: the shipped one).
+    audio_options : AudioOptions, optional
+    cache_dir : str, optional
+        Embedding cache (default: :func:`serwidgets.cache.default_cache_dir`).
+
+    Attributes
+    ----------
+    classes_ : tuple of str
+    layers_ : tuple of int
+    C_ : float
+    global_head_, speaker_head_ : fitted heads
+    std_floor_ : np.ndarray
+        :data:`_STD_FLOOR` times the training speakers' median per-dimension std.
+    """
+
+    name = "whisper"
+
+    def __init__(self, labels, layers=DEFAULT_LAYERS, C=DEFAULT_C, normalization="speaker",
+                 balance="emotion-corpus", encoder=None, audio_options=None, cache_dir=None):
+        self.labels = tuple(labels)
+        self.layers = layers
+        self.C = C
+        self.normalization = normalization
+        self.balance = balance
+        self.encoder = encoder
+        self.audio_options = audio_options
+        self.cache_dir = cache_dir
+
+    # -- features --------------------------------------------------------------------------
+    @property
+    def recipe(self) -> dict:
+        return {"model": "whisper", "layers": self.layers if self.layers == "auto" else list(self.layers),
+                "C": self.C, "normalization": self.normalization, "balance": self.balance,
+                "encoder": self.encoder or "default"}
+
+    def embeddings(self, df) -> np.ndarray:
+        """Pooled states of ``df`` ``(n, n_states, 1024)`` (cached)."""
+        from serwidgets import embeddings
+        from serwidgets.encoders import Encoder
+
+        encoder = Encoder.load(self.encoder) if self.encoder else None
+        X = embeddings.cached_embeddings(df, encoder, self.audio_options, self.cache_dir, progress=False)
+        noisy = np.isfinite(df["snr_db"].to_numpy(float)) if "snr_db" in df else np.zeros(len(df), bool)
+        if noisy.any():
+            X[noisy] = embeddings.noisy_embeddings(df[noisy], encoder, self.audio_options)
+        return X
+
+    def skipped_files(self, df) -> dict:
+        """Path -> :class:`~serwidgets.audio.AudioError` of each file of ``df`` that cannot be used."""
+        from serwidgets import cache, embeddings
+        from serwidgets.audio import AudioOptions
+        from serwidgets.encoders import Encoder
+
+        config = embeddings.embedding_config(Encoder.load(self.encoder) if self.encoder else None)
+        out = cache.cached_features(df, config, self.audio_options or AudioOptions(), self.cache_dir,
+                                    progress=False, compute=embeddings.embed_file)
+        return dict(getattr(out, "skipped", {}))
+
+    def _weights(self, df):
+        if self.balance is None:
+            counts = df["emotion"].map(df["emotion"].value_counts())
+            return (len(df) / counts / df["emotion"].nunique()).to_numpy(float)
+        from serwidgets.labels import balance_weights
+
+        return np.asarray(balance_weights(df, self.balance), float)
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, train_df, val_df=None):
+        """Fit both heads on ``train_df`` (``val_df`` is unused: nothing stops early). Returns ``self``."""
+        X = self.embeddings(train_df).astype(np.float64)
+        usable = ~np.isnan(X).any(axis=(1, 2))  # files that cannot be used are skipped
+        return self.fit_features(X[usable], train_df[usable])
+
+    def fit_features(self, X, train_df):
+        """:meth:`fit` from precomputed pooled states ``X`` ``(n, n_states, 1024)`` of ``train_df``."""
+        index = {label: i for i, label in enumerate(self.labels)}
+        y = train_df["emotion"].map(index).to_numpy()
+        if np.any(pd_isna(y)):
+            raise ValueError(f"emotions outside {self.labels} in the training table")
+        y = y.astype(int)
+        speakers = train_df["speaker"].to_numpy()
+        weights = self._weights(train_df)
+        n_states = X.shape[1]
+        flat = X.reshape(len(X), -1)
+        statistics = _speaker_statistics(flat, speakers)
+        typical = np.median(np.stack([s for _, s in statistics.values()]), axis=0)
+        self.std_floor_ = _STD_FLOOR * np.where(typical > 0, typical, 1.0)
+        by_speaker = np.empty_like(flat)
+        for s, (mean, std) in statistics.items():
+            rows = speakers == s
+            by_speaker[rows] = (flat[rows] - mean) / np.maximum(std, self.std_floor_)
+        self.n_states_ = n_states
+        self.classes_ = self.labels
+        if self.layers == "auto" or self.C == "auto":
+            self.layers_, self.C_, self.cv_scores_ = self._choose(
+                by_speaker if self.normalization == "speaker" else flat, y, speakers, weights, n_states)
+        else:
+            self.layers_, self.C_ = tuple(self.layers), float(self.C)
+        columns = _columns(n_states, self.layers_)
+        self.global_head_ = _Head.fit(flat[:, columns], y, self.C_, weights, len(self.labels))
+        self.speaker_head_ = (_Head.fit(by_speaker[:, columns], y, self.C_, weights, len(self.labels))
+                              if self.normalization == "speaker" else None)
+        # Typicality: the mean squared z-score of a clip's features under the global head's
+        # scaler. Training clips sit near 1; constant tones, noise and broken input far above.
+        self.atypical_above_ = _ATYPICAL_FACTOR * float(np.quantile(self.global_head_.typicality(flat[:, columns]), 0.99))
+        return self
+
+    def _choose(self, X, y, speakers, weights, n_states):
+        """Layers and C with the best UA in a 3-fold speaker-grouped CV of the training side."""
+        from sklearn.metrics import balanced_accuracy_score
+        from sklearn.model_selection import GroupKFold
+
+        layer_sets = AUTO_LAYERS if self.layers == "auto" else (tuple(self.layers),)
+        Cs = AUTO_C if self.C == "auto" else (float(self.C),)
+        folds = list(GroupKFold(min(3, len(np.unique(speakers)))).split(X, y, speakers))
+        scores = {}
+        for layers in layer_sets:
+            if max(layers) >= n_states:
+                continue
+            columns = _columns(n_states, layers)
+            for C in Cs:
+                predicted = np.empty_like(y)
+                for train, test in folds:
+                    head = _Head.fit(X[np.ix_(train, columns)], y[train], C, weights[train], len(self.labels))
+                    predicted[test] = head.proba(X[np.ix_(test, columns)], len(self.labels)).argmax(1)
+                scores[(layers, C)] = balanced_accuracy_score(y, predicted)
+        (layers, C), _ = max(scores.items(), key=lambda item: item[1])
+        return layers, C, {f"{list(k[0])} C={k[1]:g}": round(v, 4) for k, v in scores.items()}
+
+    # -- prediction ------------------------------------------------------------------------
+    def predict_features(self, X, calibration: Calibration | None = None) -> np.ndarray:
+        """Probabilities for pooled states ``X`` ``(n, n_states, 1024)``; calibrated when given one."""
+        if not hasattr(self, "global_head_"):
+            raise RuntimeError("fit the classifier before predicting")
+        flat = np.asarray(X, np.float64).reshape(len(X), -1)
+        columns = _columns(self.n_states_, self.layers_)
+        if calibration is not None and self.speaker_head_ is not None:
+            normalized = calibration.normalize(flat, self.std_floor_)
+            return self.speaker_head_.proba(normalized[:, columns], len(self.labels))
+        return self.global_head_.proba(flat[:, columns], len(self.labels))
+
+    def atypical(self, X, calibration: Calibration | None = None) -> np.ndarray:
+        """Whether each row of pooled states ``X`` lies far outside the training clips (bool array).
+
+        Uses the global head's scaler (a calibration changes where "normal" is, not how far
+        out a broken input lies).
+        """
+        flat = np.asarray(X, np.float64).reshape(len(X), -1)[:, _columns(self.n_states_, self.layers_)]
+        return self.global_head_.typicality(flat) > self.atypical_above_
+
+    def predict_proba(self, df, calibrations: dict | None = None) -> np.ndarray:
+        """Probabilities ``(len(df), len(labels))``.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+        calibrations : dict, optional
+            speaker -> :class:`Calibration`; rows of those speakers use the speaker head.
+        """
+        X = self.embeddings(df)
+        usable = ~np.isnan(X).any(axis=(1, 2))
+        # A clip whose file cannot be used gets uniform probabilities.
+        out = np.full((len(df), len(self.labels)), 1.0 / len(self.labels))
+        out[usable] = self.predict_features(X[usable])
+        if calibrations:
+            speakers = df["speaker"].to_numpy()
+            for speaker, calibration in calibrations.items():
+                rows = (speakers == speaker) & usable
+                if rows.any():
+                    out[rows] = self.predict_features(X[rows], calibration)
+        return out
+
+    # -- saving ----------------------------------------------------------------------------
+    def save_head(self, directory) -> dict:
+        """Write ``head.npz`` (plain arrays, no pickle) into ``directory``; returns the card's ``head`` entry."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = {"std_floor": self.std_floor_, "atypical_above": np.float64(self.atypical_above_),
+                  **self.global_head_.arrays("global")}
+        if self.speaker_head_ is not None:
+            arrays.update(self.speaker_head_.arrays("speaker"))
+        np.savez(directory / "head.npz", **arrays)
+        return {"file": "head.npz", "layers": list(self.layers_), "C": self.C_, "n_states": self.n_states_,
+                "normalization": self.normalization, "balance": self.balance,
+                "classifier": "logistic regression on standardised mean+std of the chosen states",
+                "heads": {"global": "features standardised with the training set's statistics (no calibration)",
+                          **({"speaker": "features standardised per speaker: needs a Calibration"}
+                             if self.speaker_head_ is not None else {})}}
+
+    @classmethod
+    def from_head(cls, directory, labels, head: dict) -> EmbeddingClassifier:
+        """The classifier saved by :meth:`save_head` (for prediction from features)."""
+        with np.load(Path(directory) / head["file"], allow_pickle=False) as arrays:
+            arrays = dict(arrays)
+        clf = cls(labels, layers=tuple(head["layers"]), C=head["C"], normalization=head["normalization"],
+                  balance=head.get("balance"))
+        clf.classes_, clf.layers_, clf.C_, clf.n_states_ = tuple(labels), tuple(head["layers"]), head["C"], head["n_states"]
+        clf.std_floor_ = arrays["std_floor"]
+        clf.atypical_above_ = float(arrays["atypical_above"])
+        clf.global_head_ = _Head.from_arrays(arrays, "global")
+        clf.speaker_head_ = _Head.from_arrays(arrays, "speaker") if "speaker_mean" in arrays else None
+        return clf
+
+
+def pd_isna(values):
+    import pandas as pd
+
+    return pd.isna(values)
+
+
+def save_bundle(classifier: EmbeddingClassifier, directory, *, task: str, training: dict,
+                metrics: dict | None = None, name: str | None = None, description: str = "",
+                window_seconds: float = 3.0) -> Path:
+    """Write a fitted :class:`EmbeddingClassifier` as a model bundle: ``head.npz`` + ``card.json``.
+
+    The card names the encoder bundle (its name, id and the sha256 of its ``encoder.tflite``),
+    so :func:`serwidgets.predictor.load_model` refuses to run the head on another encoder.
+
+    Examples
+    --------
+    >>> save_bundle(clf, "models/ser-emotion6", task="emotion6", training={...})   # doctest: +SKIP
+    """
+    import datetime
+
+    from serwidgets import bundle
+    from serwidgets.audio import AudioOptions
+    from serwidgets.encoders import Encoder
+
+    directory = Path(directory)
+    encoder = Encoder.load(classifier.encoder)
+    head = classifier.save_head(directory)
+    card = {
+        "card_format": bundle.CARD_FORMAT,
+        "kind": bundle.ENCODER_HEAD,
+        "name": name or directory.name,
+        "description": description,
+        "task": task,
+        "labels": list(classifier.labels),
+        "encoder": encoder.reference,
+        "head": head,
+        "audio_options": (classifier.audio_options or AudioOptions()).to_dict(),
+        "window_seconds": window_seconds,
+        "training": training,
+        "metrics": metrics or {},
+        "protocol": (metrics or {}).get("protocol"),
+        "files": {head["file"]: bundle.file_sha256(directory / head["file"])},
+        "versions": bundle.library_versions(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    bundle._write_card(directory, card)
+    return directory
