@@ -4,16 +4,26 @@ Every waveform that reaches a model goes through :func:`load` (or :func:`decode`
 :func:`prepare`), for training and for inference alike, so both see the same signal:
 
 1. **decode** -- wav/flac/ogg/mp3 (and the other libsndfile formats) with ``soundfile``;
-   webm/opus/m4a/aac and anything libsndfile refuses with PyAV (FFmpeg). Any sample rate,
-   channel count and sample type (uint8, int16, int32, float) is accepted.
+   webm/opus/m4a/aac, anything libsndfile refuses and files that do not state their length
+   with PyAV (FFmpeg). Any sample rate, channel count and sample type (uint8, int16, int32,
+   float) is accepted. Decoding is bounded: ``max_seconds`` and ``max_bytes`` are checked
+   against the header *and* while decoding, so a small file that expands to hours of audio
+   (a "decode bomb") is stopped at the limit, and memory stays bounded by the limits.
 2. **down-mix** to mono (mean over channels) and **resample** to 16 kHz with ``soxr``
    ("HQ" quality).
-3. **reject** what cannot be speech: non-finite samples, pure silence (``NoSpeechError``),
-   too long, and -- after trimming -- too short.
-4. **trim** leading and trailing silence: frames quieter than the loudest frame minus
+3. **remove DC**: the mean is subtracted, so an offset neither counts as loudness nor
+   reaches the features.
+4. **reject** what cannot be used: non-finite samples, too long, silence, too short after
+   trimming, and -- :mod:`serwidgets.vad` -- anything without voiced speech: a constant,
+   noise, a steady tone (``NoSpeechError``).
+5. **trim** leading and trailing silence: frames quieter than the loudest frame minus
    ``trim_db`` are cut at both ends, keeping ``trim_margin`` seconds of context.
-5. **normalise loudness**: the RMS over the non-silent frames is set to ``target_dbfs``, and
+6. **normalise loudness**: the RMS over the non-silent frames is set to ``target_dbfs``, and
    the gain is lowered if needed so the peak stays at or below 0.99 (no clipping).
+
+Every failure is an :class:`AudioError` subclass whose message names the input (the path,
+an upload's file name passed as ``name=``, or ``<bytes>``); no other exception escapes
+:func:`decode` or :func:`load` for bad audio (a missing file is still an ``OSError``).
 
 Browser recordings, phone uploads and studio corpora therefore arrive at the features
 with the same rate, level and framing. Trimming is plain numpy (no librosa, whose numba
@@ -38,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import vad
+
 __all__ = [
     "TARGET_SR",
     "AudioError",
@@ -47,6 +59,7 @@ __all__ = [
     "NonFiniteAudioError",
     "TooShortError",
     "TooLongError",
+    "TooLargeError",
     "NoSpeechError",
     "AudioOptions",
     "decode",
@@ -93,8 +106,13 @@ class TooLongError(AudioError):
     """Longer than ``AudioOptions.max_seconds``."""
 
 
+class TooLargeError(TooLongError):
+    """More than ``AudioOptions.max_bytes``: the encoded input, or its decoded samples."""
+
+
 class NoSpeechError(AudioError):
-    """Pure silence: the loudest frame is below ``AudioOptions.silence_dbfs``."""
+    """No speech: silence (the loudest frame is below ``AudioOptions.silence_dbfs``), or no
+    voiced speech at all (:mod:`serwidgets.vad`: a constant, noise, a steady tone)."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +139,19 @@ class AudioOptions:
     min_seconds : float
         Shortest accepted duration after trimming (:class:`TooShortError`).
     max_seconds : float
-        Longest accepted input duration, checked before trimming and, for files, before
-        decoding where the container states its length (:class:`TooLongError`).
+        Longest accepted input duration, checked before trimming and, for files, from the
+        header before decoding and again while decoding (:class:`TooLongError`).
+    remove_dc : bool
+        Subtract the mean first, so a DC offset neither passes for loudness nor shifts the
+        features. False reproduces results computed before this step existed (they record
+        no ``audio_options``).
+    min_speech_seconds : float
+        Least total duration of voiced speech (:func:`serwidgets.vad.voice_activity`);
+        less is :class:`NoSpeechError`. 0 turns the voice-activity check off (only the
+        silence threshold is left).
+    max_bytes : int
+        Largest accepted file, in bytes, and largest decoded signal (float32 samples of all
+        channels; 256 MiB holds ten minutes of 48 kHz stereo) (:class:`TooLargeError`).
 
     Examples
     --------
@@ -140,6 +169,9 @@ class AudioOptions:
     min_seconds: float = 0.25
     max_seconds: float = 600.0
     trim_margin: float = 0.05
+    remove_dc: bool = True
+    min_speech_seconds: float = vad.MIN_VOICED_SECONDS
+    max_bytes: int = 256 * 2**20
 
     def __post_init__(self):
         if self.sample_rate <= 0:
@@ -150,6 +182,10 @@ class AudioOptions:
             raise ValueError(f"trim_margin must be >= 0 seconds, got {self.trim_margin}")
         if self.target_dbfs >= 0:
             raise ValueError(f"target_dbfs must be below 0 dBFS, got {self.target_dbfs}")
+        if self.min_speech_seconds < 0:
+            raise ValueError(f"min_speech_seconds must be >= 0, got {self.min_speech_seconds}")
+        if self.max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {self.max_bytes}")
         if not 0 <= self.min_seconds < self.max_seconds:
             raise ValueError(
                 "need 0 <= min_seconds < max_seconds, "
@@ -171,17 +207,39 @@ class AudioOptions:
 
 # --------------------------------------------------------------------------- decoding
 
+#: libsndfile's frame count when the header does not state the length (FLAC "total samples 0").
+_UNKNOWN_FRAMES = 2**62
+#: Highest sample rate accepted from a header (a bogus huge rate would defeat the limits).
+_MAX_SAMPLE_RATE = 768_000
+#: Bytes per decoded sample (float32).
+_SAMPLE_BYTES = 4
 
-def decode(source, *, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
-    """Decode an audio file to float32 samples at its native rate.
+
+def decode(
+    source,
+    *,
+    max_seconds: float | None = AudioOptions.max_seconds,
+    max_bytes: int | None = AudioOptions.max_bytes,
+    name: str | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode an audio file to float32 samples at its native rate, within limits.
 
     Parameters
     ----------
     source : str, os.PathLike, bytes, bytearray, memoryview or binary file-like
         The encoded audio.
-    max_seconds : float, optional
-        Raise :class:`TooLongError` if the audio is longer -- from the container's stated
-        length before decoding when available, otherwise as soon as decoding passes it.
+    max_seconds : float or None
+        Raise :class:`TooLongError` if the audio is longer: from the header's stated length
+        before decoding, and again while decoding (in blocks), so a file that does not state
+        its length, or states it wrongly, is stopped once it passes the limit. Default
+        ``AudioOptions.max_seconds``; None: no limit.
+    max_bytes : int or None
+        Raise :class:`TooLargeError` if the encoded input, or the decoded float32 samples
+        (all channels), would take more bytes. Default ``AudioOptions.max_bytes``; None: no
+        limit. Together the two bound the memory a decode can take, whatever the file says.
+    name : str, optional
+        What error messages call the input (an upload's file name, say). Default: the path,
+        the file-like object's ``name``, or ``<bytes>``.
 
     Returns
     -------
@@ -192,29 +250,45 @@ def decode(source, *, max_seconds: float | None = None) -> tuple[np.ndarray, int
 
     Raises
     ------
-    EmptyAudioError, UnsupportedFormatError, CorruptAudioError, TooLongError
+    EmptyAudioError, UnsupportedFormatError, CorruptAudioError, TooLongError, TooLargeError
+        Every failure is an :class:`AudioError` whose message starts with ``name``.
+    OSError
+        A path that cannot be read (missing file, no permission).
 
     Notes
     -----
-    libsndfile is tried first (exact, fast); PyAV/FFmpeg gets whatever it refuses. If both
-    fail, bytes with a known audio header are :class:`CorruptAudioError`, anything else
-    :class:`UnsupportedFormatError`.
+    libsndfile is tried first (exact, fast); PyAV/FFmpeg gets whatever it refuses, and
+    files whose header does not state their length. If both fail, bytes with a known audio
+    header are :class:`CorruptAudioError`, anything else :class:`UnsupportedFormatError`.
 
     Examples
     --------
     >>> y, sr = decode("speech.flac")  # doctest: +SKIP
     >>> y.shape, sr                    # doctest: +SKIP
     ((173000, 2), 48000)
+    >>> decode(b"RIFF", name="upload.wav")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    serwidgets.audio.CorruptAudioError: upload.wav: has a WAV header but could not be decoded ...
     """
-    name, data = _read_source(source)
+    name = _source_name(source, name)
+    data = _read_source(source, name, max_bytes)
     if not data:
         raise EmptyAudioError(f"{name}: no audio data (0 bytes)")
     container = _sniff_container(data)
+    limits = _Limits(name, max_seconds, max_bytes)
 
     try:
-        y, sr = _decode_soundfile(data, name, max_seconds)
-    except _SoundfileRefused as refused:
-        y, sr = _decode_pyav(data, name, container, max_seconds, refused=str(refused))
+        try:
+            y, sr = _decode_soundfile(data, limits)
+        except _SoundfileRefused as refused:
+            y, sr = _decode_pyav(data, name, container, limits, refused=str(refused))
+    except AudioError:
+        raise
+    except MemoryError:
+        raise TooLargeError(f"{name}: not enough memory to decode this audio") from None
+    except Exception as err:  # a decoder library failing in a way it does not document
+        raise _undecodable(name, data, container, f"{type(err).__name__}: {err}") from err
 
     if y.shape[0] == 0:
         raise EmptyAudioError(f"{name}: the {container or 'audio'} file contains no samples")
@@ -225,21 +299,49 @@ class _SoundfileRefused(Exception):
     """libsndfile could not open or read the bytes."""
 
 
-def _read_source(source) -> tuple[str, bytes]:
-    """Return a name for messages and the encoded bytes."""
+def _source_name(source, name: str | None = None) -> str:
+    """What messages call ``source``: ``name`` if given, else its path, file name or kind."""
+    if name is not None:
+        return str(name)
+    if isinstance(source, (str, os.PathLike)):
+        return str(Path(source))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    if isinstance(source, np.ndarray):
+        return "<array>"
+    file_name = getattr(source, "name", None)
+    return str(file_name) if isinstance(file_name, (str, os.PathLike)) and str(file_name) else "<file>"
+
+
+def _read_source(source, name: str, max_bytes: int | None) -> bytes:
+    """The encoded bytes, refusing more than ``max_bytes`` before reading them all."""
+
+    def too_large(size: str) -> TooLargeError:
+        return TooLargeError(f"{name}: the file is {size}; at most {_mib(max_bytes)} is accepted")
+
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        return str(path), path.read_bytes()
+        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
+            raise too_large(_mib(size))
+        return path.read_bytes()
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return "<bytes>", bytes(source)
+        if max_bytes is not None and len(source) > max_bytes:
+            raise too_large(_mib(len(source)))
+        return bytes(source)
     if hasattr(source, "read"):
-        data = source.read()
+        data = source.read() if max_bytes is None else source.read(max_bytes + 1)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("file-like audio source must be opened in binary mode")
-        return str(getattr(source, "name", "<file>")), bytes(data)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise too_large(f"more than {_mib(max_bytes)}")
+        return bytes(data)
     raise TypeError(
         f"audio source must be a path, bytes or binary file-like, got {type(source).__name__}"
     )
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
 
 
 def _sniff_container(data: bytes) -> str | None:
@@ -262,32 +364,72 @@ def _sniff_container(data: bytes) -> str | None:
     return None
 
 
-def _decode_soundfile(data: bytes, name: str, max_seconds: float | None):
+def _undecodable(name: str, data: bytes, container: str | None, why: str) -> AudioError:
+    if container is None:
+        return UnsupportedFormatError(f"{name}: not a recognised audio format (first bytes {data[:8]!r})")
+    return CorruptAudioError(f"{name}: has a {container} header but could not be decoded ({why})")
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The duration and size limits of one decode, and the errors that report them."""
+
+    name: str
+    max_seconds: float | None
+    max_bytes: int | None
+
+    def check_format(self, sr: int, channels: int, container: str) -> None:
+        if not 0 < sr <= _MAX_SAMPLE_RATE:
+            raise CorruptAudioError(f"{self.name}: the {container} header states a sample rate of {sr} Hz")
+        if not 0 < channels <= _MAX_CHANNELS:
+            raise UnsupportedFormatError(
+                f"{self.name}: {channels} channels; at most {_MAX_CHANNELS} are supported"
+            )
+
+    def max_frames(self, sr: int, channels: int) -> int | None:
+        """Most frames (samples per channel) accepted at this rate and channel count."""
+        limits = []
+        if self.max_seconds is not None:
+            limits.append(int(np.floor(self.max_seconds * sr)))
+        if self.max_bytes is not None:
+            limits.append(self.max_bytes // (_SAMPLE_BYTES * channels))
+        return min(limits) if limits else None
+
+    def check(self, frames: int, sr: int, channels: int, partial: bool = False) -> None:
+        """Raise if ``frames`` (stated, or decoded so far if ``partial``) is past a limit."""
+        if self.max_seconds is not None and frames > self.max_seconds * sr:
+            raise TooLongError(_too_long_message(self.name, frames / sr, self.max_seconds, partial))
+        if self.max_bytes is not None and frames * channels * _SAMPLE_BYTES > self.max_bytes:
+            size = frames * channels * _SAMPLE_BYTES
+            raise TooLargeError(
+                f"{self.name}: {frames / sr:.1f} s of {channels}-channel audio at {sr} Hz decodes to "
+                f"{'more than ' if partial else ''}{_mib(size)}; at most {_mib(self.max_bytes)} is accepted"
+            )
+
+
+def _decode_soundfile(data: bytes, limits: _Limits):
     import soundfile as sf
 
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
-            if f.samplerate and max_seconds is not None and f.frames / f.samplerate > max_seconds:
-                raise TooLongError(_too_long_message(name, f.frames / f.samplerate, max_seconds))
-            y = f.read(dtype="float32", always_2d=True)
-            return y, int(f.samplerate)
+            sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
+            if frames >= _UNKNOWN_FRAMES:
+                # libsndfile cannot read such a stream to its end: FFmpeg decodes it in frames.
+                raise _SoundfileRefused("the header does not state the length")
+            limits.check_format(sr, channels, f.format)
+            limits.check(frames, sr, channels)
+            # The header's length is within the limits: read exactly that much, no more.
+            out = np.empty((frames, channels), np.float32)
+            y = f.read(frames, dtype="float32", always_2d=True, out=out)
+            return y, sr
     except sf.LibsndfileError as err:
         raise _SoundfileRefused(err.error_string.rstrip(".")) from None
 
 
-def _decode_pyav(data: bytes, name: str, container: str | None, max_seconds, refused: str):
+def _decode_pyav(data: bytes, name: str, container: str | None, limits: _Limits, refused: str):
     import av
 
-    def failed(err) -> AudioError:
-        if container is None:
-            return UnsupportedFormatError(
-                f"{name}: not a recognised audio format (first bytes {data[:8]!r})"
-            )
-        return CorruptAudioError(
-            f"{name}: has a {container} header but could not be decoded "
-            f"(libsndfile: {refused}; FFmpeg: {err.strerror})"
-        )
-
+    chunks = []
     try:
         with av.open(io.BytesIO(data), mode="r") as c:
             if not c.streams.audio:
@@ -296,27 +438,35 @@ def _decode_pyav(data: bytes, name: str, container: str | None, max_seconds, ref
                     f"{name}: {c.format.name} data has no audio stream ({', '.join(kinds)})"
                 )
             stream = c.streams.audio[0]
-            sr = int(stream.rate or stream.codec_context.sample_rate)
+            context = stream.codec_context
+            if context is None:  # FFmpeg has no decoder for this codec (e.g. an unknown WAV format tag)
+                raise _undecodable(name, data, container, f"libsndfile: {refused}; FFmpeg: no decoder for it")
+            sr = int(getattr(stream, "rate", None) or context.sample_rate or 0)
+            channels = int(context.channels or 0)
+            limits.check_format(sr, channels or 1, container or c.format.name)
             stated = _stated_seconds(c, stream)
-            if max_seconds is not None and stated is not None and stated > max_seconds:
-                raise TooLongError(_too_long_message(name, stated, max_seconds))
+            if stated is not None:
+                limits.check(int(np.ceil(stated * sr)), sr, channels or 1)
 
             # Planar float keeps channels apart: each frame is (channels, samples).
             resampler = av.AudioResampler(format="fltp")
-            chunks, n = [], 0
+            n = 0
             for frame in c.decode(stream):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray())
                     n += out.samples
-                if max_seconds is not None and n / sr > max_seconds:
-                    raise TooLongError(_too_long_message(name, n / sr, max_seconds, partial=True))
+                # Checked frame by frame: a stream that does not state its length (or lies)
+                # is stopped as soon as it passes the limit.
+                limits.check(n, sr, chunks[-1].shape[0] if chunks else 1, partial=True)
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray())
     except av.FFmpegError as err:
-        raise failed(err) from None
+        raise _undecodable(name, data, container, f"libsndfile: {refused}; FFmpeg: {err.strerror}") from None
     if not chunks:
         return np.zeros((0, 1), np.float32), sr
-    return np.ascontiguousarray(np.concatenate(chunks, axis=1).T, dtype=np.float32), sr
+    y = np.concatenate(chunks, axis=1)
+    chunks.clear()
+    return np.ascontiguousarray(y.T, dtype=np.float32), sr
 
 
 def _stated_seconds(container, stream) -> float | None:
@@ -336,7 +486,7 @@ def _too_long_message(name, seconds, max_seconds, partial=False) -> str:
 # --------------------------------------------------------------------------- cleaning
 
 
-def prepare(y, sr: int, options: AudioOptions = AudioOptions()) -> np.ndarray:
+def prepare(y, sr: int, options: AudioOptions = AudioOptions(), *, name: str | None = None) -> np.ndarray:
     """Turn raw samples into the model's waveform: mono, resampled, trimmed, normalised.
 
     Parameters
@@ -347,7 +497,9 @@ def prepare(y, sr: int, options: AudioOptions = AudioOptions()) -> np.ndarray:
     sr : int
         Sample rate of ``y`` in Hz.
     options : AudioOptions
-        Target rate, trimming and loudness settings.
+        Target rate, trimming, loudness and speech-check settings.
+    name : str, optional
+        What error messages call the audio (default ``<array>``).
 
     Returns
     -------
@@ -360,38 +512,48 @@ def prepare(y, sr: int, options: AudioOptions = AudioOptions()) -> np.ndarray:
 
     Examples
     --------
+    >>> from serwidgets.vad import synthetic_voice
     >>> sr = 48000
-    >>> t = np.arange(sr) / sr
-    >>> stereo = (0.1 * np.sin(2 * np.pi * 220 * t)[:, None] * [1, 1] * 32767).astype(np.int16)
+    >>> voice = synthetic_voice(1.0, sr)
+    >>> stereo = (voice[:, None] * [1, 1] * 32767).astype(np.int16)
     >>> y = prepare(stereo, sr)
-    >>> y.dtype, y.shape
-    (dtype('float32'), (16000,))
+    >>> y.dtype, y.ndim
+    (dtype('float32'), 1)
+    >>> prepare(np.full(sr, 0.5), sr, name="dc.wav")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    serwidgets.audio.NoSpeechError: no speech detected in dc.wav: ...
     """
     if sr <= 0:
         raise ValueError(f"sample rate must be positive, got {sr}")
-    y = _to_mono_float(np.asarray(y))
+    name = "<array>" if name is None else str(name)
+    y = _to_mono_float(np.asarray(y), name)
     if y.size == 0:
-        raise EmptyAudioError("audio contains no samples")
+        raise EmptyAudioError(f"{name}: audio contains no samples")
     if not np.isfinite(y).all():
         bad = int(np.count_nonzero(~np.isfinite(y)))
-        raise NonFiniteAudioError(f"audio contains {bad} NaN or infinite samples")
+        raise NonFiniteAudioError(f"{name}: audio contains {bad} NaN or infinite samples")
     seconds = y.size / sr
     if seconds > options.max_seconds:
-        raise TooLongError(_too_long_message("audio", seconds, options.max_seconds))
+        raise TooLongError(_too_long_message(name, seconds, options.max_seconds))
 
+    if options.remove_dc:
+        # A DC offset is no sound: it would pass for loudness and shift every feature. Removed
+        # before resampling, whose filter would turn the offset's edges into clicks.
+        y = (y - np.float32(np.mean(y, dtype=np.float64))).astype(np.float32, copy=False)
     if sr != options.sample_rate:
         import soxr
 
         y = soxr.resample(y, sr, options.sample_rate, quality="HQ").astype(np.float32, copy=False)
         sr = options.sample_rate
         if y.size == 0:
-            raise TooShortError(f"audio is shorter than one sample at {sr} Hz")
+            raise TooShortError(f"{name}: audio is shorter than one sample at {sr} Hz")
 
     frame_db = _frame_dbfs(y, sr)
     loudest = float(frame_db.max())
     if loudest < options.silence_dbfs:
         raise NoSpeechError(
-            f"no speech detected: the loudest part is {loudest:.1f} dBFS, "
+            f"no speech detected in {name}: the loudest part is {loudest:.1f} dBFS, "
             f"below the silence threshold of {options.silence_dbfs:g} dBFS"
         )
     active = frame_db >= loudest - options.trim_db
@@ -401,14 +563,18 @@ def prepare(y, sr: int, options: AudioOptions = AudioOptions()) -> np.ndarray:
     if y.size / sr < options.min_seconds:
         what = " after trimming silence" if options.trim else ""
         raise TooShortError(
-            f"audio is {y.size / sr:.2f} s long{what}; at least {options.min_seconds:g} s is needed"
+            f"{name}: audio is {y.size / sr:.2f} s long{what}; at least {options.min_seconds:g} s is needed"
         )
+    if options.min_speech_seconds > 0:
+        activity = vad.voice_activity(y, sr, options.min_speech_seconds)
+        if not activity.speech:
+            raise NoSpeechError(f"no speech detected in {name}: {activity.reason()}")
     if options.normalize:
         y = _normalize(y, frame_db, active, options.target_dbfs)
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
-def load(source, options: AudioOptions = AudioOptions()) -> np.ndarray:
+def load(source, options: AudioOptions = AudioOptions(), *, name: str | None = None) -> np.ndarray:
     """Decode a file and :func:`prepare` it: the waveform the models see.
 
     Parameters
@@ -416,12 +582,19 @@ def load(source, options: AudioOptions = AudioOptions()) -> np.ndarray:
     source : str, os.PathLike, bytes or binary file-like
         Any format :func:`decode` reads.
     options : AudioOptions
-        Cleaning settings (``max_seconds`` is also checked before decoding).
+        Cleaning settings; ``max_seconds`` and ``max_bytes`` also bound the decoding.
+    name : str, optional
+        What error messages call the input (default: the path, or ``<bytes>``).
 
     Returns
     -------
     np.ndarray [shape=(n,), dtype=float32]
         Mono waveform at ``options.sample_rate``.
+
+    Raises
+    ------
+    AudioError
+        One of its subclasses; the message names the input.
 
     Examples
     --------
@@ -429,11 +602,12 @@ def load(source, options: AudioOptions = AudioOptions()) -> np.ndarray:
     >>> y.dtype, y.ndim                          # doctest: +SKIP
     (dtype('float32'), 1)
     """
-    y, sr = decode(source, max_seconds=options.max_seconds)
-    return prepare(y, sr, options)
+    name = _source_name(source, name)
+    y, sr = decode(source, max_seconds=options.max_seconds, max_bytes=options.max_bytes, name=name)
+    return prepare(y, sr, options, name=name)
 
 
-def _to_mono_float(y: np.ndarray) -> np.ndarray:
+def _to_mono_float(y: np.ndarray, name: str = "<array>") -> np.ndarray:
     """Scale integer PCM to [-1, 1] and average the channels."""
     # float32 throughout: 24 bits of mantissa exceed any recording's noise floor, and
     # ten minutes of 48 kHz stereo stays at ~230 MB instead of twice that.
@@ -444,17 +618,17 @@ def _to_mono_float(y: np.ndarray) -> np.ndarray:
     elif y.dtype.kind == "i":
         y = y.astype(np.float32) / np.float32(2.0 ** (8 * y.dtype.itemsize - 1))
     elif y.dtype.kind != "f":
-        raise AudioError(f"audio samples must be numeric PCM or float, got dtype {y.dtype}")
+        raise AudioError(f"{name}: audio samples must be numeric PCM or float, got dtype {y.dtype}")
 
     if y.ndim == 2:
         channel_axis = 1 if y.shape[1] <= y.shape[0] else 0
         if y.shape[channel_axis] > _MAX_CHANNELS:
             raise AudioError(
-                f"cannot tell samples from channels in a 2-D array of shape {y.shape}"
+                f"{name}: cannot tell samples from channels in a 2-D array of shape {y.shape}"
             )
         y = y.mean(axis=channel_axis)
     elif y.ndim != 1:
-        raise AudioError(f"audio must be 1-D or 2-D (samples and channels), got shape {y.shape}")
+        raise AudioError(f"{name}: audio must be 1-D or 2-D (samples and channels), got shape {y.shape}")
     return y.astype(np.float32, copy=False)
 
 

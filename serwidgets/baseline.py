@@ -229,19 +229,23 @@ def _of_waveform(y, feature_set, feature_config):
 @functools.lru_cache(maxsize=1 << 14)
 def _clip_features(path, snr_db, noise, copy, feature_set, feature_config, audio_options, cache_dir):
     # Memoised: every fold of a protocol needs the same clips' features again. Clean clips
-    # also go through the on-disk cache, so the next process reads them instead.
+    # also go through the on-disk cache, so the next process reads them instead. A file that
+    # cannot be used gives its AudioError (returned, not raised: the caller skips the row).
     import pandas as pd
 
     from .cache import cached_features
     from .train import DEFAULT_NOISE, load_inputs
 
     if not np.isfinite(snr_db):
-        return cached_features([path], feature_config, audio_options, cache_dir, progress=False,
-                               compute=FEATURE_SETS[feature_set])[0]
-    row = pd.DataFrame({"path": [path], "snr_db": [snr_db], "noise": [noise or DEFAULT_NOISE],
-                        "copy": [copy]})
-    y = load_inputs(row, "waveform", feature_config, audio_options)[0]
-    return _of_waveform(y, feature_set, feature_config)
+        out = cached_features([path], feature_config, audio_options, cache_dir, progress=False,
+                              compute=FEATURE_SETS[feature_set], report=False)
+    else:
+        row = pd.DataFrame({"path": [path], "snr_db": [snr_db], "noise": [noise or DEFAULT_NOISE],
+                            "copy": [copy]})
+        out = load_inputs(row, "waveform", feature_config, audio_options, report=False)
+    if out[0] is None:
+        return out.skipped[path]
+    return out[0] if not np.isfinite(snr_db) else _of_waveform(out[0], feature_set, feature_config)
 
 
 def speaker_normalize(X, speakers):
@@ -346,7 +350,8 @@ class BaselineClassifier:
         return {"model": "baseline", "feature_set": self.feature_set, "classifier": self.classifier,
                 "C": self.C, "speaker_norm": self.speaker_norm, "seed": self.seed}
 
-    def _features(self, df):
+    def _features(self, df, skipped=None):
+        """Feature matrix of ``df``; rows whose file cannot be used are NaN, their errors go to ``skipped``."""
         from threadpoolctl import threadpool_limits
 
         columns = {
@@ -355,12 +360,34 @@ class BaselineClassifier:
             "copy": df["copy"].fillna(0).to_numpy(int) if "copy" in df else np.zeros(len(df), int),
         }
         with threadpool_limits(limits=1, user_api="blas"):
-            X = np.stack([
+            rows = [
                 _clip_features(str(path), float(snr), noise, int(copy), self.feature_set,
                                self.feature_config, self.audio_options, self.cache_dir)
                 for path, snr, noise, copy in zip(df["path"], *columns.values())
-            ])
-        return speaker_normalize(X, df["speaker"].to_numpy()) if self.speaker_norm else X
+            ]
+        errors = {str(p): r for p, r in zip(df["path"], rows) if isinstance(r, Exception)}
+        if skipped is not None:
+            skipped.update(errors)
+        size = next((r.size for r in rows if not isinstance(r, Exception)), 1)
+        X = np.stack([np.full(size, np.nan, np.float32) if isinstance(r, Exception) else r for r in rows]) \
+            if rows else np.zeros((0, size), np.float32)
+        if self.speaker_norm:
+            usable = ~np.isnan(X).any(axis=1)
+            X = X.astype(np.float64)
+            X[usable] = speaker_normalize(X[usable], df["speaker"].to_numpy()[usable])
+        return X
+
+    def skipped_files(self, df) -> dict:
+        """Path -> :class:`~serwidgets.audio.AudioError` of each file of ``df`` that cannot be used.
+
+        Computes (and memoises) the features; the counts per cause are printed to stderr.
+        """
+        from .cache import report_skipped
+
+        skipped = {}
+        self._features(df.assign(snr_db=np.nan) if "snr_db" in df else df, skipped)
+        report_skipped(skipped, df["path"].nunique())
+        return skipped
 
     def _model(self, C):
         from sklearn.calibration import CalibratedClassifierCV
@@ -399,8 +426,10 @@ class BaselineClassifier:
 
         index = {label: i for i, label in enumerate(self.labels)}
         X, y = self._features(train_df), train_df["emotion"].map(index).to_numpy()
+        usable = ~np.isnan(X).any(axis=1)  # files that cannot be used are skipped
+        X, y, speakers = X[usable], y[usable], train_df["speaker"].to_numpy()[usable]
         if self.C == "auto":
-            self.chosen_C = self._choose_C(X, y, train_df["speaker"].to_numpy())
+            self.chosen_C = self._choose_C(X, y, speakers)
         else:
             self.chosen_C = float(self.C)
         self.pipeline = make_pipeline(StandardScaler(), self._model(self.chosen_C)).fit(X, y)
@@ -410,8 +439,13 @@ class BaselineClassifier:
         """Probabilities ``(len(df), len(labels))``; classes absent from training get 0."""
         if self.pipeline is None:
             raise RuntimeError("fit the classifier before predicting")
-        out = np.zeros((len(df), len(self.labels)))
-        out[:, self.pipeline.classes_] = self.pipeline.predict_proba(self._features(df))
+        X = self._features(df)
+        usable = ~np.isnan(X).any(axis=1)
+        # A clip whose file cannot be used gets uniform probabilities.
+        out = np.full((len(df), len(self.labels)), 1.0 / len(self.labels))
+        if usable.any():
+            out[usable] = 0.0
+            out[np.ix_(usable, self.pipeline.classes_)] = self.pipeline.predict_proba(X[usable])
         return out
 
     def save(self, directory):

@@ -10,6 +10,10 @@ configuration and audio options (changing either starts a fresh folder)::
 Writes go to a temporary file that is then renamed, so concurrent processes (parallel
 notebooks, test workers) never read a half-written entry.
 
+A file that cannot be used (any :class:`serwidgets.audio.AudioError`: empty, corrupt, no
+speech, ...) does not stop a corpus scan: its entry is ``None``, the returned
+:class:`Features` list records why in ``skipped``, and the counts per cause are printed.
+
 Examples
 --------
 >>> from serwidgets import cache, corpora
@@ -32,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 #: Bump when the meaning of a cached spectrogram changes without any config field changing.
-CACHE_VERSION = 1
+#: 2: audio.prepare removes DC and checks for speech.
+CACHE_VERSION = 2
 
 _CHUNK = 1 << 20
 
@@ -67,6 +72,65 @@ def config_key(feature_config, audio_options, compute: Callable | None = None) -
     return hashlib.sha256(text.encode()).hexdigest()[:16], description
 
 
+class Features(list):
+    """One entry per input file, in input order, ``None`` where a file was skipped.
+
+    Attributes
+    ----------
+    skipped : dict
+        Path -> the :class:`serwidgets.audio.AudioError` that made the file unusable.
+
+    Examples
+    --------
+    >>> from serwidgets.audio import EmptyAudioError
+    >>> out = Features([None], skipped={"a.wav": EmptyAudioError("a.wav: no audio data")})
+    >>> out.skipped_counts()
+    {'EmptyAudioError': 1}
+    """
+
+    def __init__(self, items=(), skipped=None):
+        super().__init__(items)
+        self.skipped = dict(skipped or {})
+
+    def skipped_counts(self) -> dict:
+        """Skipped files per cause (the error's class name), sorted by cause."""
+        return count_causes(self.skipped)
+
+
+def count_causes(skipped: dict) -> dict:
+    """``{error class name: number of files}`` of a ``path -> error`` mapping.
+
+    Examples
+    --------
+    >>> count_causes({"a": ValueError(), "b": KeyError(), "c": ValueError()})
+    {'KeyError': 1, 'ValueError': 2}
+    """
+    counts = {}
+    for error in skipped.values():
+        cause = error if isinstance(error, str) else type(error).__name__
+        counts[cause] = counts.get(cause, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def report_skipped(skipped: dict, total: int, what: str = "features", file=None) -> None:
+    """Print one line: how many of ``total`` files were skipped, per cause (nothing if none).
+
+    Examples
+    --------
+    >>> import sys
+    >>> report_skipped({"x.wav": ValueError("x.wav: broken")}, 3, file=sys.stdout)
+    features: skipped 1 of 3 files that cannot be used (ValueError: 1); first: x.wav: broken
+    """
+    import sys
+
+    if not skipped:
+        return
+    causes = ", ".join(f"{cause}: {n}" for cause, n in count_causes(skipped).items())
+    first = next(iter(skipped.values()))
+    print(f"{what}: skipped {len(skipped)} of {total} files that cannot be used ({causes}); first: {first}",
+          file=file or sys.stderr)
+
+
 def log_mel_of_file(path, feature_config, audio_options) -> np.ndarray:
     """The spectrogram the cache stores: ``features.log_mel(audio.load(path, audio_options), feature_config)``."""
     from . import audio, features
@@ -81,7 +145,8 @@ def cached_features(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
     compute: Callable | None = None,
-) -> list[np.ndarray]:
+    report: bool = True,
+) -> Features:
     """Log-mel spectrogram of every file, computed once and then read from disk.
 
     Parameters
@@ -99,16 +164,22 @@ def cached_features(
     compute : callable, optional
         ``compute(path, feature_config, audio_options) -> ndarray`` instead of
         :func:`log_mel_of_file`; its entries are kept apart from the default ones.
+    report : bool
+        Print the number of skipped files per cause to stderr (if any).
 
     Returns
     -------
-    list of numpy.ndarray
-        One array per input file, in input order (float32 ``(n_mels, frames)`` by default).
+    Features
+        A list with one array per input file, in input order (float32 ``(n_mels, frames)``
+        by default), and ``None`` for each file that raised an
+        :class:`~serwidgets.audio.AudioError`; ``.skipped`` maps those paths to their errors
+        (counts per cause are printed to stderr).
 
     Raises
     ------
-    serwidgets.audio.AudioError
-        A file cannot be used; the exception carries a note naming the file.
+    Exception
+        Anything but an ``AudioError`` (a missing file, a bug in ``compute``); it carries a
+        note naming the file.
 
     Examples
     --------
@@ -131,8 +202,9 @@ def cached_features(
     if not (folder / "config.json").exists():
         _atomic_write(folder / "config.json", json.dumps(description, indent=2, sort_keys=True).encode())
     compute = compute or log_mel_of_file
+    from .audio import AudioError
 
-    out = []
+    out = Features()
     # One BLAS thread: several helpers share the CPUs, and OpenBLAS threads collide with TF's.
     with threadpool_limits(limits=1, user_api="blas"):
         for path in tqdm(paths, desc="features", unit=" files", disable=None if progress else True, leave=False):
@@ -141,12 +213,19 @@ def cached_features(
             if spec is None:
                 try:
                     spec = np.asarray(compute(path, feature_config, audio_options))
+                except AudioError as error:
+                    # One unusable file must not stop a corpus scan: skip it, say why.
+                    out.skipped[path] = error
+                    out.append(None)
+                    continue
                 except Exception as error:
                     error.add_note(f"while computing features for {path}")
                     raise
                 entry.parent.mkdir(exist_ok=True)
                 _atomic_write(entry, _npy_bytes(spec))
             out.append(spec)
+    if report:
+        report_skipped(out.skipped, len(paths))
     return out
 
 

@@ -252,6 +252,8 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     """
     from . import fingerprint
     from . import labels as labels_module
+    from .audio import AudioOptions
+    from .cache import count_causes
     from .features import FeatureConfig
     from .splits import LeakageError, check_leakage
     from .train import Recipe, fit_split
@@ -264,6 +266,13 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         model, labels, recipe=recipe, feature_config=feature_config, audio_options=audio_options,
         verbose=verbose, baseline_options=baseline_options))
     val_speakers = recipe.val_speakers if name == "cnn" else 0
+    # Files that cannot be used (empty, corrupt, no speech, ...) are dropped before splitting
+    # and counted per cause in the result ("skipped_files").
+    probe = factory()
+    skipped = probe.skipped_files(df) if hasattr(probe, "skipped_files") else {}
+    if skipped:
+        df = df[~df["path"].astype(str).isin(skipped)].reset_index(drop=True)
+        log(f"skipped {len(skipped)} files that cannot be used: {count_causes(skipped)}")
     table, folds, speaker_independent = make_splits(
         df, protocol, n_folds=n_folds, val_speakers=val_speakers, seed=seed)
     if only_folds is not None:
@@ -319,6 +328,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         "model": name,
         "recipe": model_recipe,
         "feature_config": (feature_config or FeatureConfig()).to_dict(),
+        "audio_options": (audio_options or AudioOptions()).to_dict(),
         # Transductive: test speakers' unlabelled clips shaped their features (see baseline).
         "speaker_normalised": bool(model_recipe.get("speaker_norm", False)),
         "task": task,
@@ -327,6 +337,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         "n_folds": len(folds),
         "corpora": sorted(df["corpus"].unique()),
         "n_clips": int(len(table)),
+        "skipped_files": count_causes(skipped),
         "speakers": int(df["speaker"].nunique()),
         "leaky": protocol == "leaky",
         "leakage": leakage,
@@ -384,6 +395,9 @@ def _markdown(name, r):
         "## UA per corpus",
         "",
         *(f"- {c}: {ua:.3f}" for c, ua in r["per_corpus"].items()),
+        *(["", "Files skipped because they cannot be used: "
+           + ", ".join(f"{cause} {n}" for cause, n in r["skipped_files"].items()) + "."]
+          if r.get("skipped_files") else []),
         *_cross_corpus_markdown(r),
         "",
         f"## UA vs test-time SNR in dB ({r['snr_noise']} noise added to the test clips)",

@@ -162,7 +162,7 @@ def _row_rng(path: str, snr_db: float, copy: int = 0) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(f"{path}|{snr_db:g}|{copy}".encode()))
 
 
-def load_inputs(df, kind="log_mel", feature_config=None, audio_options=None, cache_dir=None):
+def load_inputs(df, kind="log_mel", feature_config=None, audio_options=None, cache_dir=None, report=True):
     """Model inputs of every row: log-mels ``(n_mels, frames)`` or waveforms ``(samples,)``.
 
     Clean log-mels come from the feature cache. Rows with a finite ``snr_db`` get noise of
@@ -177,11 +177,15 @@ def load_inputs(df, kind="log_mel", feature_config=None, audio_options=None, cac
     audio_options : AudioOptions, optional
     cache_dir : str or path, optional
         Feature cache folder (default: :func:`serwidgets.cache.default_cache_dir`).
+    report : bool
+        Print the number of skipped files per cause to stderr (if any).
 
     Returns
     -------
-    list of numpy.ndarray
-        One float32 array per row, variable length.
+    serwidgets.cache.Features
+        A list with one float32 array per row, variable length, and ``None`` for each row
+        whose file cannot be used (an :class:`~serwidgets.audio.AudioError`): such files
+        are skipped, counted per cause on stderr and listed in ``.skipped`` (path -> error).
 
     Examples
     --------
@@ -193,22 +197,31 @@ def load_inputs(df, kind="log_mel", feature_config=None, audio_options=None, cac
     audio_options = audio_options or AudioOptions()
     snr = df["snr_db"].to_numpy(float) if "snr_db" in df else np.full(len(df), np.nan)
     noisy = np.isfinite(snr)
-    out = [None] * len(df)
+    out = cache.Features([None] * len(df))
     clean = np.flatnonzero(~noisy)
     paths = df["path"].astype(str).to_numpy()
     if kind == "log_mel" and clean.size:
-        specs = cache.cached_features(paths[clean], feature_config, audio_options, cache_dir, progress=False)
+        specs = cache.cached_features(paths[clean], feature_config, audio_options, cache_dir, progress=False,
+                                      report=report)
+        out.skipped.update(specs.skipped)
         for i, spec in zip(clean, specs):
             out[i] = spec
     noise = df["noise"].fillna(DEFAULT_NOISE).to_numpy() if "noise" in df else np.full(len(df), DEFAULT_NOISE)
     copy = df["copy"].fillna(0).to_numpy(int) if "copy" in df else np.zeros(len(df), int)
+    loaded = {}
     for i in range(len(df)):
-        if out[i] is not None:
+        if out[i] is not None or paths[i] in out.skipped:
             continue
-        y = audio.load(paths[i], audio_options)
+        try:
+            y = audio.load(paths[i], audio_options)
+        except audio.AudioError as error:  # one unusable file must not stop the run
+            out.skipped[paths[i]] = loaded[paths[i]] = error
+            continue
         if noisy[i]:
             y = augment.add_noise(y, snr[i], noise[i], rng=_row_rng(paths[i], snr[i], copy[i]))
         out[i] = features.log_mel(y, feature_config) if kind == "log_mel" else y
+    if report:
+        cache.report_skipped(loaded, len(df), "inputs")
     return out
 
 
@@ -322,6 +335,16 @@ class NetClassifier:
     def _inputs(self, df):
         return load_inputs(df, self.kind, self.feature_config, self.audio_options, self.cache_dir)
 
+    def _usable(self, df):
+        """``df`` without the rows whose file cannot be used, and those rows' inputs."""
+        inputs = self._inputs(df)
+        keep = [i for i, x in enumerate(inputs) if x is not None]
+        return df.iloc[keep], [inputs[i] for i in keep]
+
+    def skipped_files(self, df) -> dict:
+        """Path -> :class:`~serwidgets.audio.AudioError` of each file of ``df`` that cannot be used."""
+        return dict(self._inputs(df).skipped)
+
     def _crop(self, x, mode, rng=None):
         from .features import fix_frames
 
@@ -378,11 +401,13 @@ class NetClassifier:
         pin_threads()
         keras.utils.set_random_seed(recipe.seed)
         train_df = with_noisy_copies(train_df, recipe.noisy_copies, recipe.copy_snr_db, recipe.seed)
+        train_df, inputs = self._usable(train_df)  # unusable files are skipped (and counted)
         targets = self._targets(train_df)
-        data = self._training_data(self._inputs(train_df), targets)
+        data = self._training_data(inputs, targets)
         callbacks, validation = [], None
         if val_df is not None and len(val_df):
-            x_val = np.stack([self._crop(x, "center") for x in self._inputs(val_df)])
+            val_df, val_inputs = self._usable(val_df)
+            x_val = np.stack([self._crop(x, "center") for x in val_inputs])
             validation = (x_val, self._targets(val_df))
             callbacks.append(keras.callbacks.EarlyStopping(
                 "val_loss", patience=recipe.patience, restore_best_weights=True))
@@ -427,15 +452,24 @@ class NetClassifier:
         )
 
     def predict_proba(self, df):
-        """Probabilities ``(len(df), len(labels))``: the mean over 1-s-hop windows per clip."""
+        """Probabilities ``(len(df), len(labels))``: the mean over 1-s-hop windows per clip.
+
+        A clip whose file cannot be used gets uniform probabilities (and is counted on stderr).
+        """
         if self.model is None:
             raise RuntimeError("fit the classifier before predicting")
         hop = self.feature_config.sample_rate if self.kind == "waveform" else round(
             self.feature_config.sample_rate / self.feature_config.hop_length)
-        windows = [_windows(x, self.input_shape[-1], hop, self.kind) for x in self._inputs(df)]
+        inputs = self._inputs(df)
+        out = np.full((len(df), len(self.labels)), 1.0 / len(self.labels))
+        usable = [i for i, x in enumerate(inputs) if x is not None]
+        if not usable:
+            return out
+        windows = [_windows(inputs[i], self.input_shape[-1], hop, self.kind) for i in usable]
         probabilities = self.model.predict(np.stack(sum(windows, [])), batch_size=64, verbose=0)
         ends = np.cumsum([len(w) for w in windows])
-        return np.stack([p.mean(axis=0) for p in np.split(probabilities, ends[:-1])])
+        out[usable] = np.stack([p.mean(axis=0) for p in np.split(probabilities, ends[:-1])])
+        return out
 
 
 def fit_split(classifier, df, split, speaker_independent=True):

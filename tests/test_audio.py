@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import io
+import struct
+import tracemalloc
+from pathlib import Path
 
 import av
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
 from serwidgets import audio
 from serwidgets.audio import AudioOptions
+from serwidgets.vad import synthetic_voice
 
-NO_TRIM = AudioOptions(trim=False)
+# Test tones are not speech: the tests of decoding and cleaning turn the speech check off.
+TONES = AudioOptions(min_speech_seconds=0)
+NO_TRIM = AudioOptions(trim=False, min_speech_seconds=0)
 
 
 def speechlike(seconds: float, sr: int, freq: float = 440.0, level: float = 0.3) -> np.ndarray:
@@ -121,7 +128,7 @@ def test_soundfile_formats(format, subtype):
 
 
 def test_path_bytes_and_file_like_agree(tmp_path):
-    data = sf_bytes(speechlike(1.0, 16000), 16000)
+    data = sf_bytes(synthetic_voice(1.0, 16000), 16000)
     path = tmp_path / "tone.wav"
     path.write_bytes(data)
     from_bytes = audio.load(data)
@@ -163,7 +170,7 @@ def test_trim_cuts_edge_silence_and_keeps_margin():
     sr = 16000
     tone = speechlike(1.0, sr)
     y = np.concatenate([np.zeros(sr), tone, np.zeros(sr)]).astype(np.float32)
-    opts = AudioOptions(trim_margin=0.05)
+    opts = AudioOptions(trim_margin=0.05, min_speech_seconds=0)
     out = audio.prepare(y, sr, opts)
     # The tone plus a margin of 50 ms on each side (frame granularity: 10 ms hop, 25 ms frame).
     assert len(out) / sr == pytest.approx(1.0 + 2 * 0.05, abs=0.04)
@@ -183,7 +190,7 @@ def test_loudness_normalised_and_peak_limited():
     assert np.abs(out).max() == pytest.approx(0.99, abs=1e-6)
     assert rms_dbfs(out) < -20.0
 
-    untouched = audio.prepare(quiet, sr, AudioOptions(trim=False, normalize=False))
+    untouched = audio.prepare(quiet, sr, AudioOptions(trim=False, normalize=False, min_speech_seconds=0))
     np.testing.assert_allclose(untouched, quiet, atol=1e-7)
 
 
@@ -295,6 +302,7 @@ def test_errors_are_value_errors_with_a_common_base():
         audio.NonFiniteAudioError,
         audio.TooShortError,
         audio.TooLongError,
+        audio.TooLargeError,
         audio.NoSpeechError,
     ):
         assert issubclass(error, audio.AudioError) and issubclass(error, ValueError)
@@ -305,3 +313,235 @@ def test_ambiguous_array_shapes_are_rejected():
         audio.prepare(np.zeros((2, 2, 100), np.float32), 16000)
     with pytest.raises(audio.AudioError, match="cannot tell samples from channels"):
         audio.prepare(np.zeros((100, 100), np.float32), 16000)
+
+
+# ----------------------------------------------------------------------------- issue 12: hostile input
+
+
+def with_format_tag(wav: bytes, tag: int) -> bytes:
+    """A WAV with its fmt chunk's format tag (bytes 20-21) replaced."""
+    assert wav[12:16] == b"fmt "
+    return wav[:20] + struct.pack("<H", tag) + wav[22:]
+
+
+def with_unknown_length(flac: bytes) -> bytes:
+    """A FLAC whose STREAMINFO says "total samples: unknown" (0), as streaming encoders write."""
+    data = bytearray(flac)
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # the first block is STREAMINFO
+    # STREAMINFO starts at byte 8; its 36-bit total-samples field spans bytes 21 (low 4 bits) to 25.
+    data[21] &= 0xF0
+    data[22:26] = bytes(4)
+    return bytes(data)
+
+
+def silent_flac(seconds: float, sr: int = 8000) -> bytes:
+    """Digital silence as FLAC, encoded a block at a time (an hour compresses to ~200 KB)."""
+    buf = io.BytesIO()
+    block = np.zeros(sr * 60, np.int16)
+    with sf.SoundFile(buf, "w", sr, 1, "PCM_16", format="FLAC") as f:
+        for _ in range(int(seconds // 60)):
+            f.write(block)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("tag", [0x1234, 0x0000, 0xFFFE], ids=hex)
+def test_unknown_wav_format_tag_is_a_corrupt_audio_error(tag, tmp_path):
+    bad = with_format_tag(sf_bytes(synthetic_voice(1.0, 16000), 16000, subtype="PCM_16"), tag)
+    with pytest.raises(audio.CorruptAudioError, match=r"^upload\.wav: has a WAV header but could not be decoded"):
+        audio.load(bad, name="upload.wav")
+    with pytest.raises(audio.CorruptAudioError, match="^<bytes>: "):
+        audio.decode(bad)
+    path = tmp_path / f"tag-{tag:04x}.wav"
+    path.write_bytes(bad)
+    with pytest.raises(audio.CorruptAudioError) as info:
+        audio.load(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_flac_of_unknown_length_decodes_within_the_limit():
+    voice = synthetic_voice(1.5, 16000)
+    data = with_unknown_length(sf_bytes(voice, 16000, "FLAC"))
+    y, sr = audio.decode(data, name="stream.flac")
+    assert sr == 16000 and y.shape == (len(voice), 1)
+    np.testing.assert_allclose(y[:, 0], voice, atol=1e-4)
+    assert audio.load(data).size > 0.25 * 16000
+    with pytest.raises(audio.TooLongError, match=r"^stream\.flac: audio is more than 1\.\d s long; at most 1 s"):
+        audio.decode(data, max_seconds=1.0, name="stream.flac")
+    # No limit at all still decodes it (in frames), with no raw ValueError.
+    assert audio.decode(data, max_seconds=None, max_bytes=None)[0].shape == y.shape
+
+
+def peak_bytes(action) -> int:
+    """Peak Python/numpy memory allocated while ``action`` runs (tracemalloc), in bytes."""
+    tracemalloc.start()
+    try:
+        action()
+    except audio.AudioError:
+        pass
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def test_decode_bomb_is_stopped_at_the_limit_with_bounded_memory(tmp_path):
+    bomb = silent_flac(3600)  # one hour at 8 kHz: 115 MB as float32 samples
+    assert len(bomb) < 1_000_000
+    path = tmp_path / "bomb.flac"
+    path.write_bytes(bomb)
+    # The header states the length: refused before decoding anything.
+    with pytest.raises(audio.TooLongError, match=r"bomb\.flac: audio is 3600\.0 s long; at most 600 s"):
+        audio.load(path)
+    assert peak_bytes(lambda: audio.load(path)) < 5 * len(bomb)
+
+    # The header does not state it: decoding stops once it passes the limit.
+    streamed = with_unknown_length(bomb)
+    with pytest.raises(audio.TooLongError, match=r"^<bytes>: audio is more than 60\.\d s long; at most 60 s"):
+        audio.decode(streamed, max_seconds=60)
+    limit_bytes = 60 * 8000 * 4  # 60 s of float32 samples: 1.9 MB
+    peak = peak_bytes(lambda: audio.decode(streamed, max_seconds=60))
+    assert peak < 4 * limit_bytes + 5 * len(bomb), f"peak {peak / 2**20:.1f} MiB"
+    # The default limit (600 s) bounds it too: far below the hour's 115 MB.
+    with pytest.raises(audio.TooLongError, match="more than 600"):
+        audio.load(streamed, name="bomb.flac")
+    assert peak_bytes(lambda: audio.load(streamed)) < 4 * 600 * 8000 * 4 + 5 * len(bomb)
+
+
+def test_size_limits_on_the_file_and_on_the_decoded_samples(tmp_path):
+    voice = synthetic_voice(10.0, 48000)
+    wav = sf_bytes(np.stack([voice, voice], axis=1), 48000, subtype="PCM_16")  # 1.9 MB
+    path = tmp_path / "big.wav"
+    path.write_bytes(wav)
+    small = AudioOptions(max_bytes=2**20)
+    for source in (path, wav, io.BytesIO(wav)):
+        with pytest.raises(audio.TooLargeError, match=r"the file is .*MiB; at most 1\.0 MiB"):
+            audio.load(source, small)
+    # 300 KB of FLAC that decodes to 3.8 MB of float32 samples.
+    flac = sf_bytes(np.stack([voice, voice], axis=1), 48000, "FLAC")
+    assert len(flac) < 2**20
+    with pytest.raises(audio.TooLargeError, match=r"^voice\.flac: 10\.0 s of 2-channel audio at 48000 Hz decodes to"):
+        audio.decode(flac, max_bytes=2**20, name="voice.flac")
+    with pytest.raises(audio.TooLargeError, match="decodes to more than"):  # via PyAV, in frames
+        audio.decode(with_unknown_length(flac), max_bytes=2**20)
+    assert issubclass(audio.TooLargeError, audio.TooLongError)  # the uploader's "too long" branch
+
+
+def test_errors_name_the_file(tmp_path):
+    y = synthetic_voice(1.0, 16000)
+    y[100:110] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, y, 16000, subtype="FLOAT")
+    with pytest.raises(audio.NonFiniteAudioError, match=rf"^{path}: audio contains 10 NaN or infinite"):
+        audio.load(path)
+    with pytest.raises(audio.NonFiniteAudioError, match=r"^take\.wav: "):
+        audio.load(path.read_bytes(), name="take.wav")
+
+    short = np.concatenate([np.zeros(16000), synthetic_voice(0.1, 16000), np.zeros(16000)])
+    path = tmp_path / "short.wav"
+    sf.write(path, short, 16000)
+    with pytest.raises(audio.TooShortError, match=rf"^{path}: audio is 0\.\d+ s long after trimming"):
+        audio.load(path)
+    with pytest.raises(audio.EmptyAudioError, match=r"^empty\.wav: no audio data"):
+        audio.load(b"", name="empty.wav")
+    with open(path, "rb") as f:  # a file object's own name
+        with pytest.raises(audio.TooShortError, match=rf"^{path}: "):
+            audio.load(f)
+
+
+def noise(kind: str, n: int, rng) -> np.ndarray:
+    white = rng.standard_normal(n)
+    if kind == "white":
+        return 0.1 * white
+    spectrum = np.fft.rfft(white)
+    spectrum[1:] /= np.sqrt(np.arange(1, spectrum.size))  # 1/f power
+    pink = np.fft.irfft(spectrum, n)
+    return 0.1 * pink / pink.std()
+
+
+@pytest.mark.parametrize("kind", ["constant", "dc-offset-silence", "white", "pink", "tone"])
+def test_no_speech_through_load(kind, rng):
+    sr = 48000
+    t = np.arange(3 * sr) / sr
+    y = {
+        "constant": np.full(3 * sr, 0.5),
+        "dc-offset-silence": 0.05 + 1e-5 * rng.standard_normal(3 * sr),
+        "white": noise("white", 3 * sr, rng),
+        "pink": noise("pink", 3 * sr, rng),
+        "tone": 0.3 * np.sin(2 * np.pi * 440 * t),
+    }[kind]
+    data = sf_bytes(y.astype(np.float32), sr, subtype="FLOAT")
+    with pytest.raises(audio.NoSpeechError, match=rf"^no speech detected in {kind}\.wav"):
+        audio.load(data, name=f"{kind}.wav")
+    with pytest.raises(audio.NoSpeechError, match=r"^no speech detected in <array>"):
+        audio.prepare(y, sr)
+
+
+def test_dc_offset_is_removed(emodb_root):
+    y, sr = audio.decode(emodb_root / "wav" / "03a01Wa.wav")  # angry
+    clean = audio.prepare(y, sr)
+    np.testing.assert_allclose(audio.prepare(y + 0.05, sr), clean, atol=2e-4)
+    assert abs(float(clean.mean())) < 1e-3
+    # remove_dc=False: the preparation of results computed before DC removal existed.
+    kept = audio.prepare(y + 0.05, sr, AudioOptions(remove_dc=False, normalize=False, trim=False))
+    assert float(kept.mean()) == pytest.approx(0.05 + float(y.mean()), abs=2e-3)
+
+
+def test_the_model_says_no_speech_for_constant_audio_and_noise(rng):
+    """The predictor path: what the dashboard showed as "sad 0.993" and "fear 0.975"."""
+    from serwidgets.predictor import load_model
+
+    model = load_model()
+    sr = 48000
+    for name, y in [("constant", np.full(sr, 0.5)), ("white noise", noise("white", 3 * sr, rng))]:
+        data = sf_bytes(y.astype(np.float32), sr, subtype="FLOAT")
+        with pytest.raises(audio.NoSpeechError, match="no speech detected"):
+            model.analyze(data)
+        with pytest.raises(audio.NoSpeechError, match="no speech detected"):
+            model.analyze(y.astype(np.float32), sr)
+
+
+# ----------------------------------------------------------------------------- corpus runs
+
+
+@pytest.fixture
+def table_with_bad_files(emodb_root, tmp_path):
+    """30 real EmoDB clips (3 speakers, 3 emotions), plus an empty file and a corrupt one."""
+    from serwidgets import corpora
+
+    df = corpora.load_corpus("emodb", emodb_root)
+    df = df[df["speaker"].isin(["emodb:03", "emodb:08", "emodb:10"])
+            & df["emotion"].isin(["angry", "neutral", "sad"])]
+    df = df.groupby("speaker", group_keys=False).head(10).reset_index(drop=True)
+    assert len(df) == 30
+    empty, corrupt = tmp_path / "empty.wav", tmp_path / "corrupt.wav"
+    empty.write_bytes(b"")
+    corrupt.write_bytes(Path(df["path"][0]).read_bytes()[:30])  # a truncated header
+    bad = df.iloc[[0, 1]].assign(path=[str(empty), str(corrupt)])
+    return pd.concat([df, bad], ignore_index=True)
+
+
+def test_feature_scans_skip_unusable_files_and_count_them(table_with_bad_files, tmp_path, capsys):
+    from serwidgets import cache, train
+
+    df = table_with_bad_files.iloc[[0, 1, 30, 31]].reset_index(drop=True)
+    specs = cache.cached_features(df, cache_dir=tmp_path / "cache", progress=False)
+    assert [s is None for s in specs] == [False, False, True, True]
+    assert specs.skipped_counts() == {"CorruptAudioError": 1, "EmptyAudioError": 1}
+    assert set(specs.skipped) == set(df["path"][2:])
+    assert "skipped 2 of 4 files" in capsys.readouterr().err
+    waves = train.load_inputs(df.assign(snr_db=10.0), "waveform")  # the noisy, uncached path
+    assert [w is None for w in waves] == [False, False, True, True]
+    assert cache.count_causes(waves.skipped) == {"CorruptAudioError": 1, "EmptyAudioError": 1}
+
+
+def test_evaluate_drops_unusable_files_and_records_them(table_with_bad_files, tmp_path, monkeypatch, capsys):
+    from serwidgets import evaluate
+
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    result = evaluate.evaluate(table_with_bad_files, "baseline", "loso", task="emodb7", snrs=[None],
+                               baseline_options={"feature_set": "stats"}, log=print)
+    assert result["skipped_files"] == {"CorruptAudioError": 1, "EmptyAudioError": 1}
+    assert result["n_clips"] == 30 and result["metrics"]["n"] == 30
+    assert result["n_folds"] == 3
+    assert "skipped 2 of 32 files that cannot be used" in capsys.readouterr().err
+    _, md = evaluate.write_results(result, "with-bad-files", tmp_path / "results")
+    assert "Files skipped because they cannot be used: CorruptAudioError 1, EmptyAudioError 1." in md.read_text()
