@@ -1,0 +1,189 @@
+"""Heads on the frozen encoder, calibration, and the encoder-head bundle: real EmoDB speakers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serwidgets import evaluate, heads
+from serwidgets.heads import Calibration, CalibrationError, EmbeddingClassifier
+
+from tests.conftest import EMODB3_TASK
+
+TRAIN_SPEAKERS = ["emodb:03", "emodb:08", "emodb:10"]
+TEST_SPEAKER = "emodb:16"
+
+
+# -- calibration math ----------------------------------------------------------------------------
+
+def test_calibration_statistics_on_synthetic_features():
+    rng = np.random.default_rng(1)
+    mean, std = np.array([1.0, -2.0, 5.0]), np.array([0.5, 2.0, 3.0])
+    X = rng.normal(mean, std, (4000, 1, 3))
+    cal = Calibration.from_features(X, seconds=np.full(4000, 2.5))
+    np.testing.assert_allclose(cal.mean, mean, atol=0.1)
+    np.testing.assert_allclose(cal.std, std, rtol=0.05)
+    assert (cal.n_clips, cal.seconds, cal.quality) == (4000, 10000.0, "good")
+    z = cal.normalize(X)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-9)
+    np.testing.assert_allclose(z.std(0), 1, atol=1e-9)
+
+
+def test_calibration_update_equals_calibrating_on_all_clips():
+    X = np.random.default_rng(2).normal(size=(12, 2, 4))
+    whole = Calibration.from_features(X, [2.0] * 12)
+    grown = Calibration.from_features(X[:5], [2.0] * 5).update(X[5:], [2.0] * 7)
+    np.testing.assert_allclose(grown.mean, whole.mean)
+    np.testing.assert_allclose(grown.std, whole.std)
+    assert grown.n_clips == 12 and grown.seconds == 24.0
+
+
+def test_calibration_json_round_trip(tmp_path):
+    cal = Calibration.from_features(np.random.default_rng(3).normal(size=(6, 2, 4)), [1.5] * 6, encoder_sha256="ab")
+    back = Calibration.load(cal.save(tmp_path / "me.json"))
+    np.testing.assert_allclose(back.mean, cal.mean)
+    np.testing.assert_allclose(back.std, cal.std)
+    assert (back.n_clips, back.seconds, back.encoder_sha256, back.quality) == (6, 9.0, "ab", "few clips")
+    assert json.loads((tmp_path / "me.json").read_text())["kind"] == "calibration"
+
+
+def test_too_few_or_too_short_calibration_clips_are_refused_with_a_message():
+    X = np.zeros((2, 1, 3))
+    with pytest.raises(CalibrationError, match="at least 3 clips"):
+        Calibration.from_features(X, [2.0, 2.0])
+    with pytest.raises(CalibrationError, match=r"clip 2 has 0\.40 s"):
+        Calibration.from_features(np.zeros((4, 1, 3)), [2.0, 0.4, 2.0, 2.0])
+
+
+# -- the evaluation protocol -----------------------------------------------------------------------
+
+def test_calibration_clips_are_never_scored():
+    """The k-clip protocol: calibration clips of a test speaker are drawn, the rest scored."""
+    table = pd.DataFrame({
+        "speaker": ["a"] * 12 + ["b"] * 4 + ["c"] * 9,
+        "emotion": (["angry", "sad", "neutral"] * 4) + ["sad"] * 4 + ["neutral", "angry", "sad"] * 3,
+        "path": [f"x{i}.wav" for i in range(25)],
+    })
+
+    class Recorder:
+        def embeddings(self, df):
+            self.calibration_paths = getattr(self, "calibration_paths", []) + list(df["path"])
+            return np.random.default_rng(len(df)).normal(size=(len(df), 1, 4))
+
+    recorder = Recorder()
+    test = np.arange(25)
+    scored, calibrations, info = evaluate._calibrate_test_speakers(recorder, table, test, 5, "varied", seed=0)
+    calibrated_rows = set(table.index[table["path"].isin(recorder.calibration_paths)])
+    assert len(calibrated_rows) == 10                           # 5 of "a", 5 of "c"
+    assert not calibrated_rows & set(scored)
+    assert set(scored) | calibrated_rows == set(range(25)) - set(range(12, 16))
+    assert info == {"speakers": 2, "not_scored": ["b"], "clips": 10}   # "b" has only 4 clips
+    a_emotions = table.loc[sorted(calibrated_rows & set(range(12))), "emotion"]
+    assert a_emotions.nunique() == 3                            # varied: spread over the emotions
+    # Neutral-only draws take neutral clips, and skip speakers without enough of them.
+    scored, _, info = evaluate._calibrate_test_speakers(Recorder(), table, test, 3, "neutral", seed=0)
+    assert info["not_scored"] == ["b"] and info["clips"] == 6
+
+
+# -- training, bundle, predictor on real speech -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def split(emodb3):
+    return emodb3[emodb3["speaker"].isin(TRAIN_SPEAKERS)], emodb3[emodb3["speaker"] == TEST_SPEAKER]
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    return EmbeddingClassifier(EMODB3_TASK).fit(split[0])
+
+
+def test_head_learns_emotions_of_an_unseen_speaker(fitted, split):
+    test = split[1]
+    truth = test["emotion"].map({e: i for i, e in enumerate(EMODB3_TASK)}).to_numpy()
+    predicted = fitted.predict_proba(test).argmax(1)
+    ua = evaluate.scores(truth, predicted, EMODB3_TASK)["UA"]
+    assert ua > 0.7, ua  # chance is 0.33
+    assert fitted.classes_ == EMODB3_TASK and fitted.layers_ == heads.DEFAULT_LAYERS
+    cal = Calibration.from_features(fitted.embeddings(test), seconds=None)
+    calibrated = fitted.predict_proba(test, calibrations={TEST_SPEAKER: cal})
+    assert not np.allclose(calibrated, fitted.predict_proba(test))   # the speaker head was used
+
+
+def test_layers_and_C_chosen_by_cv_inside_the_training_side(split):
+    clf = EmbeddingClassifier(EMODB3_TASK, layers="auto", C="auto").fit(split[0])
+    assert clf.layers_ in heads.AUTO_LAYERS and clf.C_ in heads.AUTO_C
+    assert len(clf.cv_scores_) == len(heads.AUTO_LAYERS) * len(heads.AUTO_C)
+
+
+def test_bundle_round_trip_and_predictor(fitted, split, tmp_path, emodb_root):
+    from serwidgets.predictor import EncoderPredictor, load_model
+
+    directory = heads.save_bundle(fitted, tmp_path / "emodb3", task="emodb3",
+                                  training={"corpora": ["emodb"], "speakers": TRAIN_SPEAKERS})
+    model = load_model(directory)
+    assert isinstance(model, EncoderPredictor) and model.labels == EMODB3_TASK
+    path = split[1]["path"].iloc[0]
+    direct = fitted.predict_proba(split[1].iloc[:1])[0]
+    via_bundle = np.array(list(model.predict_file(path).values()))
+    np.testing.assert_allclose(via_bundle, direct, atol=1e-6)
+    analysis = model.analyze(path)
+    assert analysis.top == EMODB3_TASK[int(np.argmax(direct))] and not analysis.calibrated
+    assert analysis.log_mel.shape[0] == 80
+
+    # Calibrating from files of the speaker changes the analysis and marks it calibrated.
+    clips = list(split[1]["path"].iloc[1:6])
+    cal = model.calibrate(clips)
+    assert cal.n_clips == 5 and cal.seconds > 5
+    assert model.analyze(path, calibration=cal).calibrated
+    with pytest.raises(CalibrationError):
+        model.calibrate(clips[:2])
+
+
+def test_head_on_another_encoder_is_refused(fitted, tmp_path):
+    from serwidgets.encoders import EncoderMismatchError
+    from serwidgets.predictor import load_model
+
+    directory = heads.save_bundle(fitted, tmp_path / "b", task="emodb3", training={})
+    card = json.loads((directory / "card.json").read_text())
+    card["encoder"]["sha256"] = "0" * 64
+    (directory / "card.json").write_text(json.dumps(card))
+    with pytest.raises(EncoderMismatchError):
+        load_model(directory)
+
+
+def test_predictions_agree_between_litert_and_numpy_encoders(fitted, split):
+    """The head's probabilities on a real clip, from the LiteRT encoder and the numpy reference."""
+    from serwidgets import audio
+    from serwidgets.encoders import Encoder, pool_stats, whisper
+    from serwidgets.features import whisper_log_mel
+
+    y = audio.load(split[1]["path"].iloc[2])
+    encoder = Encoder.load()
+    litert = pool_stats(encoder.states(y))[None]
+    reference = pool_stats(whisper.numpy_encoder(whisper_log_mel(y), encoder.n_states - 1))[None]
+    np.testing.assert_allclose(fitted.predict_features(litert), fitted.predict_features(reference), atol=2e-3)
+
+
+def test_timeline_windows_pool_one_encoding(fitted, split, tmp_path):
+    from serwidgets import audio
+    from serwidgets.predictor import load_model
+
+    model = load_model(heads.save_bundle(fitted, tmp_path / "t", task="emodb3", training={}))
+    y = np.concatenate([audio.load(p) for p in split[1]["path"].iloc[:4]])
+    calls = []
+    run = model.encoder._run
+    model.encoder._run = lambda mel: calls.append(mel.shape) or run(mel)
+    timeline = model.predict_timeline(y, 16000, hop=0.5)
+    assert len(calls) == 1                                      # encoded once, windows pooled
+    prepared = model._prepare(y, 16000)                          # trimmed at the edges
+    assert timeline.ends[-1] == pytest.approx(len(prepared) / 16000, abs=0.03)
+    assert np.all(np.diff(timeline.starts) > 0) and timeline.probabilities.shape[1] == 3
+
+
+def test_far_out_input_is_atypical(fitted, split):
+    X = fitted.embeddings(split[1].iloc[:3])
+    assert not fitted.atypical(X).any()
+    assert fitted.atypical(X * 0 + 50.0).all()
