@@ -49,7 +49,10 @@ __all__ = ["PROTOCOLS", "MODELS", "scores", "make_splits", "make_classifier", "e
            "write_results", "model_label", "results_table"]
 
 PROTOCOLS = ("loso", "speaker-kfold", "loco", "random", "leaky")
-MODELS = ("cnn", "baseline")
+MODELS = ("cnn", "baseline", "whisper")
+#: How calibration clips are drawn for ``calibration_clips``: across emotions, or neutral only
+#: (to show why the dashboard asks for varied speech).
+CALIBRATION_KINDS = ("varied", "neutral")
 #: Test-time SNRs (dB) of the noise sweep; None = clean.
 DEFAULT_SNRS = (None, 20.0, 10.0, 5.0, 0.0)
 #: The ``leaky`` protocol adds this many noisy copies of every clip before splitting, at an SNR
@@ -132,11 +135,13 @@ def make_splits(df, protocol, *, n_folds=None, val_speakers=0, seed=0):
 
 
 def make_classifier(model, labels, *, recipe=None, feature_config=None, audio_options=None, verbose=2,
-                    baseline_options=None):
-    """A fresh classifier: ``"cnn"`` (:class:`~serwidgets.train.NetClassifier`) or ``"baseline"``.
+                    baseline_options=None, head_options=None):
+    """A fresh classifier: ``"cnn"`` (:class:`~serwidgets.train.NetClassifier`), ``"baseline"``
+    or ``"whisper"`` (:class:`~serwidgets.heads.EmbeddingClassifier` on the frozen encoder).
 
     ``baseline_options`` (e.g. ``{"feature_set": "compare", "speaker_norm": True}``) go to
-    :class:`~serwidgets.baseline.BaselineClassifier`.
+    :class:`~serwidgets.baseline.BaselineClassifier`; ``head_options`` (e.g.
+    ``{"layers": "auto"}``) to :class:`~serwidgets.heads.EmbeddingClassifier`.
 
     Examples
     --------
@@ -152,7 +157,60 @@ def make_classifier(model, labels, *, recipe=None, feature_config=None, audio_op
 
         return BaselineClassifier(labels, feature_config=feature_config, audio_options=audio_options,
                                   **(baseline_options or {}))
+    if model == "whisper":
+        from .heads import EmbeddingClassifier
+
+        return EmbeddingClassifier(labels, audio_options=audio_options, **(head_options or {}))
     raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
+
+
+def _calibration_draw(table, rows, k, kind, rng):
+    """Positions (into ``rows``) of ``k`` calibration clips of one speaker, or None if too few.
+
+    ``"varied"``: clips dealt round-robin over the speaker's emotions in a random order, so k
+    clips span as many emotions as possible; ``"neutral"``: neutral clips only.
+    """
+    emotions = table["emotion"].to_numpy()[rows]
+    if kind == "neutral":
+        pool = rng.permutation(np.flatnonzero(emotions == "neutral"))
+        return pool[:k] if len(pool) >= k and len(rows) > k else None
+    if len(rows) <= k:
+        return None
+    queues = [list(rng.permutation(np.flatnonzero(emotions == e))) for e in rng.permutation(np.unique(emotions))]
+    picked = []
+    while len(picked) < k:
+        for queue in queues:
+            if queue and len(picked) < k:
+                picked.append(queue.pop())
+    return np.array(picked)
+
+
+def _calibrate_test_speakers(classifier, table, test, k, kind, seed):
+    """Calibrations of each test speaker and the test rows left to score (see :func:`evaluate`)."""
+    from .heads import Calibration
+
+    if k == 0:
+        return test, None, {"speakers": 0, "not_scored": [], "clips": 0}
+    rng = np.random.default_rng(seed)
+    speakers = table["speaker"].to_numpy()[test]
+    scored, calibrations, not_scored, n_clips = [], {}, [], 0
+    for speaker in sorted(np.unique(speakers)):
+        rows = test[speakers == speaker]
+        if k == "all":
+            calibration_rows, rest = rows, rows
+        else:
+            picked = _calibration_draw(table, rows, int(k), kind, rng)
+            if picked is None:
+                not_scored.append(str(speaker))
+                continue
+            calibration_rows, rest = rows[picked], np.setdiff1d(rows, rows[picked])
+        X = classifier.embeddings(table.iloc[calibration_rows])
+        X = X[~np.isnan(X).any(axis=(1, 2))]
+        calibrations[speaker] = Calibration.from_features(X, seconds=None)
+        scored.append(rest)
+        n_clips += len(calibration_rows)
+    scored = np.sort(np.concatenate(scored)) if scored else test[:0]
+    return scored, calibrations, {"speakers": len(calibrations), "not_scored": not_scored, "clips": n_clips}
 
 
 def _cross_corpus(table, tested, truth, predicted, labels, protocol, folds):
@@ -214,7 +272,8 @@ def _accuracy_by(df, correct, column):
 
 def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, recipe=None,
              baseline_options=None, feature_config=None, audio_options=None, seed=0, verbose=2,
-             only_folds=None, log=print):
+             only_folds=None, log=print, head_options=None, calibration_clips=None,
+             calibration_kind="varied"):
     """Run ``protocol`` with a fresh ``model`` per fold and pool the test predictions.
 
     Parameters
@@ -233,8 +292,19 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         For the CNN; its ``val_speakers`` and ``seed`` are used by the splits.
     baseline_options : dict, optional
         For the baseline (:class:`~serwidgets.baseline.BaselineClassifier` arguments).
+    head_options : dict, optional
+        For ``"whisper"`` (:class:`~serwidgets.heads.EmbeddingClassifier` arguments).
+    calibration_clips : int or "all", optional
+        ``"whisper"`` only. ``k``: for each test speaker, ``k`` of their clips (drawn at
+        random, ``calibration_kind``) calibrate the model to that speaker and only the *other*
+        clips are scored; speakers with fewer than ``k + 1`` clips are not scored. ``0``: no
+        calibration. ``"all"``: every test clip calibrates and is scored (transductive,
+        labelled so in results).
+    calibration_kind : {"varied", "neutral"}
+        ``"varied"``: clips dealt round-robin across emotions in random order; ``"neutral"``:
+        neutral clips only.
     seed : int
-        Split seed.
+        Split seed (and the calibration draw's).
     only_folds : sequence of str, optional
         Run only the folds of these names (e.g. ``["loso:emodb:03"]``): to re-run part of a
         saved result and check that it reproduces. Pooled scores then cover those folds only.
@@ -264,7 +334,11 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     name = model if isinstance(model, str) else getattr(model, "__name__", "custom")
     factory = model if callable(model) else (lambda: make_classifier(
         model, labels, recipe=recipe, feature_config=feature_config, audio_options=audio_options,
-        verbose=verbose, baseline_options=baseline_options))
+        verbose=verbose, baseline_options=baseline_options, head_options=head_options))
+    if calibration_clips is not None and name != "whisper":
+        raise ValueError("calibration_clips needs the 'whisper' model (an encoder head)")
+    if calibration_kind not in CALIBRATION_KINDS:
+        raise ValueError(f"calibration_kind must be one of {CALIBRATION_KINDS}, got {calibration_kind!r}")
     val_speakers = recipe.val_speakers if name == "cnn" else 0
     # Files that cannot be used (empty, corrupt, no speech, ...) are dropped before splitting
     # and counted per cause in the result ("skipped_files").
@@ -292,7 +366,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     truth = table["emotion"].map({label: i for i, label in enumerate(labels)}).to_numpy()
     predicted = {key: np.full(len(table), -1) for key in snr_keys}
     probabilities = np.zeros((len(table), len(labels)))
-    fold_results = []
+    fold_results, calibration_used = [], []
     for i, split in enumerate(folds):
         fold_start = time.perf_counter()
         classifier = factory()
@@ -302,16 +376,23 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
             classifier.fit(table.iloc[split.train], val)
         else:
             fit_split(classifier, table, split, speaker_independent=speaker_independent)
-        test = table.iloc[split.test]
+        scored, calibrations = split.test, None
+        if calibration_clips is not None:
+            scored, calibrations, fold_calibration = _calibrate_test_speakers(
+                classifier, table, split.test, calibration_clips, calibration_kind, seed)
+            calibration_used.append(fold_calibration)
+        test = table.iloc[scored]
         for snr, key in zip(snrs, snr_keys):
-            p = classifier.predict_proba(test if snr is None else test.assign(snr_db=snr))
-            predicted[key][split.test] = p.argmax(1)
+            noisy = test if snr is None else test.assign(snr_db=snr)
+            p = (classifier.predict_proba(noisy) if calibrations is None
+                 else classifier.predict_proba(noisy, calibrations=calibrations))
+            predicted[key][scored] = p.argmax(1)
             if snr is None:
-                probabilities[split.test] = p
-        fold = scores(truth[split.test], predicted[snr_keys[0]][split.test], labels)
+                probabilities[scored] = p
+        fold = scores(truth[scored], predicted[snr_keys[0]][scored], labels)
         fold_results.append({
             "name": split.name, "n_train": int(split.train.size), "n_val": int(split.val.size),
-            "n_test": int(split.test.size), "UA": fold["UA"], "WA": fold["WA"],
+            "n_test": int(scored.size), "UA": fold["UA"], "WA": fold["WA"],
             "seconds": round(time.perf_counter() - fold_start, 1),
             "best_epoch": getattr(classifier, "history", {}).get("best_epoch"),
             **({"C": classifier.chosen_C} if getattr(classifier, "chosen_C", None) is not None else {}),
@@ -330,7 +411,16 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         "feature_config": (feature_config or FeatureConfig()).to_dict(),
         "audio_options": (audio_options or AudioOptions()).to_dict(),
         # Transductive: test speakers' unlabelled clips shaped their features (see baseline).
-        "speaker_normalised": bool(model_recipe.get("speaker_norm", False)),
+        "speaker_normalised": bool(model_recipe.get("speaker_norm", False)) or calibration_clips == "all",
+        **({"calibration": {
+            "clips": calibration_clips, "kind": calibration_kind,
+            "transductive": calibration_clips == "all",
+            "protocol": ("every test clip of a speaker calibrates and is scored" if calibration_clips == "all" else
+                         f"{calibration_clips} clips of each test speaker calibrate; only the others are scored"),
+            "speakers_calibrated": int(sum(c["speakers"] for c in calibration_used)),
+            "speakers_not_scored": sorted(s for c in calibration_used for s in c["not_scored"]),
+            "clips_used_for_calibration": int(sum(c["clips"] for c in calibration_used)),
+        }} if calibration_clips is not None else {}),
         "task": task,
         "labels": list(labels),
         "protocol": protocol,
@@ -370,6 +460,8 @@ def _markdown(name, r):
         + (" — **LEAKY: test clips have noisy twins in training**" if r["leaky"] else "")
         + (" — **speaker-normalised**: each test speaker's features were standardised with "
            "statistics of all that speaker's (unlabelled) test clips" if r.get("speaker_normalised") else "")
+        + (f" — **calibrated**: {r['calibration']['protocol']} ({r['calibration']['kind']} clips)"
+           if r.get("calibration") and not r["calibration"]["transductive"] else "")
         + ".",
         "",
         f"Model: {model_label(r)}.",
@@ -444,6 +536,10 @@ def model_label(result):
         if (recipe.get("net_kwargs") or {}).get("pooling"):
             details.append(f"{recipe['net_kwargs']['pooling']} pooling")
         return f"cnn ({', '.join(details)})"
+    if result["model"] == "whisper":
+        layers = recipe.get("layers")
+        return (f"whisper-base encoder (frozen) + logistic regression"
+                + (f" (states {layers})" if layers and layers != "auto" else " (states chosen by inner CV)"))
     if result["model"] != "baseline":
         return result["model"]
     return f"baseline ({recipe.get('feature_set', 'stats')} + {recipe.get('classifier', 'logreg')})"
@@ -467,6 +563,9 @@ def results_table(directory="results"):
             protocol += " (noisy twins across the split: inflated)"
         if r.get("speaker_normalised"):
             protocol += ", speaker-normalised (transductive)"
+        elif (r.get("calibration") or {}).get("clips"):
+            protocol += (f", calibrated with {r['calibration']['clips']} {r['calibration']['kind']} clips "
+                         "per test speaker (scored on the rest)")
         m = r["metrics"]
         rows.append(
             f"| [{r['name']}]({Path(directory).name}/{r['name']}.md) | {model_label(r)} | {r['task']} | "

@@ -8,6 +8,9 @@ Examples::
     ser evaluate --corpora emodb ravdess ased emovo urdu korean-emotiontts nemo --task emotion6 \
         --protocol loco --model baseline     # leave one corpus out: per-corpus and per-language UA
     ser evaluate --corpora emodb --task emodb7 --model baseline --feature-set compare --speaker-norm
+    ser evaluate --corpora emodb --task emodb7 --model whisper          # frozen Whisper-base + LR head
+    ser evaluate --corpora emodb ravdess ased emovo urdu korean-emotiontts nemo --task emotion6 \
+        --protocol loco --model whisper --calibration-clips 10   # calibrated to each test speaker
     ser evaluate --table            # the README results table, from results/*.json
     ser evaluate --corpora emodb ravdess --task emotion6 --protocol speaker-kfold --folds 5 \\
         --name ser-emotion6-kfold5 --card models/ser-emotion6   # the shipped model's card metrics
@@ -30,12 +33,20 @@ def run(args) -> int:
     snrs = [None] + [float(s) for s in args.snr]
     baseline_options = {"feature_set": args.feature_set, "speaker_norm": args.speaker_norm,
                         "classifier": args.classifier, "C": _parse_C(args.C)}
+    head_options = {"layers": _parse_layers(args.layers), "C": _parse_C(args.head_C) if args.head_C else 0.01}
+    calibration = _parse_calibration(args.calibration_clips)
+    if calibration is not None and args.model != "whisper":
+        raise SystemExit("ser evaluate: --calibration-clips needs --model whisper")
     result = evaluate.evaluate(df, args.model, args.protocol, task=args.task, n_folds=args.folds,
                                snrs=snrs, recipe=recipe, baseline_options=baseline_options,
-                               feature_config=feature_config(args), seed=args.seed)
-    model = args.model if args.model == "cnn" else f"{args.model}-{args.feature_set}"
+                               feature_config=feature_config(args), seed=args.seed,
+                               head_options=head_options if args.model == "whisper" else None,
+                               calibration_clips=calibration, calibration_kind=args.calibration_kind)
+    model = {"cnn": "cnn", "whisper": "whisper"}.get(args.model, f"{args.model}-{args.feature_set}")
+    calibrated = [] if calibration is None else [
+        f"cal{calibration}" + ("-neutral" if args.calibration_kind == "neutral" else "")]
     name = args.name or "-".join([
-        "+".join(args.corpora), args.task, args.protocol, model, *(["spknorm"] * args.speaker_norm)])
+        "+".join(args.corpora), args.task, args.protocol, model, *(["spknorm"] * args.speaker_norm), *calibrated])
     json_path, md_path = evaluate.write_results(result, name, args.results)
     if args.card:
         from serwidgets import bundle
@@ -54,6 +65,18 @@ def run(args) -> int:
     return 0
 
 
+def _parse_layers(text):
+    if text == "auto":
+        return text
+    return tuple(int(n) for n in text.split(","))
+
+
+def _parse_calibration(text):
+    if text is None or text == "all":
+        return text
+    return int(text)
+
+
 def _parse_C(text):
     if text is None or text == "auto":
         return text
@@ -68,7 +91,19 @@ def register(subparsers) -> None:
                         help="loso: leave one speaker out; speaker-kfold: --folds speaker folds; loco: leave one "
                              "corpus out (needs two or more --corpora); random, leaky: speaker-dependent")
     parser.add_argument("--folds", type=int, default=None, help="folds for speaker-kfold")
-    parser.add_argument("--model", choices=("cnn", "baseline"), default="cnn")
+    parser.add_argument("--model", choices=("cnn", "baseline", "whisper"), default="cnn",
+                        help="cnn: the Zhao 2019 CNN-LSTM from scratch; baseline: functionals + LR; "
+                             "whisper: frozen Whisper-base encoder + LR head (the shipped model's kind)")
+    head = parser.add_argument_group("whisper head options")
+    head.add_argument("--layers", default="1,2,3",
+                      help="encoder states for the head, e.g. 2,3 (0 = convolutions), or 'auto' "
+                           "(chosen by speaker-grouped CV inside each training side; default: 1,2,3)")
+    head.add_argument("--head-C", default=None, help="head's inverse regularisation or 'auto' (default 0.01)")
+    head.add_argument("--calibration-clips", default=None,
+                      help="K: calibrate to each test speaker with K of their clips and score only the "
+                           "others (0 = uncalibrated); 'all': every clip calibrates (transductive)")
+    head.add_argument("--calibration-kind", choices=("varied", "neutral"), default="varied",
+                      help="calibration clips across emotions (default) or neutral only")
     baseline = parser.add_argument_group("baseline options")
     baseline.add_argument("--feature-set", choices=("stats", "compare", "egemaps"), default="stats",
                           help="utterance features: our numpy statistics, or openSMILE ComParE 2016 / "
