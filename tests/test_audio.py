@@ -545,3 +545,20 @@ def test_evaluate_drops_unusable_files_and_records_them(table_with_bad_files, tm
     assert "skipped 2 of 32 files that cannot be used" in capsys.readouterr().err
     _, md = evaluate.write_results(result, "with-bad-files", tmp_path / "results")
     assert "Files skipped because they cannot be used: CorruptAudioError 1, EmptyAudioError 1." in md.read_text()
+
+
+@pytest.mark.parametrize("format, subtype", [("WAV", "PCM_16"), ("FLAC", None), ("OGG", "VORBIS")])
+def test_damaged_headers_raise_only_audio_errors(format, subtype):
+    """Random damage to the first 80 bytes (and truncation): decoded, or a typed AudioError."""
+    good = sf_bytes(synthetic_voice(0.5, 16000), 16000, format, subtype)
+    rng = np.random.default_rng(12)
+    for _ in range(60):
+        bad = bytearray(good)
+        for _ in range(rng.integers(1, 4)):
+            bad[rng.integers(0, 80)] = rng.integers(0, 256)
+        if rng.random() < 0.3:
+            bad = bad[: rng.integers(4, len(bad))]
+        try:
+            audio.load(bytes(bad), name="damaged")
+        except audio.AudioError as error:
+            assert "damaged" in str(error)
