@@ -83,7 +83,8 @@ def test_record_shows_live_timeline_then_label(dashboard, shipped_model, model_l
     segments = record(page, screenshot, "voila-recording")
     assert segments > 0
     assert_result(page, model_labels)
-    assert page.get_attribute(".ser-timeline", "data-live") == "false"
+    # The timeline, pictures and sound come in a second update, after the label.
+    page.wait_for_selector(".ser-timeline[data-live='false']", state="attached", timeout=TIMEOUT_MS)
     page.wait_for_function("document.querySelector('.ser-audio').src.startsWith('blob:')", timeout=TIMEOUT_MS)
     screenshot(page, "voila-result", until=".ser-dashboard")
 
