@@ -3,7 +3,9 @@
 * :class:`Recorder` — record from the browser's microphone (16 kHz mono PCM to the kernel)
 * :class:`Uploader` — upload an audio file, with size and duration limits
 * :class:`EmotionPanel` — top emotion, probabilities, waveform, spectrogram, timeline, playback
-* :class:`EmotionDashboard` — all three around one predictor; also served by Voilà
+* :class:`Calibrator` — "Calibrate to my voice": prompts read with different feelings
+  (encoder models only)
+* :class:`EmotionDashboard` — all of them around one predictor; also served by Voilà
   (``ser dashboard``)
 
 Examples
@@ -12,10 +14,11 @@ Examples
 >>> serwidgets.EmotionDashboard()      # doctest: +SKIP
 """
 
+from .calibrator import Calibrator
 from .dashboard import EmotionDashboard
 from .panel import EmotionPanel
 from .recorder import Recorder
 from .uploader import Uploader
 from .webrtc import recorder_audio
 
-__all__ = ["EmotionDashboard", "EmotionPanel", "Recorder", "Uploader", "recorder_audio"]
+__all__ = ["Calibrator", "EmotionDashboard", "EmotionPanel", "Recorder", "Uploader", "recorder_audio"]

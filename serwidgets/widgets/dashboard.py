@@ -3,6 +3,10 @@
 Composes :class:`Recorder` (or an ipywebrtc ``AudioRecorder``), :class:`Uploader` and
 :class:`EmotionPanel` around one predictor. While recording, the panel's timeline follows the
 last window of audio; when recording stops, the whole take is analysed.
+
+With a model that can be calibrated (an encoder model), a :class:`Calibrator` step sits between
+the inputs and the result: once calibrated, every analysis uses the calibration and the panel
+says so; with "keep learning" on, later recordings update it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import time
 import ipywidgets
 import numpy as np
 
+from .calibrator import Calibrator, can_calibrate
 from .panel import EmotionPanel
 from .recorder import Recorder
 from .uploader import MAX_UPLOAD_BYTES, Uploader
@@ -91,12 +96,30 @@ class EmotionDashboard(ipywidgets.VBox):
             num_threads = int(os.environ["SER_NUM_THREADS"]) or None
         self.num_threads = num_threads
         self.predictor = predictor if predictor is not None else self._load_default()
+        self.calibrator = None
         if self.predictor is not None:
             self.panel.labels = list(self.predictor.labels)
             self.panel.model_info = describe_model(self.predictor)
             self.panel.window = float(self.predictor.window)
             self.panel.message = IDLE_HINT
             self._warm_up()
+            if can_calibrate(self.predictor):
+                self._add_calibrator()
+
+    def _add_calibrator(self) -> None:
+        # Its own Recorder shows only while its prompts are open; the main inputs hide meanwhile,
+        # so there is one Record button on the screen, and it records what the prompt asks for.
+        self.calibrator = Calibrator(self.predictor, opened=False)
+        self.calibrator.observe(self._calibrator_opened, names="opened")
+        self.children = [self.inputs, self.calibrator, self.panel]
+
+    def _calibrator_opened(self, change) -> None:
+        self.inputs.layout.display = "none" if change["new"] else None
+
+    @property
+    def calibration(self):
+        """The :class:`~serwidgets.heads.Calibration` analyses use now (None: not calibrated)."""
+        return None if self.calibrator is None else self.calibrator.calibration
 
     def _load_default(self):
         import serwidgets
@@ -128,26 +151,42 @@ class EmotionDashboard(ipywidgets.VBox):
             log.info("warm-up clip refused by the audio checks; the first prediction will be slower")
 
     # -- whole clips ---------------------------------------------------------------------
-    def analyze(self, y: np.ndarray, sample_rate: int, status_widget=None) -> None:
-        """Analyse audio and show the result; problems go to ``status_widget.status``."""
+    def analyze(self, y: np.ndarray, sample_rate: int, status_widget=None):
+        """Analyse audio and show the result; problems go to ``status_widget.status``.
+
+        Uses the calibration when there is one. Returns the :class:`~serwidgets.predictor.Analysis`
+        shown, or None.
+        """
         from serwidgets import audio
 
         if self.predictor is None:
-            return  # the panel already explains that there is no model
+            return None  # the panel already explains that there is no model
+        calibration = self.calibration
         try:
-            analysis = self.predictor.analyze(y, sample_rate)
+            if calibration is None:
+                analysis = self.predictor.analyze(y, sample_rate)
+            else:
+                analysis = self.predictor.analyze(y, sample_rate, calibration=calibration)
         except audio.NoSpeechError as error:
             self.panel.show_message("no_speech", no_speech_message(error))
-            return
+            return None
         except audio.AudioError as error:  # whatever the error says, shown where it came from
             if status_widget is None:
                 self.panel.show_message("error", str(error))
             else:
                 self.clear_result()
                 status_widget.status = str(error)
-            return
+            return None
         self.recorder.status = self.uploader.status = ""
-        self.panel.show(analysis)
+        self.panel.show(analysis, calibration_info=describe_calibration(calibration))
+        return analysis
+
+    def _analyze_and_learn(self, y: np.ndarray, sample_rate: int, status_widget=None) -> None:
+        """A recording of the user's voice: analyse it, then let the calibration learn from it."""
+        analysis = self.analyze(y, sample_rate, status_widget=status_widget)
+        if analysis is not None and self.calibrator is not None and self.calibrator.learn(analysis.waveform):
+            # Said on screen: the result just shown came before this recording was learned.
+            log.info("calibration updated from a recording: %d clips", self.calibration.n_clips)
 
     def clear_result(self) -> None:
         """Take the last result off the screen: a failed input was about another clip."""
@@ -166,7 +205,7 @@ class EmotionDashboard(ipywidgets.VBox):
         except audio.AudioError as error:  # the browser sent something broken
             self.recorder.status = f"Could not read the recording: {error}"
             return
-        self._guard(lambda: self.analyze(y, sample_rate, status_widget=self.recorder))
+        self._guard(lambda: self._analyze_and_learn(y, sample_rate, status_widget=self.recorder))
 
     def _analyze_upload(self, y: np.ndarray, sample_rate: int, _name: str) -> None:
         self._guard(lambda: self.analyze(y, sample_rate, status_widget=self.uploader))
@@ -183,7 +222,7 @@ class EmotionDashboard(ipywidgets.VBox):
         except audio.AudioError as error:
             self.panel.show_message("error", f"Could not read the recording: {error}")
             return
-        self._guard(lambda: self.analyze(y, sample_rate))
+        self._guard(lambda: self._analyze_and_learn(y, sample_rate))
 
     def _guard(self, action) -> None:
         # Widget callbacks run inside comm handlers: an exception would only reach the kernel
@@ -216,7 +255,10 @@ class EmotionDashboard(ipywidgets.VBox):
         from serwidgets import audio
 
         try:
-            probabilities = self.predictor.predict(live.last(self.panel.window), live.sample_rate)
+            calibration = self.calibration
+            y = live.last(self.panel.window)
+            probabilities = (self.predictor.predict(y, live.sample_rate) if calibration is None
+                             else self.predictor.predict(y, live.sample_rate, calibration=calibration))
         except audio.AudioError:  # silence or too little speech so far
             probabilities = None
         else:
@@ -262,6 +304,22 @@ def no_speech_message(error: Exception) -> str:
     if not text.lower().startswith("no speech detected"):
         text = f"no speech detected: {text}"
     return text[0].upper() + text[1:] + "."
+
+
+def describe_calibration(calibration) -> str:
+    """The panel's words for a calibration (its badge's tooltip); "" for None.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> describe_calibration(SimpleNamespace(n_clips=4, seconds=11.04))
+    'Calibrated to your voice from 4 clips (11.0 s of speech)'
+    >>> describe_calibration(None)
+    ''
+    """
+    if calibration is None:
+        return ""
+    return f"Calibrated to your voice from {calibration.n_clips} clips ({calibration.seconds:.1f} s of speech)"
 
 
 def describe_model(predictor) -> str:

@@ -62,6 +62,8 @@ class EmotionPanel(anywidget.AnyWidget):
     confidence = traitlets.Float(0.0).tag(sync=True)
     uncertain = traitlets.Bool(False).tag(sync=True)
     duration = traitlets.Float(0.0, help="seconds of speech analysed (after trimming)").tag(sync=True)
+    calibrated = traitlets.Bool(False, help="the result used a calibration to the speaker's voice").tag(sync=True)
+    calibration_info = traitlets.Unicode("", help="which calibration (the badge's tooltip)").tag(sync=True)
     colors = traitlets.Dict(EMOTION_COLORS).tag(sync=True)
     timeline = traitlets.List(traitlets.Dict(), help="segments: start, end, label, confidence").tag(sync=True)
     timeline_live = traitlets.Bool(False, help="True while the timeline follows a recording").tag(sync=True)
@@ -88,8 +90,12 @@ class EmotionPanel(anywidget.AnyWidget):
             raise traitlets.TraitError(f"{len(value)} probabilities for {len(self.labels)} labels")
         return value
 
-    def show(self, analysis) -> None:
-        """Show an analysis: label and bars first, then the timeline, pictures and playback."""
+    def show(self, analysis, calibration_info: str = "") -> None:
+        """Show an analysis: label and bars first, then the timeline, pictures and playback.
+
+        A calibrated analysis (``analysis.calibrated``) is marked "calibrated to your voice";
+        ``calibration_info`` says from what (the mark's tooltip).
+        """
         labels = list(analysis.labels)
         with self.hold_sync():
             self.probabilities = []
@@ -99,6 +105,8 @@ class EmotionPanel(anywidget.AnyWidget):
             self.confidence = float(analysis.confidence)
             self.uncertain = bool(analysis.uncertain)
             self.duration = float(analysis.duration)
+            self.calibrated = bool(getattr(analysis, "calibrated", False))
+            self.calibration_info = calibration_info if self.calibrated else ""
             self.message = (
                 "Uncertain: the top emotions are close together; treat the label with care."
                 if analysis.uncertain else ""
@@ -122,6 +130,8 @@ class EmotionPanel(anywidget.AnyWidget):
             self.top = ""
             self.probabilities = []
             self.uncertain = False
+            self.calibrated = False
+            self.calibration_info = ""
             self.timeline = []
             self.timeline_live = False
             self.waveform = None

@@ -89,11 +89,19 @@ function render({ model, el }) {
         badge.title = "The top two emotions are close: treat this label with care.";
         confidence.append(" ", badge);
       }
+      if (model.get("calibrated")) {
+        const badge = document.createElement("span");
+        badge.className = "ser-calibrated-badge";
+        badge.textContent = "calibrated to your voice";
+        badge.title = model.get("calibration_info") || "The result used a calibration to your voice.";
+        confidence.append(" ", badge);
+      }
       const duration = document.createElement("div");
       duration.textContent = `${model.get("duration").toFixed(1)} s of speech analysed`;
       confidence.append(duration);
     }
     el.classList.toggle("ser-is-uncertain", Boolean(uncertain));
+    el.dataset.calibrated = String(hasResult && Boolean(model.get("calibrated")));
     drawBars(hasResult);
     views.hidden = !hasResult;
   }
@@ -209,7 +217,7 @@ function render({ model, el }) {
 
   const redraw = {
     drawHeadline: ["state", "message", "model_info", "labels", "probabilities", "top", "confidence",
-                   "uncertain", "duration", "colors", "revision"],
+                   "uncertain", "duration", "colors", "revision", "calibrated", "calibration_info"],
     drawTimeline: ["timeline", "timeline_live", "window"],
     drawWaveform: ["waveform"],
     drawSpectrogram: ["spectrogram", "spectrogram_shape"],

@@ -1,0 +1,408 @@
+"""Calibrator: "Calibrate to my voice" — a few prompts read with different feelings.
+
+The user reads one short sentence with each feeling of :data:`PROMPTS`, recording each take
+with a :class:`~serwidgets.widgets.Recorder`. Each take is checked and encoded *when it
+arrives* (``predictor.features``: ~0.1 s for a 3-s take), so once the last needed take is in,
+only the statistics remain (:meth:`serwidgets.heads.Calibration.from_features` /
+:meth:`~serwidgets.heads.Calibration.update`: well under a millisecond). From
+:data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS` takes on, :attr:`Calibrator.calibration` is a
+:class:`~serwidgets.heads.Calibration` that the predictor uses (``calibration=``); from
+:data:`~serwidgets.heads.GOOD_CALIBRATION_CLIPS` on it is called good. Varied takes are what
+make it work: neutral-only clips do not.
+
+A take is refused with a message (and the prompt stays) when it cannot be read, holds no
+speech, or holds less than :data:`~serwidgets.heads.MIN_CLIP_SECONDS` of speech after
+trimming. With "keep learning" on, the dashboard adds each later recording of the session
+(:meth:`Calibrator.learn`). The calibration lives in the kernel only: nothing is written to
+disk unless :meth:`Calibrator.save` is called.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import ipywidgets
+import numpy as np
+import traitlets
+
+from .recorder import Recorder, _register
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One calibration take: say ``sentence`` ``feeling`` (the feeling is for the user only)."""
+
+    sentence: str
+    feeling: str  # how to say it, as the user reads it: "cheerfully, as if ..."
+    emotion: str  # the emotion the feeling stands for (not used by the statistics)
+
+
+_CLOTH = "The cloth is lying on the fridge."
+_TONIGHT = "We are going to see them tonight."
+
+#: The prompts, in order: one neutral sentence with six feelings, then another with four
+#: (10 takes of about 3 s: ~30 s of speech, what calibration needs to roughly double accuracy
+#: on unseen voices). Varied feelings matter: the statistics must span the user's range.
+PROMPTS = (
+    Prompt(_CLOTH, "calmly, in your everyday voice", "neutral"),
+    Prompt(_CLOTH, "cheerfully, as if it were great news", "happy"),
+    Prompt(_CLOTH, "angrily, as if you were furious about it", "angry"),
+    Prompt(_CLOTH, "sadly, as if it made you want to cry", "sad"),
+    Prompt(_CLOTH, "fearfully, as if it frightened you", "fear"),
+    Prompt(_CLOTH, "with disgust, as if it smelled awful", "disgust"),
+    Prompt(_TONIGHT, "calmly, in your everyday voice", "neutral"),
+    Prompt(_TONIGHT, "cheerfully, as if you could not wait", "happy"),
+    Prompt(_TONIGHT, "angrily, as if you did not want to go", "angry"),
+    Prompt(_TONIGHT, "sadly, as if it were the last time", "sad"),
+)
+
+#: Longest take (seconds): a prompt takes 2-4 s to read; the recorder stops by itself after this.
+TAKE_SECONDS = 6.0
+
+INTRO = (
+    "Read each sentence aloud with the feeling shown, then press Stop. About 3 s per take; "
+    "from {min_clips} takes on, results are calibrated to your voice, and {good} takes (about {seconds} s) "
+    "work best. Different feelings matter: calm takes alone do not help. Your takes stay in this "
+    "session only: nothing is written to disk."
+)
+
+KEEP_LEARNING = "Keep learning from my later recordings in this session"
+KEEP_LEARNING_NOTE = (
+    "When on, each recording you make on this page after calibrating is added to your calibration "
+    "(uploads are not). Turn it off if someone else records here. Reset forgets everything."
+)
+
+
+def can_calibrate(predictor) -> bool:
+    """Whether ``predictor`` can be calibrated to a voice (an encoder model: has ``features``)."""
+    return predictor is not None and callable(getattr(predictor, "features", None)) \
+        and callable(getattr(predictor, "calibrate", None))
+
+
+class Calibrator(ipywidgets.VBox):
+    """The "Calibrate to my voice" step: prompts, takes, progress, refusals, reset.
+
+    Parameters
+    ----------
+    predictor : EncoderPredictor
+        The model to calibrate (one with ``features``; see :func:`can_calibrate`).
+    prompts : sequence of Prompt
+        What to read (default :data:`PROMPTS`).
+    opened : bool
+        Show the prompts now (True), or only the "Calibrate to my voice" button and the status.
+    take_seconds : float
+        Longest take; recording stops by itself.
+
+    Attributes
+    ----------
+    calibration : Calibration or None
+        None until :data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS` takes are in.
+    message : str
+        Why the last take was refused ("" when it was accepted).
+    timings : dict
+        Milliseconds spent on the last take: ``decode``/``prepare``/``encode`` (when it
+        arrived) and ``statistics`` (building or updating the calibration).
+
+    Examples
+    --------
+    >>> import serwidgets
+    >>> from serwidgets.widgets import Calibrator
+    >>> model = serwidgets.load_model()                 # doctest: +SKIP
+    >>> calibrator = Calibrator(model)                  # doctest: +SKIP
+    >>> calibrator                                      # doctest: +SKIP
+    >>> model.analyze("me.wav", calibration=calibrator.calibration)   # doctest: +SKIP
+    """
+
+    opened = traitlets.Bool(False, help="the prompts are shown")
+    keep_learning = traitlets.Bool(False, help="later recordings of the session update the calibration")
+
+    def __init__(self, predictor, prompts=PROMPTS, opened: bool = True, take_seconds: float = TAKE_SECONDS,
+                 **kwargs):
+        from serwidgets.heads import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS
+
+        if not can_calibrate(predictor):
+            raise ValueError(f"{getattr(predictor, 'name', predictor)!r} cannot be calibrated: it has no encoder head")
+        if len(prompts) < MIN_CALIBRATION_CLIPS:
+            raise ValueError(f"at least {MIN_CALIBRATION_CLIPS} prompts are needed, got {len(prompts)}")
+        self.predictor = predictor
+        self.prompts = tuple(prompts)
+        self.calibration = None
+        self.timings: dict[str, float] = {}
+        self._callbacks: list[Callable] = []
+        self._reset_state()
+
+        self.recorder = Recorder(max_seconds=take_seconds)
+        self.recorder.on_recording(self._take_recorded)
+        self.open_button = _button("Calibrate to my voice", "ser-calibrate",
+                                   "Read a few sentences with different feelings so the model learns your voice")
+        self.status_line = _html("ser-calibration-status")
+        self.intro = _html("ser-calibration-intro")
+        self.prompt_box = _html("ser-calibration-prompt")
+        self.progress = _html("ser-calibration-progress")
+        self.skip_button = _button("Skip prompt", "ser-calibration-skip",
+                                   "Go to the next prompt without recording this one")
+        self.reset_button = _button("Reset", "ser-calibration-reset",
+                                    "Forget all takes: results are no longer calibrated")
+        self.close_button = _button("Close", "ser-calibration-close", "Hide the prompts (the calibration stays)")
+        self.keep_box = ipywidgets.Checkbox(value=False, description=KEEP_LEARNING, indent=False,
+                                            layout=ipywidgets.Layout(width="auto"))
+        self.keep_box.add_class("ser-calibration-keep")
+        self.keep_note = _html("ser-calibration-note")
+        self.keep_note.value = html.escape(KEEP_LEARNING_NOTE)
+
+        good = min(len(self.prompts), GOOD_CALIBRATION_CLIPS)
+        self.intro.value = ('<div class="ser-calibration-title">Calibrate to my voice</div>'
+                            + html.escape(INTRO.format(min_clips=MIN_CALIBRATION_CLIPS, good=good, seconds=3 * good)))
+        buttons = ipywidgets.HBox([self.skip_button, self.reset_button, self.close_button])
+        buttons.add_class("ser-calibration-buttons")
+        self.body = ipywidgets.VBox([self.intro, self.prompt_box, self.recorder, self.progress, buttons,
+                                     self.keep_box, self.keep_note])
+        self.body.add_class("ser-calibration-body")
+        self.header = ipywidgets.HBox([self.open_button, self.status_line])
+        self.header.add_class("ser-calibration-header")
+        super().__init__(children=[self.header], **kwargs)
+        self.add_class("ser-calibrator")
+        traitlets.link((self.keep_box, "value"), (self, "keep_learning"))
+
+        self.open_button.on_click(lambda _button: setattr(self, "opened", True))
+        self.close_button.on_click(lambda _button: setattr(self, "opened", False))
+        self.skip_button.on_click(lambda _button: self.skip())
+        self.reset_button.on_click(lambda _button: self.reset())
+        self.observe(self._show_body, names="opened")
+        self.observe(lambda _change: self._draw(), names="keep_learning")
+        self.opened = opened
+        self._draw()
+
+    # -- state -----------------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        self._features: list[np.ndarray] = []  # pooled features of accepted prompt takes
+        self._seconds: list[float] = []  # their seconds of speech
+        self.recorded: set[int] = set()  # prompts with an accepted take
+        self.skipped: set[int] = set()
+        self.current: int | None = 0  # index of the prompt shown; None when all are recorded
+        self.learned = 0  # later recordings added by keep-learning
+        self.message = ""
+
+    @property
+    def n_clips(self) -> int:
+        """Prompt takes accepted so far (later recordings not counted)."""
+        return len(self._features)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of speech in the accepted prompt takes (after trimming)."""
+        return float(sum(self._seconds))
+
+    @property
+    def calibrated(self) -> bool:
+        return self.calibration is not None
+
+    @property
+    def prompt(self) -> Prompt | None:
+        """The prompt to read now (None once every prompt has a take)."""
+        return None if self.current is None else self.prompts[self.current]
+
+    def on_change(self, callback: Callable, remove: bool = False) -> None:
+        """Call ``callback(calibration)`` whenever the calibration changes (None after a reset)."""
+        _register(self._callbacks, callback, remove)
+
+    # -- takes -----------------------------------------------------------------------------
+    def _take_recorded(self, wav: bytes) -> None:
+        from serwidgets import audio
+
+        started = time.perf_counter()
+        try:
+            y, sample_rate = audio.decode(wav)
+        except audio.AudioError as error:
+            self._refuse(f"Could not read that take: {error}. Record it again.")
+            return
+        self.timings = {"decode": 1000 * (time.perf_counter() - started)}
+        try:
+            self.add_take(y, sample_rate)
+        except Exception as error:  # a comm handler: show it, or it only reaches the kernel log
+            log.exception("calibration take failed")
+            self._refuse(f"That take could not be used: {type(error).__name__}: {error}")
+
+    def add_take(self, y: np.ndarray, sample_rate: int) -> bool:
+        """Use audio ``y`` as the take of the current prompt; False (and a message) if refused."""
+        from serwidgets import audio
+        from serwidgets.heads import MIN_CALIBRATION_CLIPS, MIN_CLIP_SECONDS, Calibration
+
+        from .dashboard import no_speech_message
+
+        if self.current is None:
+            return self._refuse("Every prompt has a take. Press Reset to calibrate again.")
+        started = time.perf_counter()
+        try:
+            waveform = audio.prepare(y, sample_rate, self.predictor.audio_options, name="that take")
+        except audio.NoSpeechError as error:
+            return self._refuse(f"{no_speech_message(error)} Record the prompt again, a little closer to the "
+                                f"microphone.")
+        except audio.TooShortError:
+            return self._refuse(self._too_short(None))
+        except audio.AudioError as error:
+            return self._refuse(f"That take cannot be used: {error}. Record it again.")
+        seconds = len(waveform) / self.predictor.sample_rate
+        if seconds < MIN_CLIP_SECONDS:
+            return self._refuse(self._too_short(seconds))
+        prepared = time.perf_counter()
+        features = self.predictor.features([waveform])  # encoded once, now: finishing costs only statistics
+        encoded = time.perf_counter()
+        self._features.append(features[0])
+        self._seconds.append(seconds)
+        self.recorded.add(self.current)
+        self.skipped.discard(self.current)
+        self.message = self.recorder.status = ""
+        if self.calibration is None and self.n_clips >= MIN_CALIBRATION_CLIPS:
+            self.calibration = Calibration.from_features(np.stack(self._features), self._seconds,
+                                                         encoder_sha256=_encoder_sha256(self.predictor))
+        elif self.calibration is not None:
+            self.calibration.update(features, [seconds])
+        done = time.perf_counter()
+        self.timings.update(prepare=1000 * (prepared - started), encode=1000 * (encoded - prepared),
+                            statistics=1000 * (done - encoded))
+        log.info("calibration take %d: %.2f s of speech; prepare %.1f ms, encode %.1f ms, statistics %.2f ms",
+                 self.n_clips, seconds, *(self.timings[k] for k in ("prepare", "encode", "statistics")))
+        self._advance()
+        self._changed()
+        return True
+
+    def _too_short(self, seconds: float | None) -> str:
+        from serwidgets.heads import MIN_CLIP_SECONDS
+
+        what = "That take is too short" if seconds is None else f"That take has only {seconds:.1f} s of speech"
+        return f"{what}; each needs at least {MIN_CLIP_SECONDS:g} s. Read the whole sentence and record it again."
+
+    def _refuse(self, message: str) -> bool:
+        self.message = message
+        self.recorder.status = message  # shown under the take's Record button
+        self._draw()
+        return False
+
+    def skip(self) -> None:
+        """Go to the next prompt without a take (skipped prompts come back at the end)."""
+        if self.current is None:
+            return
+        self.skipped.add(self.current)
+        self.message = self.recorder.status = ""
+        self._advance()
+        self._draw()
+
+    def _advance(self) -> None:
+        """The next prompt without a take after the current one, wrapping around; None when all have one."""
+        n = len(self.prompts)
+        start = -1 if self.current is None else self.current
+        for step in range(1, n + 1):
+            candidate = (start + step) % n
+            if candidate not in self.recorded:
+                self.current = candidate
+                return
+        self.current = None
+
+    def reset(self) -> None:
+        """Forget every take and the calibration: results are no longer calibrated."""
+        self._reset_state()
+        self.calibration = None
+        self.recorder.status = ""
+        self.timings = {}
+        self._changed()
+
+    def learn(self, waveform: np.ndarray) -> bool:
+        """Add a later recording (a prepared waveform, e.g. ``Analysis.waveform``) to the calibration.
+
+        Only with :attr:`keep_learning` on and once calibrated; returns whether it was added.
+        """
+        from serwidgets.heads import MIN_CLIP_SECONDS
+
+        if not self.keep_learning or self.calibration is None:
+            return False
+        seconds = len(waveform) / self.predictor.sample_rate
+        if seconds < MIN_CLIP_SECONDS:
+            return False
+        self.calibration.update(self.predictor.features([waveform]), [seconds])
+        self.learned += 1
+        self._changed()
+        return True
+
+    def save(self, path):
+        """Write the calibration as JSON to ``path`` (only on request; it lives in the session otherwise)."""
+        if self.calibration is None:
+            raise ValueError("not calibrated yet: nothing to save")
+        return self.calibration.save(path)
+
+    def _changed(self) -> None:
+        self._draw()
+        for callback in self._callbacks:
+            callback(self.calibration)
+
+    # -- display ---------------------------------------------------------------------------
+    def _show_body(self, change) -> None:
+        self.children = [self.header, self.body] if change["new"] else [self.header]
+        self._draw()
+
+    def status_text(self) -> str:
+        """The status line: calibrated or not, with how much speech."""
+        from serwidgets.heads import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS
+
+        cal = self.calibration
+        if cal is None:
+            missing = MIN_CALIBRATION_CLIPS - self.n_clips
+            if self.n_clips == 0:
+                return "Not calibrated: results use the model's general idea of voices."
+            return f"Not calibrated yet: {missing} more take{'s' if missing > 1 else ''} needed."
+        text = f"Calibrated to your voice ({cal.n_clips} clips, {cal.seconds:.1f} s)"
+        if cal.n_clips < GOOD_CALIBRATION_CLIPS:
+            text += f"; {GOOD_CALIBRATION_CLIPS} clips work best"
+        if self.keep_learning:
+            text += "; learning from your recordings"
+        return text + "."
+
+    def _draw(self) -> None:
+        calibrated = self.calibration is not None
+        self.status_line.value = (f'<span data-calibrated="{str(calibrated).lower()}" '
+                                  f'data-clips="{self.calibration.n_clips if calibrated else 0}">'
+                                  f'{html.escape(self.status_text())}</span>')
+        self.open_button.description = "Change my calibration" if calibrated else "Calibrate to my voice"
+        self.open_button.layout.display = "none" if self.opened else None
+        self.close_button.description = "Done" if calibrated else "Close"
+        n = len(self.prompts)
+        prompt = self.prompt
+        if prompt is None:
+            self.prompt_box.value = (f'<div class="ser-prompt-done">All {n} prompts recorded. Press Done, then '
+                                     f'record as usual: results are calibrated to your voice.</div>')
+        else:
+            again = " (skipped before)" if self.current in self.skipped else ""
+            self.prompt_box.value = (
+                f'<div class="ser-prompt-step" data-prompt="{self.current}">Prompt {self.current + 1} of {n}{again}: '
+                f'say it <b>{html.escape(prompt.feeling)}</b></div>'
+                f'<div class="ser-prompt-sentence">“{html.escape(prompt.sentence)}”</div>')
+        self.recorder.layout.display = "none" if prompt is None else None
+        self.skip_button.disabled = prompt is None
+        share = min(1.0, self.n_clips / n)
+        self.progress.value = (
+            f'<div class="ser-progress-track">'
+            f'<div class="ser-progress-fill" style="width:{100 * share:.0f}%"></div></div>'
+            f'<div class="ser-progress-text" data-clips="{self.n_clips}" data-seconds="{self.seconds:.2f}">'
+            f'{self.n_clips} of {n} clips · {self.seconds:.1f} s of speech</div>')
+
+
+def _encoder_sha256(predictor) -> str:
+    return getattr(getattr(predictor, "encoder", None), "sha256", "") or ""
+
+
+def _button(description: str, css_class: str, tooltip: str) -> ipywidgets.Button:
+    button = ipywidgets.Button(description=description, tooltip=tooltip, layout=ipywidgets.Layout(width="auto"))
+    button.add_class(css_class)
+    return button
+
+
+def _html(css_class: str) -> ipywidgets.HTML:
+    widget = ipywidgets.HTML()
+    widget.add_class(css_class)
+    return widget

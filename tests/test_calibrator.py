@@ -1,0 +1,250 @@
+""""Calibrate to my voice" on the kernel side: the Calibrator widget and the dashboard around it.
+
+Takes are real EmoDB clips of one speaker (16) said with different feelings. The model is an
+encoder model: the shipped one when it is an encoder-head bundle, else heads trained here on
+three other EmoDB speakers (:func:`encoder_bundle`).
+"""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile
+
+from serwidgets.heads import MIN_CALIBRATION_CLIPS, MIN_CLIP_SECONDS, Calibration
+from serwidgets.widgets import Calibrator, EmotionDashboard
+from serwidgets.widgets.calibrator import PROMPTS, can_calibrate
+
+#: EmoDB speakers the fallback heads are trained on; speaker 16 reads the prompts.
+TRAIN_SPEAKERS = ["emodb:03", "emodb:08", "emodb:10"]
+VOICE = "16"
+
+_BUNDLES: dict = {}
+
+
+def encoder_bundle(tmp_path_factory, emodb3):
+    """A calibratable (encoder-head) model bundle that exists in CI: its folder.
+
+    The shipped model (``serwidgets.predictor.resolve()``, i.e. ``$SER_MODEL`` or
+    ``models/ser-emotion6``) when its card says ``"kind": "encoder-head"``; otherwise heads
+    trained once per session on three EmoDB speakers (angry, neutral, sad; embeddings cached).
+    """
+    from serwidgets import bundle, heads
+    from serwidgets.predictor import resolve
+
+    shipped = resolve()
+    try:
+        if bundle.read_card(shipped).get("kind") == bundle.ENCODER_HEAD:
+            return shipped
+    except FileNotFoundError:
+        pass
+    if "emodb3" not in _BUNDLES:
+        train = emodb3[emodb3["speaker"].isin(TRAIN_SPEAKERS)]
+        classifier = heads.EmbeddingClassifier(sorted(train["emotion"].unique())).fit(train)
+        _BUNDLES["emodb3"] = heads.save_bundle(classifier, tmp_path_factory.mktemp("encoder") / "emodb3-whisper",
+                                               task="emodb3", training={"speakers": TRAIN_SPEAKERS})
+    return _BUNDLES["emodb3"]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory, emodb3):
+    from serwidgets.predictor import EncoderPredictor, load_model
+
+    predictor = load_model(encoder_bundle(tmp_path_factory, emodb3), num_threads=1)
+    assert isinstance(predictor, EncoderPredictor)
+    return predictor
+
+
+@pytest.fixture(scope="module")
+def takes(emodb_root):
+    """Speaker 16 said with different feelings: (samples, sample rate, path) of 12 clips."""
+    paths = sorted((emodb_root / "wav").glob(f"{VOICE}*.wav"))
+    feelings = {}
+    for path in paths:  # one clip per emotion letter first, so the takes are varied
+        feelings.setdefault(path.stem[5], path)
+    chosen = list(feelings.values()) + [p for p in paths if p not in feelings.values()]
+    return [(*soundfile.read(path, dtype="float32"), path) for path in chosen[:12]]
+
+
+def wav(y, sample_rate=16000) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, y, sample_rate, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
+
+
+def record(recorder, y, sample_rate=16000) -> None:
+    """What the browser sends when a take stops."""
+    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(wav(y, sample_rate))])
+
+
+def test_prompts_are_one_sentence_said_with_varied_feelings():
+    assert 6 <= len(PROMPTS) <= 10
+    assert {p.emotion for p in PROMPTS} == {"neutral", "happy", "angry", "sad", "fear", "disgust"}
+    assert len({p.sentence for p in PROMPTS}) <= 2 and len(set(PROMPTS)) == len(PROMPTS)
+
+
+def test_refuses_silence_short_and_broken_takes_with_a_message(model, takes):
+    calibrator = Calibrator(model)
+    first = calibrator.prompt
+    assert calibrator.opened and calibrator.body in calibrator.children
+
+    record(calibrator.recorder, np.zeros(32000))
+    assert "no speech detected" in calibrator.message.lower()
+    assert calibrator.recorder.status == calibrator.message  # shown under the take's Record button
+
+    y, sr, _ = takes[0]
+    speech = y[int(0.8 * sr):int(1.3 * sr)]  # 0.5 s from the middle of a sentence
+    assert not calibrator.add_take(speech, sr)
+    assert f"each needs at least {MIN_CLIP_SECONDS:g} s" in calibrator.message
+    assert "0.5 s of speech" in calibrator.message
+
+    calibrator._take_recorded(b"RIFF not a take at all" * 3)
+    assert calibrator.message.startswith("Could not read that take")
+
+    assert calibrator.n_clips == 0 and calibrator.prompt == first and calibrator.calibration is None
+    assert 'data-clips="0"' in calibrator.progress.value
+
+
+def test_progress_then_calibrated_from_three_takes(model, takes):
+    calibrator = Calibrator(model)
+    changes = []
+    calibrator.on_change(changes.append)
+    seconds = []
+    for i, (y, sr, _) in enumerate(takes[:MIN_CALIBRATION_CLIPS]):
+        assert calibrator.prompt == PROMPTS[i]
+        assert f"Prompt {i + 1} of {len(PROMPTS)}" in calibrator.prompt_box.value
+        record(calibrator.recorder, y, sr)
+        assert calibrator.message == "" and calibrator.n_clips == i + 1
+        seconds.append(calibrator.seconds)
+        assert f"{i + 1} of {len(PROMPTS)} clips · {calibrator.seconds:.1f} s of speech" in calibrator.progress.value
+        if i + 1 < MIN_CALIBRATION_CLIPS:
+            assert calibrator.calibration is None and "Not calibrated yet" in calibrator.status_line.value
+    cal = calibrator.calibration
+    assert isinstance(cal, Calibration) and cal.n_clips == MIN_CALIBRATION_CLIPS
+    assert cal.seconds == pytest.approx(seconds[-1]) and 0 < seconds[0] < seconds[1] < seconds[2]
+    status = calibrator.status_line.value
+    assert f"Calibrated to your voice ({MIN_CALIBRATION_CLIPS} clips, {cal.seconds:.1f} s)" in status
+    assert 'data-calibrated="true"' in calibrator.status_line.value
+    assert changes[-1] is cal and changes[:MIN_CALIBRATION_CLIPS - 1] == [None] * (MIN_CALIBRATION_CLIPS - 1)
+    # Encoded once on arrival, and the same as calibrating from the clips afterwards.
+    assert {"prepare", "encode", "statistics"} <= set(calibrator.timings)
+    direct = model.calibrate([path for _, _, path in takes[:MIN_CALIBRATION_CLIPS]])
+    np.testing.assert_allclose(cal.mean, direct.mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(cal.std, direct.std, rtol=1e-4, atol=1e-6)
+    assert cal.encoder_sha256 == model.encoder.sha256
+    # A fourth take updates the same calibration.
+    y, sr, _ = takes[3]
+    assert calibrator.add_take(y, sr) and calibrator.calibration is cal and cal.n_clips == 4
+
+
+def test_skip_comes_back_to_skipped_prompts_and_finishes(model, takes):
+    calibrator = Calibrator(model, prompts=PROMPTS[:4])
+    calibrator.skip_button.click()
+    assert calibrator.current == 1 and calibrator.skipped == {0}
+    for y, sr, _ in takes[:3]:
+        assert calibrator.add_take(y, sr)
+    assert calibrator.current == 0 and "(skipped before)" in calibrator.prompt_box.value  # wrapped around
+    y, sr, _ = takes[3]
+    assert calibrator.add_take(y, sr)
+    assert calibrator.prompt is None and "All 4 prompts recorded" in calibrator.prompt_box.value
+    assert calibrator.recorder.layout.display == "none" and calibrator.skip_button.disabled
+    assert not calibrator.add_take(y, sr) and "Press Reset" in calibrator.message
+
+
+def test_reset_forgets_everything(model, takes):
+    calibrator = Calibrator(model)
+    for y, sr, _ in takes[:3]:
+        calibrator.add_take(y, sr)
+    assert calibrator.calibration is not None
+    calibrator.reset_button.click()
+    assert calibrator.calibration is None and calibrator.n_clips == 0 and calibrator.seconds == 0
+    assert calibrator.prompt == PROMPTS[0] and 'data-calibrated="false"' in calibrator.status_line.value
+    assert calibrator.open_button.description == "Calibrate to my voice"
+
+
+def test_calibrator_needs_an_encoder_model():
+    cnn = SimpleNamespace(name="cnn", labels=("a", "b"), calibrate=lambda *a: None)  # no features
+    assert not can_calibrate(cnn) and not can_calibrate(None)
+    with pytest.raises(ValueError, match="cannot be calibrated"):
+        Calibrator(cnn)
+
+
+def test_save_only_on_request(model, takes, tmp_path):
+    calibrator = Calibrator(model)
+    with pytest.raises(ValueError, match="not calibrated"):
+        calibrator.save(tmp_path / "me.json")
+    for y, sr, _ in takes[:3]:
+        calibrator.add_take(y, sr)
+    saved = Calibration.load(calibrator.save(tmp_path / "me.json"))
+    np.testing.assert_allclose(saved.mean, calibrator.calibration.mean)
+
+
+# -- in the dashboard -------------------------------------------------------------------------
+def test_dashboard_calibrates_marks_results_learns_and_resets(model, takes, emodb_root):
+    dashboard = EmotionDashboard(predictor=model)
+    calibrator, panel = dashboard.calibrator, dashboard.panel
+    assert dashboard.children == (dashboard.inputs, calibrator, panel)
+    assert not calibrator.opened and calibrator.body not in calibrator.children  # only the button
+    assert dashboard.calibration is None
+
+    calibrator.open_button.click()
+    assert calibrator.body in calibrator.children and dashboard.inputs.layout.display == "none"
+    for y, sr, _ in takes[:3]:
+        record(calibrator.recorder, y, sr)
+    assert dashboard.calibration is calibrator.calibration is not None
+    assert calibrator.close_button.description == "Done"
+    calibrator.close_button.click()
+    assert dashboard.inputs.layout.display is None and calibrator.body not in calibrator.children
+    assert calibrator.open_button.description == "Change my calibration"
+
+    y, sr, _ = takes[5]
+    record(dashboard.recorder, y, sr)
+    assert panel.state == "result" and panel.calibrated
+    assert panel.calibration_info == "Calibrated to your voice from 3 clips" \
+                                     f" ({calibrator.calibration.seconds:.1f} s of speech)"
+    expected = model.analyze(y, sr, calibration=calibrator.calibration)
+    np.testing.assert_allclose(panel.probabilities, expected.probabilities, atol=1e-6)
+    assert calibrator.calibration.n_clips == 3  # keep-learning is off by default
+
+    calibrator.keep_box.value = True  # the checkbox
+    assert calibrator.keep_learning and "learning from your recordings" in calibrator.status_line.value
+    record(dashboard.recorder, y, sr)
+    assert calibrator.calibration.n_clips == 4 and calibrator.learned == 1 and panel.calibrated
+    # Uploads are not the user's voice for sure: they are not learned.
+    dashboard.uploader.send = lambda content, buffers=None: None
+    dashboard.uploader._handle_message(dashboard.uploader, {"type": "upload", "name": "x.wav"},
+                                       [memoryview(wav(y, sr))])
+    assert panel.calibrated and calibrator.calibration.n_clips == 4
+
+    panel.show_message("idle", "")
+    assert not panel.calibrated and panel.calibration_info == ""
+    calibrator.reset()
+    record(dashboard.recorder, y, sr)
+    assert panel.state == "result" and not panel.calibrated and dashboard.calibration is None
+
+
+def test_live_timeline_uses_the_calibration(model, takes):
+    dashboard = EmotionDashboard(predictor=model, live_interval=1e-6)
+    for y, sr, _ in takes[:3]:
+        dashboard.calibrator.add_take(y, sr)
+    y, sr, _ = takes[4]
+    calls = []
+    predict = model.predict
+    dashboard.predictor = SimpleNamespace(predict=lambda *a, **k: calls.append(k) or predict(*a, **k))
+    dashboard.recorder.recording = True
+    pcm = (np.clip(y, -1, 1) * 32767).astype("<i2")
+    dashboard.recorder._handle_message(dashboard.recorder, {"type": "chunk", "seq": 0, "sample_rate": sr},
+                                       [memoryview(pcm.tobytes())])
+    assert calls and calls[0]["calibration"] is dashboard.calibration
+    assert dashboard.panel.timeline[-1]["label"] in model.labels
+
+
+def test_dashboard_without_an_encoder_model_has_no_calibration_step():
+    fake = SimpleNamespace(name="fake", labels=("a", "b"), window=3.0, sample_rate=16000, card={},
+                           predict=lambda y, sr: {"a": 0.5, "b": 0.5})
+    dashboard = EmotionDashboard(predictor=fake)
+    assert dashboard.calibrator is None and dashboard.calibration is None
+    assert dashboard.children == (dashboard.inputs, dashboard.panel)
