@@ -173,13 +173,27 @@ def test_calibrator_needs_an_encoder_model():
 
 
 def test_save_only_on_request(model, takes, tmp_path):
+    import base64
+    import json
+    import re
+
     calibrator = Calibrator(model)
+    assert calibrator.save_button.disabled
     with pytest.raises(ValueError, match="not calibrated"):
         calibrator.save(tmp_path / "me.json")
     for y, sr, _ in takes[:3]:
         calibrator.add_take(y, sr)
     saved = Calibration.load(calibrator.save(tmp_path / "me.json"))
     np.testing.assert_allclose(saved.mean, calibrator.calibration.mean)
+    # "Save my calibration": a download link in the page, holding the same JSON.
+    assert not calibrator.save_button.disabled and calibrator.download.value == ""
+    calibrator.save_button.click()
+    data = re.search(r'href="data:application/json;base64,([^"]+)"', calibrator.download.value).group(1)
+    downloaded = Calibration.from_dict(json.loads(base64.b64decode(data)))
+    assert downloaded.n_clips == 3
+    np.testing.assert_allclose(downloaded.std, calibrator.calibration.std)
+    calibrator.add_take(*takes[3][:2])
+    assert calibrator.download.value == ""  # no link to an older calibration
 
 
 # -- in the dashboard -------------------------------------------------------------------------

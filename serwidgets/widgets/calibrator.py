@@ -62,6 +62,9 @@ PROMPTS = (
     Prompt(_TONIGHT, "sadly, as if it were the last time", "sad"),
 )
 
+#: File name of the "Save my calibration" download.
+DOWNLOAD_NAME = "my-voice-calibration.json"
+
 #: Longest take (seconds): a prompt takes 2-4 s to read; the recorder stops by itself after this.
 TAKE_SECONDS = 6.0
 
@@ -153,16 +156,19 @@ class Calibrator(ipywidgets.VBox):
         self.keep_box = ipywidgets.Checkbox(value=False, description=KEEP_LEARNING, indent=False,
                                             layout=ipywidgets.Layout(width="auto"))
         self.keep_box.add_class("ser-calibration-keep")
+        self.save_button = _button("Save my calibration", "ser-calibration-save",
+                                   "Download the calibration as a JSON file (otherwise it ends with this session)")
+        self.download = _html("ser-calibration-download")
         self.keep_note = _html("ser-calibration-note")
         self.keep_note.value = html.escape(KEEP_LEARNING_NOTE)
 
         good = min(len(self.prompts), GOOD_CALIBRATION_CLIPS)
         self.intro.value = ('<div class="ser-calibration-title">Calibrate to my voice</div>'
                             + html.escape(INTRO.format(min_clips=MIN_CALIBRATION_CLIPS, good=good, seconds=3 * good)))
-        buttons = ipywidgets.HBox([self.skip_button, self.reset_button, self.close_button])
+        buttons = ipywidgets.HBox([self.skip_button, self.reset_button, self.save_button, self.close_button])
         buttons.add_class("ser-calibration-buttons")
         self.body = ipywidgets.VBox([self.intro, self.prompt_box, self.recorder, self.progress, buttons,
-                                     self.keep_box, self.keep_note])
+                                     self.download, self.keep_box, self.keep_note])
         self.body.add_class("ser-calibration-body")
         self.header = ipywidgets.HBox([self.open_button, self.status_line])
         self.header.add_class("ser-calibration-header")
@@ -172,6 +178,7 @@ class Calibrator(ipywidgets.VBox):
 
         self.open_button.on_click(lambda _button: setattr(self, "opened", True))
         self.close_button.on_click(lambda _button: setattr(self, "opened", False))
+        self.save_button.on_click(lambda _button: self.offer_download())
         self.skip_button.on_click(lambda _button: self.skip())
         self.reset_button.on_click(lambda _button: self.reset())
         self.observe(self._show_body, names="opened")
@@ -336,7 +343,23 @@ class Calibrator(ipywidgets.VBox):
             raise ValueError("not calibrated yet: nothing to save")
         return self.calibration.save(path)
 
+    def offer_download(self) -> None:
+        """Put a link on the page that downloads the calibration as JSON (nothing is written here)."""
+        import base64
+        import json
+
+        if self.calibration is None:
+            self.download.value = ""
+            return
+        data = base64.b64encode(json.dumps(self.calibration.to_dict()).encode()).decode()
+        self.download.value = (
+            f'<a class="ser-calibration-link" download="{DOWNLOAD_NAME}" '
+            f'href="data:application/json;base64,{data}">Download {DOWNLOAD_NAME}</a> '
+            f'({self.calibration.n_clips} clips, {self.calibration.seconds:.1f} s of speech; '
+            f'serwidgets.heads.Calibration.load reads it)')
+
     def _changed(self) -> None:
+        self.download.value = ""  # a link to an older state would mislead
         self._draw()
         for callback in self._callbacks:
             callback(self.calibration)
@@ -371,6 +394,7 @@ class Calibrator(ipywidgets.VBox):
         self.open_button.description = "Change my calibration" if calibrated else "Calibrate to my voice"
         self.open_button.layout.display = "none" if self.opened else None
         self.close_button.description = "Done" if calibrated else "Close"
+        self.save_button.disabled = not calibrated
         n = len(self.prompts)
         prompt = self.prompt
         if prompt is None:

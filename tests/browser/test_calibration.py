@@ -2,7 +2,7 @@
 
 The dashboard runs on a model that can be calibrated (see ``calibration_voila_url``). The test
 opens the calibration step, has a too-short take refused, records three prompts, turns on
-"keep learning", closes the step, records as usual and sees the result marked "calibrated to
+"keep learning", downloads the calibration, closes the step, records as usual and sees the result marked "calibrated to
 your voice". Screenshots of each step go to artifacts/screenshots/voila-calibration-*.png.
 """
 
@@ -13,7 +13,7 @@ import time
 import pytest
 from test_dashboard import TIMEOUT_MS, revision, wait_for_next
 
-from serwidgets.heads import MIN_CALIBRATION_CLIPS
+from serwidgets.heads import MIN_CALIBRATION_CLIPS, Calibration
 
 pytestmark = pytest.mark.browser
 
@@ -77,6 +77,12 @@ def test_calibrate_then_record_a_calibrated_result(page, screenshot):
 
     page.check(f"{CAL} .ser-calibration-keep input[type='checkbox']")
     page.wait_for_selector(f"{status}:has-text('learning from your recordings')", timeout=TIMEOUT_MS)
+    # "Save my calibration": a download of the calibration as JSON, only when asked.
+    page.click(f"{CAL} .ser-calibration-save")
+    with page.expect_download(timeout=TIMEOUT_MS) as download:
+        page.click(f"{CAL} .ser-calibration-link")
+    assert download.value.suggested_filename == "my-voice-calibration.json"
+    assert Calibration.load(download.value.path()).n_clips == MIN_CALIBRATION_CLIPS
     screenshot(page, "voila-calibration-4-calibrated", until=".ser-dashboard")
 
     page.click(f"{CAL} .ser-calibration-close")
