@@ -184,9 +184,13 @@ class EmotionDashboard(ipywidgets.VBox):
     def _analyze_and_learn(self, y: np.ndarray, sample_rate: int, status_widget=None) -> None:
         """A recording of the user's voice: analyse it, then let the calibration learn from it."""
         analysis = self.analyze(y, sample_rate, status_widget=status_widget)
-        if analysis is not None and self.calibrator is not None and self.calibrator.learn(analysis.waveform):
-            # Said on screen: the result just shown came before this recording was learned.
-            log.info("calibration updated from a recording: %d clips", self.calibration.n_clips)
+        if analysis is None or self.calibrator is None:
+            return
+        try:  # the result is shown already: learning must not replace it with an error
+            if self.calibrator.learn(analysis.waveform):
+                log.info("calibration updated from a recording: %d clips", self.calibration.n_clips)
+        except Exception:
+            log.exception("updating the calibration from a recording failed")
 
     def clear_result(self) -> None:
         """Take the last result off the screen: a failed input was about another clip."""
