@@ -24,6 +24,7 @@ __all__ = [
     "per_speaker",
     "learning_curves",
     "metric_vs_snr",
+    "calibration_curve",
 ]
 
 
@@ -461,5 +462,73 @@ def metric_vs_snr(results, x="snr_db", y="UA", hue=None, title=None, ax=None):
     ax.set_ylabel(f"{y} (%)")
     ax.set_ylim(0, 100)
     ax.set_title(title or f"{y} against signal-to-noise ratio")
+    _close_if_new(fig, created)
+    return fig if created else ax
+
+
+def _calibration_metric(result, metric):
+    return float(result["metrics"][metric] if metric in result["metrics"] else result[metric])
+
+
+def calibration_curve(results, metric="UA", title=None, ax=None):
+    """A metric against the number of calibration clips per test speaker, one line per kind of clip.
+
+    Parameters
+    ----------
+    results : sequence of dict
+        Results of :func:`serwidgets.evaluate.evaluate` (or their saved JSON) for one model and
+        protocol at several calibration sizes. A result without ``"calibration"``, or with
+        ``clips`` 0, is the uncalibrated start of every line; ``clips`` ``"all"`` (every test
+        clip calibrates: transductive) is drawn as a dashed horizontal line, an upper bound.
+    metric : str
+        A key of ``result["metrics"]`` (``"UA"``, ``"WA"``, ``"macro_F1"``) or of the result
+        itself (e.g. ``"loco_mean_UA"``); values in [0, 1], drawn in percent.
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> fig = calibration_curve([r_k0, r_k5, r_k10, r_neutral10, r_all])  # doctest: +SKIP
+    """
+    start, upper, kinds = [], [], {}
+    for r in results:
+        calibration = r.get("calibration") or {}
+        clips, value = calibration.get("clips") or 0, _calibration_metric(r, metric)
+        if clips == "all":
+            upper.append(value)
+        elif int(clips) == 0:
+            start.append(value)
+        else:
+            kinds.setdefault(calibration.get("kind", "varied"), []).append((int(clips), value))
+    if not (start or upper or kinds):
+        raise ValueError("no results to draw")
+    created = ax is None
+    fig, ax = _figure(ax, (6, 3.5))
+    markers = {"varied": "o", "neutral": "s"}
+    # Every line starts at the uncalibrated result; with none calibrated, that point alone.
+    for i, (kind, points) in enumerate(kinds.items() or ([("varied", [])] if start else [])):
+        points = sorted(([(0, np.mean(start))] if start else []) + points)
+        x, y = zip(*points)
+        ax.plot(x, 100.0 * np.asarray(y), marker=markers.get(kind, "^"), color=f"C{i}",
+                label=f"{kind} clips" if points[-1][0] else "no calibration")
+        for xi, yi in points[1 if i and start else 0:]:  # the shared start is labelled once
+            ax.annotate(f"{100 * yi:.1f}", (xi, 100 * yi), textcoords="offset points", xytext=(0, 6),
+                        ha="center", fontsize=8, color=f"C{i}")
+    for value in upper:
+        ax.axhline(100.0 * value, color="grey", linestyle="--", linewidth=1.2,
+                   label=f"all test clips (transductive upper bound) {100 * value:.1f} %")
+    ticks = ({0} if start else set()) | {k for points in kinds.values() for k, _ in points}
+    if ticks:
+        ax.set_xticks(sorted(ticks))
+    ax.set_xlabel("Calibration clips per test speaker")
+    name = {"loco_mean_UA": "Mean UA over held-out corpora", "macro_F1": "Macro-F1"}.get(metric, metric)
+    ax.set_ylabel(f"{name} (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title or f"{name} against calibration clips")
+    ax.legend(loc="lower right", framealpha=1.0)
     _close_if_new(fig, created)
     return fig if created else ax

@@ -119,3 +119,43 @@ def test_metric_vs_snr_clean_line_takes_its_curve_colour():
     assert colour[(70.0, 70.0)] == colour[(20.0, 40.0)]
     assert colour[(60.0, 60.0)] == colour[(30.0, 50.0)]
     assert colour[(70.0, 70.0)] != colour[(60.0, 60.0)]
+
+
+def _calibrated(ua, clips=None, kind="varied", **extra):
+    r = {"metrics": {"UA": ua}, **extra}
+    if clips is not None:
+        r["calibration"] = {"clips": clips, "kind": kind, "transductive": clips == "all"}
+    return r
+
+
+def test_calibration_curve_lines_per_kind_from_the_uncalibrated_start():
+    results = [_calibrated(0.5), _calibrated(0.6, 5), _calibrated(0.7, 20), _calibrated(0.65, 10),
+               _calibrated(0.45, 10, "neutral"), _calibrated(0.8, "all")]
+    fig = plots.calibration_curve(results)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.lines}
+    assert list(lines["varied clips"].get_xdata()) == [0, 5, 10, 20]
+    assert list(lines["varied clips"].get_ydata()) == pytest.approx([50.0, 60.0, 65.0, 70.0])
+    assert list(lines["neutral clips"].get_xdata()) == [0, 10]
+    assert list(lines["neutral clips"].get_ydata()) == pytest.approx([50.0, 45.0])
+    upper = [label for label in lines if "transductive" in label]
+    assert len(upper) == 1 and list(lines[upper[0]].get_ydata()) == pytest.approx([80.0, 80.0])
+    assert ax.get_xlabel() == "Calibration clips per test speaker" and ax.get_ylabel() == "UA (%)"
+    _labelled(fig)
+
+
+def test_calibration_curve_reads_top_level_metrics():
+    results = [_calibrated(0.9, loco_mean_UA=0.4), _calibrated(0.9, 10, loco_mean_UA=0.55)]
+    ax = plots.calibration_curve(results, metric="loco_mean_UA").axes[0]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([40.0, 55.0])
+    assert ax.get_ylabel() == "Mean UA over held-out corpora (%)"
+
+
+def test_calibration_curve_needs_results():
+    with pytest.raises(ValueError, match="no results"):
+        plots.calibration_curve([])
+
+
+def test_calibration_curve_with_only_the_upper_bound():
+    ax = plots.calibration_curve([_calibrated(0.8, "all")]).axes[0]
+    assert [list(line.get_ydata()) for line in ax.lines] == [[80.0, 80.0]]
