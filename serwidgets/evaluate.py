@@ -381,6 +381,9 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
             scored, calibrations, fold_calibration = _calibrate_test_speakers(
                 classifier, table, split.test, calibration_clips, calibration_kind, seed)
             calibration_used.append(fold_calibration)
+            if scored.size == 0:
+                log(f"{protocol} {split.name}: no test speaker has enough clips to calibrate and score; skipped")
+                continue
         test = table.iloc[scored]
         for snr, key in zip(snrs, snr_keys):
             noisy = test if snr is None else test.assign(snr_db=snr)
