@@ -16,7 +16,7 @@ so a bundle whose weights were swapped or damaged is refused rather than silentl
 Examples
 --------
 >>> from serwidgets import bundle
->>> card = bundle.read_card("models/ser-emotion6")      # doctest: +SKIP
+>>> card = bundle.read_card("models/zhao2019-emotion6")      # doctest: +SKIP
 >>> card["labels"]                                       # doctest: +SKIP
 ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad']
 """
@@ -98,7 +98,7 @@ def save_bundle(model, directory, *, net: dict, labels, task: str, feature_confi
 
     Examples
     --------
-    >>> save_bundle(model, "models/ser-emotion6", net={"name": "zhao2019_2d", "kwargs": {},
+    >>> save_bundle(model, "models/zhao2019-emotion6", net={"name": "zhao2019_2d", "kwargs": {},
     ...             "input_shape": [64, 188]}, labels=TASKS["emotion6"], task="emotion6",
     ...             feature_config=FeatureConfig(), audio_options=AudioOptions(),
     ...             training={"corpora": ["emodb"]}, metrics={"UA": 0.61}, protocol="loso",
@@ -173,7 +173,7 @@ def set_metrics(directory, metrics: dict, *, task: str, recipe: dict | None = No
 
     Examples
     --------
-    >>> set_metrics("models/ser-emotion6", card_metrics(result), task="emotion6")   # doctest: +SKIP
+    >>> set_metrics("models/zhao2019-emotion6", card_metrics(result), task="emotion6")   # doctest: +SKIP
     """
     card = read_card(directory)
     if card["task"] != task:
@@ -211,7 +211,7 @@ def read_card(directory, verify: bool = True) -> dict:
 
     Examples
     --------
-    >>> read_card("models/ser-emotion6")["task"]          # doctest: +SKIP
+    >>> read_card("models/zhao2019-emotion6")["task"]          # doctest: +SKIP
     'emotion6'
     """
     directory = Path(directory)
@@ -262,7 +262,7 @@ def load_keras(directory, card: dict | None = None):
 
     Examples
     --------
-    >>> model = load_keras("models/ser-emotion6")          # doctest: +SKIP
+    >>> model = load_keras("models/zhao2019-emotion6")          # doctest: +SKIP
     """
     import keras
 

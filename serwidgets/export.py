@@ -11,8 +11,8 @@ on random inputs (max absolute difference ``<= atol``), or :class:`ExportError` 
 Examples
 --------
 >>> from serwidgets import export
->>> export.export_bundle("models/ser-emotion6", "litert")     # doctest: +SKIP
-PosixPath('models/ser-emotion6/model.tflite')
+>>> export.export_bundle("models/zhao2019-emotion6", "litert")     # doctest: +SKIP
+PosixPath('models/zhao2019-emotion6/model.tflite')
 """
 
 from __future__ import annotations
@@ -131,8 +131,8 @@ def export_bundle(directory, format: str = "litert", output=None) -> Path:
 
     Examples
     --------
-    >>> export_bundle("models/ser-emotion6", "onnx")         # doctest: +SKIP
-    PosixPath('models/ser-emotion6/model.onnx')
+    >>> export_bundle("models/zhao2019-emotion6", "onnx")         # doctest: +SKIP
+    PosixPath('models/zhao2019-emotion6/model.onnx')
     """
     import json
 

@@ -513,7 +513,7 @@ def train_bundle(df, task, directory, *, recipe=None, feature_config=None, audio
     task : str
         Task name (output labels = ``labels.TASKS[task]``).
     directory : str or path
-        Bundle folder, e.g. ``models/ser-emotion6``.
+        Bundle folder, e.g. ``models/zhao2019-emotion6``.
     metrics : dict, optional
         Cross-validated metrics of the same recipe for the card (``protocol`` inside).
     name, description : str
@@ -525,8 +525,8 @@ def train_bundle(df, task, directory, *, recipe=None, feature_config=None, audio
 
     Examples
     --------
-    >>> clf = train_bundle(df, "emotion6", "models/ser-emotion6")       # doctest: +SKIP
-    >>> clf.save("models/ser-emotion6", task="emotion6", metrics=cv)    # doctest: +SKIP
+    >>> clf = train_bundle(df, "emotion6", "models/zhao2019-emotion6")       # doctest: +SKIP
+    >>> clf.save("models/zhao2019-emotion6", task="emotion6", metrics=cv)    # doctest: +SKIP
     """
     from . import labels, splits
 

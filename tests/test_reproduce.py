@@ -15,7 +15,7 @@ Exactly, or within a tolerance (each test says which, in a warning in pytest's s
   :func:`serwidgets.train.pin_threads`). In another one, or when the file predates the
   fingerprint, UA and WA must agree within :data:`CNN_TOLERANCE`.
 
-``results/experiments/ser-emotion6-kfold5-fold5.json`` is fold 5/5 of the shipped model's
+``results/experiments/zhao2019-emotion6-kfold5-fold5.json`` is fold 5/5 of the Zhao CNN reference bundle's
 cross-validation re-run with its environment recorded, so the exact comparison of a CNN runs
 wherever that environment is (it was written on the development machine; the CI re-run quoted
 in issue 13 scored the same UA to the last digit).
@@ -40,7 +40,7 @@ from serwidgets.train import Recipe
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 #: Largest |ΔUA| and |ΔWA| accepted for a CNN fold re-run in another environment. Measured on
-#: fold 5/5 of ser-emotion6-kfold5 (268 test clips; the file says UA 0.6563, WA 0.6381), each
+#: fold 5/5 of zhao2019-emotion6-kfold5 (268 test clips; the file says UA 0.6563, WA 0.6381), each
 #: re-run a different order of floating-point sums of the same recipe:
 #:
 #: ======================================================  ======  ======
@@ -154,12 +154,12 @@ def test_the_fingerprint_imports_nothing_heavy():
 @pytest.mark.slow
 @pytest.mark.parametrize("name, fold, reference", [
     ("emodb7-loso-compare-spknorm", "loso:emodb:03", "emodb7-loso-compare-spknorm"),
-    # Where the shipped model's card metrics come from (models/ser-emotion6/card.json). The
+    # Where the Zhao CNN reference bundle's card metrics come from (models/zhao2019-emotion6/card.json). The
     # file predates fingerprints, so this fold is compared within the tolerance ...
-    ("ser-emotion6-kfold5", "speaker-kfold:5/5", "ser-emotion6-kfold5"),
+    ("zhao2019-emotion6-kfold5", "speaker-kfold:5/5", "zhao2019-emotion6-kfold5"),
     # ... and, without training again, with a re-run of it that recorded its environment: exact
     # wherever the environment is that one.
-    ("ser-emotion6-kfold5", "speaker-kfold:5/5", "experiments/ser-emotion6-kfold5-fold5"),
+    ("zhao2019-emotion6-kfold5", "speaker-kfold:5/5", "experiments/zhao2019-emotion6-kfold5-fold5"),
 ])
 def test_a_fold_of_a_saved_result_reproduces(name, fold, reference, shared_data, record_property):
     _, result = rerun(name, fold, shared_data)

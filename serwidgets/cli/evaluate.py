@@ -13,7 +13,7 @@ Examples::
         --protocol loco --model whisper --calibration-clips 10   # calibrated to each test speaker
     ser evaluate --table            # the README results table, from results/*.json
     ser evaluate --corpora emodb ravdess --task emotion6 --protocol speaker-kfold --folds 5 \\
-        --name ser-emotion6-kfold5 --card models/ser-emotion6   # the shipped model's card metrics
+        --name zhao2019-emotion6-kfold5 --card models/zhao2019-emotion6   # the shipped model's card metrics
 """
 
 from __future__ import annotations
@@ -122,5 +122,5 @@ def register(subparsers) -> None:
     parser.add_argument("--table", action="store_true", help="print the README results table and exit")
     parser.add_argument("--card", default=None,
                         help="bundle folder whose card takes these scores as its cross-validated metrics "
-                             "(same task and recipe), e.g. models/ser-emotion6")
+                             "(same task and recipe), e.g. models/zhao2019-emotion6")
     parser.set_defaults(func=run)
