@@ -187,7 +187,7 @@ def _calibration_draw(table, rows, k, kind, rng):
 
 def _calibrate_test_speakers(classifier, table, test, k, kind, seed):
     """Calibrations of each test speaker and the test rows left to score (see :func:`evaluate`)."""
-    from .heads import Calibration
+    from .heads import MIN_CALIBRATION_CLIPS, Calibration
 
     if k == 0:
         return test, None, {"speakers": 0, "not_scored": [], "clips": 0}
@@ -206,6 +206,9 @@ def _calibrate_test_speakers(classifier, table, test, k, kind, seed):
             calibration_rows, rest = rows[picked], np.setdiff1d(rows, rows[picked])
         X = classifier.embeddings(table.iloc[calibration_rows])
         X = X[~np.isnan(X).any(axis=(1, 2))]
+        if len(X) < MIN_CALIBRATION_CLIPS:  # too few usable clips to calibrate: not scored
+            not_scored.append(str(speaker))
+            continue
         calibrations[speaker] = Calibration.from_features(X, seconds=None)
         scored.append(rest)
         n_clips += len(calibration_rows)
@@ -399,6 +402,8 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
             "seconds": round(time.perf_counter() - fold_start, 1),
             "best_epoch": getattr(classifier, "history", {}).get("best_epoch"),
             **({"C": classifier.chosen_C} if getattr(classifier, "chosen_C", None) is not None else {}),
+            # Encoder heads: the states (and C) the training side's own CV chose for this fold.
+            **({"layers": list(classifier.layers_), "C": classifier.C_} if hasattr(classifier, "layers_") else {}),
         })
         log(f"{protocol} {split.name}: UA {fold['UA']:.3f} WA {fold['WA']:.3f} "
             f"({fold_results[-1]['seconds']:.0f} s, {i + 1}/{len(folds)})")
