@@ -6,7 +6,8 @@ over ``--runs`` calls after a warm-up, per backend and thread count. The first-p
 figures come from fresh interpreters (``python -c``): wall time from spawn to the first
 result, and peak RSS.
 
-Targets: p50 <= 7 ms per clip; first prediction <= 1.5 s and <= 300 MB with LiteRT.
+Targets: p50 <= 25 ms per clip for the encoder model (7 ms for the CNN); first prediction
+<= 1.5 s and <= 300 MB with LiteRT; calibration <= 50 ms after the last clip.
 
 Without ``--model`` it uses the default bundle (``$SER_MODEL`` or ``models/ser-emotion6``);
 if that does not exist it writes an *untrained* full-size ``zhao2019_2d`` bundle to a
@@ -124,8 +125,10 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     clips = {name: three_second_bytes(path) for name, path in CLIPS.items()}
+    encoder_head = json.loads((directory / "card.json").read_text()).get("kind") == "encoder-head"
+    backends = (("litert", None), ("litert", 1)) + (() if encoder_head else (("tensorflow", None),))
     print(f"\nlatency of predict_file(3-s clip bytes), {args.runs} runs")
-    for backend, threads in (("litert", None), ("litert", 1), ("tensorflow", None)):
+    for backend, threads in backends:
         model = load_model(directory, backend=backend, num_threads=threads)
         label = f"{backend} ({'default' if threads is None else threads} thread{'s' if threads != 1 else ''})"
         for name, data in clips.items():
@@ -138,15 +141,34 @@ def main() -> None:
     print("\nstages (EmoDB clip; one BLAS thread, as in the predictor)")
     with threadpool_limits(limits=1, user_api="blas"):
         print(f"  decode + prepare        {ms(timed(lambda: audio.load(data, options), args.runs))}")
-        spectrogram = timed(lambda: features.fix_frames(features.log_mel(y, config), config.n_frames), args.runs)
-        print(f"  log_mel + fix_frames    {ms(spectrogram)}")
-    print(f"  log_mel, all BLAS threads {ms(timed(lambda: features.log_mel(y, config), args.runs))}")
+        if encoder_head:
+            from serwidgets.encoders import pool_stats
+
+            mel = features.whisper_log_mel(y)
+            print(f"  whisper_log_mel         {ms(timed(lambda: features.whisper_log_mel(y), args.runs))}")
+            print(f"  encoder (LiteRT)        {ms(timed(lambda: model.encoder._run(mel), args.runs))}")
+            states = model.encoder._run(mel)
+            head = timed(lambda: model.head.predict_features(pool_stats(states)[None]), args.runs)
+            print(f"  pooling + head          {ms(head)}")
+            takes = [audio.load(clips[name], options) for name in clips] * 5
+            features_10 = model.features(takes[:9])
+            from serwidgets.heads import Calibration
+
+            last = takes[9]
+            calibration = timed(lambda: Calibration.from_features(
+                np.concatenate([features_10, model.features([last])]), [3.0] * 10), max(args.runs // 10, 5))
+            print(f"  calibration after the 10th clip (encode it + statistics) {ms(calibration)}")
+        else:
+            spectrogram = timed(lambda: features.fix_frames(features.log_mel(y, config), config.n_frames), args.runs)
+            print(f"  log_mel + fix_frames    {ms(spectrogram)}")
+    if not encoder_head:
+        print(f"  log_mel, all BLAS threads {ms(timed(lambda: features.log_mel(y, config), args.runs))}")
     long_clip = np.tile(y, int(np.ceil(10 * options.sample_rate / len(y))))[: 10 * options.sample_rate]
     timeline = timed(lambda: model.predict_timeline(long_clip, options.sample_rate), max(args.runs // 10, 5))
     print(f"  predict_timeline(10 s)  {ms(timeline)}  ({len(model.predict_timeline(long_clip, options.sample_rate).starts)} windows)")
 
     print(f"\nfirst prediction in a fresh process (median of {args.fresh})")
-    for backend in ("litert", "tensorflow"):
+    for backend in ("litert",) if encoder_head else ("litert", "tensorflow"):
         rows = []
         for _ in range(args.fresh):
             start = time.perf_counter()
