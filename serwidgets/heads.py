@@ -343,8 +343,10 @@ class EmbeddingClassifier:
         usable = ~np.isnan(X).reshape(len(X), -1).any(axis=1)
         X, train_df = X[usable], train_df[usable]
         index = {label: i for i, label in enumerate(self.labels)}
+        import pandas as pd
+
         y = train_df["emotion"].map(index).to_numpy()
-        if np.any(pd_isna(y)):
+        if np.any(pd.isna(y)):
             raise ValueError(f"emotions outside {self.labels} in the training table")
         y = y.astype(int)
         speakers = train_df["speaker"].to_numpy()
@@ -472,11 +474,6 @@ class EmbeddingClassifier:
         clf.speaker_head_ = _Head.from_arrays(arrays, "speaker") if "speaker_mean" in arrays else None
         return clf
 
-
-def pd_isna(values):
-    import pandas as pd
-
-    return pd.isna(values)
 
 
 def save_bundle(classifier: EmbeddingClassifier, directory, *, task: str, training: dict,
