@@ -143,3 +143,17 @@ def test_encoder_reference_mismatch_is_refused():
     encoder.check(encoder.reference)
     with pytest.raises(EncoderMismatchError):
         encoder.check({**encoder.reference, "sha256": "0" * 64})
+
+
+@pytest.mark.slow
+def test_write_encoder_bundle_exports_a_checked_encoder(tmp_path, mel):
+    """The build path of models/whisper-base-l3, on one block to stay quick."""
+    pytest.importorskip("tensorflow")
+    from serwidgets.encoders import write_encoder_bundle
+
+    directory = write_encoder_bundle(tmp_path / "whisper-base-l1", n_layers=1)
+    card = json.loads((directory / "card.json").read_text())
+    assert card["n_states"] == 2 and card["encoder_id"] == "whisper-base/states-0-1"
+    assert card["max_difference_vs_numpy_reference"] < 5e-3
+    encoder = Encoder(directory)
+    np.testing.assert_allclose(encoder._run(mel), whisper.numpy_encoder(mel, 1), atol=2e-3)

@@ -142,17 +142,18 @@ def write_encoder_bundle(directory, n_layers: int = 4) -> Path:
     import datetime
 
     from serwidgets import bundle
+    from serwidgets.audio import TARGET_SR
+    from serwidgets.features import whisper_log_mel
 
     from . import whisper
+    from .whisper import LiteRTEncoder
 
     directory = Path(directory)
     path = whisper.export_litert(directory / ENCODER_FILE, n_layers)
+    # A gliding 180-Hz tone with a little noise: 3 s that exercise every frame and position.
     rng = np.random.default_rng(0)
-    t = np.arange(3 * 16000) / 16000
-    y = (0.3 * np.sin(2 * np.pi * 180 * t * (1 + 0.1 * np.sin(3 * t))) + 0.01 * rng.standard_normal(len(t)))
-    from serwidgets.features import whisper_log_mel
-    from .whisper import LiteRTEncoder
-
+    t = np.arange(3 * TARGET_SR) / TARGET_SR
+    y = 0.3 * np.sin(2 * np.pi * 180 * t * (1 + 0.1 * np.sin(3 * t))) + 0.01 * rng.standard_normal(len(t))
     mel = whisper_log_mel(y.astype(np.float32))
     difference = float(np.abs(LiteRTEncoder(path)(mel) - whisper.numpy_encoder(mel, n_layers)).max())
     if difference > 5e-3:

@@ -278,7 +278,7 @@ def _add_positions_layer():
     return AddPositions
 
 
-def _AddPositions(table, name):
+def _add_positions(table, name):
     return _add_positions_layer()(table, name=name)
 
 
@@ -308,7 +308,7 @@ def build_keras(n_layers: int = 4, weights: dict | None = None):
     conv2 = layers.Conv1D(D_MODEL, 3, strides=2, name="conv2")
     x = ops.gelu(conv1(layers.ZeroPadding1D(1)(mel)), approximate=False)
     x = ops.gelu(conv2(layers.ZeroPadding1D(1)(x)), approximate=False)
-    x = _AddPositions(w["position_encodings/encodings"], name="positions")(x)
+    x = _add_positions(w["position_encodings/encodings"], name="positions")(x)
     states = [x]
     assigned = [(conv1, [w["conv1/weight"].transpose(2, 1, 0), w["conv1/bias"]]),
                 (conv2, [w["conv2/weight"].transpose(2, 1, 0), w["conv2/bias"]])]
