@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,30 +36,12 @@ from pathlib import Path
 
 from serwidgets.cli.dashboard import NOTEBOOK, voila_command, voila_env
 
+# The fake microphone and the in-page stop -> label probe are bench_dashboard's (same folder).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_dashboard import CHROMIUM, STOP_TO_LABEL, UTTERANCE, free_port  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-UTTERANCE = "emodb/wav/03a05Wa.wav"  # angry, 3.4 s; Chromium loops the fake microphone file
 READY = ".ser-panel[data-state='idle'] .ser-model:not(:empty)"
-
-STOP_TO_LABEL = """async () => {
-  const panel = document.querySelector('.ser-panel');
-  const before = panel.dataset.revision;
-  const shown = new Promise(resolve => {
-    const observer = new MutationObserver(() => {
-      if (panel.dataset.revision !== before) { observer.disconnect(); resolve(performance.now()); }
-    });
-    observer.observe(panel, { attributes: true, attributeFilter: ['data-revision'] });
-  });
-  const clicked = performance.now();
-  document.querySelector('.ser-record').click();
-  return (await shown) - clicked;
-}"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
