@@ -310,7 +310,7 @@ class Predictor:
         from serwidgets.features import fix_frames, frame_windows, log_mel
 
         if calibration is not None:
-            self.calibrate(None)  # raises: a log-mel model has no use for a calibration
+            raise bundle.BundleError(f"{self.name} cannot use a calibration: it has no encoder head")
 
         config, sr = self.feature_config, self.sample_rate
         window = self.window if window is None else float(window)

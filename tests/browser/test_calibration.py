@@ -43,6 +43,16 @@ def take(page, seconds: float) -> None:
     page.wait_for_selector(f"{button}[data-state='idle']:not([disabled])", timeout=TIMEOUT_MS)
 
 
+def record_and_wait_for_result(page) -> None:
+    """Record one take with the dashboard's own Record button and wait for its result."""
+    before = revision(page)
+    page.click(".ser-inputs .ser-record")
+    page.wait_for_selector(".ser-inputs .ser-record[data-state='recording']", timeout=TIMEOUT_MS)
+    time.sleep(TAKE_SECONDS)
+    page.click(".ser-inputs .ser-record")
+    wait_for_next(page, before)
+
+
 def test_calibrate_then_record_a_calibrated_result(page, screenshot):
     status = f"{CAL} .ser-calibration-status"
     assert page.text_content(status).startswith("Not calibrated")
@@ -90,12 +100,7 @@ def test_calibrate_then_record_a_calibrated_result(page, screenshot):
     assert page.query_selector(f"{CAL} .ser-record") is None
 
     # Recording as usual: the result is marked calibrated, and the recording is learned.
-    before = revision(page)
-    page.click(".ser-inputs .ser-record")
-    page.wait_for_selector(".ser-inputs .ser-record[data-state='recording']", timeout=TIMEOUT_MS)
-    time.sleep(TAKE_SECONDS)
-    page.click(".ser-inputs .ser-record")
-    wait_for_next(page, before)
+    record_and_wait_for_result(page)
     assert page.get_attribute(".ser-panel", "data-state") == "result"
     assert page.text_content(".ser-top-label")
     badge = page.wait_for_selector(".ser-panel[data-calibrated='true'] .ser-calibrated-badge", timeout=TIMEOUT_MS)
@@ -111,11 +116,6 @@ def test_calibrate_then_record_a_calibrated_result(page, screenshot):
     page.wait_for_selector(f"{status} [data-calibrated='false']", timeout=TIMEOUT_MS)
     assert clips(page) == 0 and "Prompt 1 of" in page.text_content(f"{CAL} .ser-prompt-step")
     page.click(f"{CAL} .ser-calibration-close")
-    before = revision(page)
-    page.click(".ser-inputs .ser-record")
-    page.wait_for_selector(".ser-inputs .ser-record[data-state='recording']", timeout=TIMEOUT_MS)
-    time.sleep(TAKE_SECONDS)
-    page.click(".ser-inputs .ser-record")
-    wait_for_next(page, before)
+    record_and_wait_for_result(page)
     assert page.get_attribute(".ser-panel", "data-calibrated") == "false"
     assert page.query_selector(".ser-calibrated-badge") is None
