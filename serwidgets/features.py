@@ -53,7 +53,7 @@ import numpy as np
 
 __all__ = [
     "FeatureConfig", "log_mel", "frame_signal", "power_spectrum", "mel_filterbank", "fix_frames",
-    "frame_windows", "whisper_log_mel", "WHISPER_HOP",
+    "frame_windows", "fix_samples", "windows", "whisper_log_mel", "WHISPER_HOP",
 ]
 
 NORMALIZATIONS = ("clip", "none")
@@ -454,6 +454,90 @@ def fix_frames(
         out[..., have:] = fill
         return out
     return spec
+
+
+def fix_samples(y: np.ndarray, n_samples: int, mode: str = "center", rng=None) -> np.ndarray:
+    """A waveform cropped to ``n_samples``, or padded at the end with zeros (silence).
+
+    The waveform counterpart of :func:`fix_frames`, with the same policy and modes.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(..., samples)]
+    n_samples : int
+    mode : {"center", "start", "random"}
+    rng : np.random.Generator, optional
+        Required for ``mode="random"``.
+
+    See Also
+    --------
+    fix_frames, windows
+
+    Examples
+    --------
+    >>> fix_samples(np.arange(5.0), 3)
+    array([1., 2., 3.])
+    >>> fix_samples(np.ones(2), 4)
+    array([1., 1., 0., 0.])
+    """
+    have = y.shape[-1]
+    if have >= n_samples:
+        if mode == "center":
+            start = (have - n_samples) // 2
+        elif mode == "start":
+            start = 0
+        elif rng is None:
+            raise ValueError("mode='random' needs rng (a numpy Generator)")
+        else:
+            start = int(rng.integers(0, have - n_samples + 1))
+        return y[..., start:start + n_samples]
+    return np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, n_samples - have)])
+
+
+def windows(x: np.ndarray, length: int, hop: int, size: int | None = None,
+            kind: str = "log_mel") -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs of ``size`` steps cut from ``x`` every ``hop`` steps along its last axis.
+
+    The one windowing of training, evaluation and :mod:`serwidgets.predictor`: windows of
+    ``length`` steps (:func:`frame_windows`, the last one ends at the end), each brought to
+    ``size`` steps (default ``length``) with :func:`fix_frames` (a log-mel: padded with its
+    minimum) or :func:`fix_samples` (a waveform: padded with zeros). A clip shorter than one
+    window gives one padded window.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(..., steps)]
+        A log-mel ``(n_mels, frames)`` or a waveform ``(samples,)``.
+    length, hop : int
+        Window length and hop, in steps (frames or samples).
+    size : int, optional
+        Steps of each returned window (the model's input length).
+    kind : {"log_mel", "waveform"}
+
+    Returns
+    -------
+    batch : np.ndarray [shape=(n_windows, ..., size)]
+    starts : np.ndarray [dtype=int64]
+        First step of each window.
+
+    See Also
+    --------
+    frame_windows, fix_frames, fix_samples
+
+    Examples
+    --------
+    >>> batch, starts = windows(np.arange(10.0), length=4, hop=3, kind="waveform")
+    >>> starts, batch[-1]
+    (array([0, 3, 6]), array([6., 7., 8., 9.]))
+    >>> windows(np.ones((2, 3)), length=5, hop=1)[0].shape
+    (1, 2, 5)
+    """
+    if kind not in ("log_mel", "waveform"):
+        raise ValueError(f"kind must be 'log_mel' or 'waveform', got {kind!r}")
+    size = length if size is None else size
+    fix = fix_samples if kind == "waveform" else fix_frames
+    starts, ends = frame_windows(x.shape[-1], 1, length, hop)
+    return np.stack([fix(x[..., s:e], size) for s, e in zip(starts, ends)]), starts
 
 
 def frame_windows(

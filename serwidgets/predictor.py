@@ -307,7 +307,7 @@ class Predictor:
 
     def _timeline(self, waveform: np.ndarray, window: float | None, hop: float, calibration=None):
         """The timeline of a prepared clip, and its log-mel (None for waveform models)."""
-        from serwidgets.features import fix_frames, frame_windows, log_mel
+        from serwidgets.features import log_mel, windows
 
         if calibration is not None:
             raise bundle.BundleError(f"{self.name} cannot use a calibration: it has no encoder head")
@@ -315,8 +315,8 @@ class Predictor:
         config, sr = self.feature_config, self.sample_rate
         window = self.window if window is None else float(window)
         if self.input_kind == "waveform":
-            starts, ends = frame_windows(len(waveform), sr, window, hop)
-            batch = np.stack([fix_samples(waveform[s:e], config.n_samples) for s, e in zip(starts, ends)])
+            batch, starts = windows(waveform, int(round(window * sr)), max(int(round(hop * sr)), 1),
+                                    config.n_samples, kind="waveform")
             spectrogram, seconds_per_step = None, 1.0 / sr
         else:
             # One log-mel of the whole clip, windowed along time: training crops its windows
@@ -325,8 +325,7 @@ class Predictor:
                 spectrogram = log_mel(waveform, config)
             length = 1 + int(round(window * sr)) // config.hop_length
             step = max(int(round(hop * sr / config.hop_length)), 1)
-            starts, ends = frame_windows(spectrogram.shape[-1], 1, length, step)
-            batch = np.stack([fix_frames(spectrogram[:, s:e], config.n_frames) for s, e in zip(starts, ends)])
+            batch, starts = windows(spectrogram, length, step, config.n_frames)
             seconds_per_step = config.hop_length / sr
         batch = batch.reshape((len(batch), *self._runner.input_shape)).astype(np.float32, copy=False)
         probabilities = self._runner(batch).astype(np.float64)
@@ -345,24 +344,6 @@ class Predictor:
     def _one_blas_thread():
         # OpenBLAS threads spinning next to the model's threads slow both down.
         return _blas_controller().limit(limits=1, user_api="blas")
-
-
-def fix_samples(y: np.ndarray, n_samples: int) -> np.ndarray:
-    """A waveform cropped to its middle ``n_samples``, or padded at the end with silence.
-
-    The waveform counterpart of :func:`serwidgets.features.fix_frames` ("center" mode).
-
-    Examples
-    --------
-    >>> fix_samples(np.arange(5.0), 3)
-    array([1., 2., 3.])
-    >>> fix_samples(np.ones(2), 4)
-    array([1., 1., 0., 0.])
-    """
-    if len(y) >= n_samples:
-        start = (len(y) - n_samples) // 2
-        return y[start:start + n_samples]
-    return np.pad(y, (0, n_samples - len(y)))
 
 
 _BLAS = None

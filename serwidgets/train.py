@@ -249,21 +249,6 @@ def with_noisy_copies(df, n_copies, snr_db=(5.0, 20.0), seed=0, noise=DEFAULT_NO
     return pd.concat([df, *copies], ignore_index=True)
 
 
-def _windows(x, length, hop, kind="log_mel"):
-    """Windows of ``length`` along the last axis every ``hop`` (last one ends at the end).
-
-    A shorter input gives one window, padded at the end the way training and
-    :class:`serwidgets.predictor.Predictor` pad it: a spectrogram with its minimum
-    (:func:`serwidgets.features.fix_frames`), a waveform with zeros (silence).
-    """
-    from .features import fix_frames, frame_windows
-
-    starts, ends = frame_windows(x.shape[-1], 1, length, hop)
-    if kind == "waveform":
-        return [np.pad(x[s:e], (0, length - (e - s))) for s, e in zip(starts, ends)]
-    return [fix_frames(x[..., s:e], length) for s, e in zip(starts, ends)]
-
-
 class NetClassifier:
     """A :mod:`serwidgets.nets` network trained with :class:`Recipe`.
 
@@ -346,15 +331,10 @@ class NetClassifier:
         return dict(self._inputs(df).skipped)
 
     def _crop(self, x, mode, rng=None):
-        from .features import fix_frames
+        from .features import fix_frames, fix_samples
 
-        if self.kind == "log_mel":
-            return fix_frames(x, self.input_shape[-1], mode, rng)
-        n = self.input_shape[0]
-        if x.size >= n:
-            start = (x.size - n) // 2 if mode == "center" else int(rng.integers(0, x.size - n + 1))
-            return x[start:start + n]
-        return np.pad(x, (0, n - x.size))
+        fix = fix_frames if self.kind == "log_mel" else fix_samples
+        return fix(x, self.input_shape[-1], mode, rng)
 
     def _training_data(self, inputs, targets):
         """A tf.data pipeline over in-memory clips: shuffle, random crops, SpecAugment."""
@@ -465,9 +445,11 @@ class NetClassifier:
         usable = [i for i, x in enumerate(inputs) if x is not None]
         if not usable:
             return out
-        windows = [_windows(inputs[i], self.input_shape[-1], hop, self.kind) for i in usable]
-        probabilities = self.model.predict(np.stack(sum(windows, [])), batch_size=64, verbose=0)
-        ends = np.cumsum([len(w) for w in windows])
+        from .features import windows
+
+        batches = [windows(inputs[i], self.input_shape[-1], hop, kind=self.kind)[0] for i in usable]
+        probabilities = self.model.predict(np.concatenate(batches), batch_size=64, verbose=0)
+        ends = np.cumsum([len(b) for b in batches])
         out[usable] = np.stack([p.mean(axis=0) for p in np.split(probabilities, ends[:-1])])
         return out
 
