@@ -45,11 +45,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["PROTOCOLS", "MODELS", "scores", "make_splits", "make_classifier", "evaluate",
-           "write_results", "model_label", "results_table"]
+# Results files moved to serwidgets.results; importable from here for one more release.
+from .results import model_label, results_table, write_results  # noqa: F401
+
+__all__ = ["PROTOCOLS", "CLASSIFIERS", "scores", "make_splits", "make_classifier", "evaluate"]
 
 PROTOCOLS = ("loso", "speaker-kfold", "loco", "random", "leaky")
-MODELS = ("cnn", "baseline", "whisper")
+CLASSIFIERS = ("cnn", "baseline", "whisper")
+MODELS = CLASSIFIERS  # old name, kept for one release
 #: How calibration clips are drawn for ``calibration_clips``: across emotions, or neutral only
 #: (to show why the dashboard asks for varied speech).
 CALIBRATION_KINDS = ("varied", "neutral")
@@ -161,7 +164,7 @@ def make_classifier(model, labels, *, recipe=None, feature_config=None, audio_op
         from .heads import EmbeddingClassifier
 
         return EmbeddingClassifier(labels, audio_options=audio_options, **(head_options or {}))
-    raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
+    raise ValueError(f"unknown model {model!r}; expected one of {CLASSIFIERS}")
 
 
 def _calibration_draw(table, rows, k, kind, rng):
@@ -250,25 +253,6 @@ def _cross_corpus(table, tested, truth, predicted, labels, protocol, folds):
     return out
 
 
-def _cross_corpus_markdown(r):
-    """Markdown lines for the per-corpus classes, the per-language table and the loco mean."""
-    lines = []
-    if r.get("per_corpus_classes"):
-        lines += ["", "Classes scored per corpus (UA averages recall over these):", "",
-                  *(f"- {c}: {', '.join(k)}" for c, k in r["per_corpus_classes"].items())]
-    if "loco_mean_UA" in r:
-        lines += ["", f"Mean UA over held-out corpora (leave one corpus out): **{r['loco_mean_UA']:.3f}**"]
-        unseen = {c: k for c, k in r.get("loco_unseen_classes", {}).items() if k}
-        if unseen:
-            lines += ["", "Classes of a held-out corpus that no training corpus had (never predicted): "
-                      + "; ".join(f"{c}: {', '.join(k)}" for c, k in unseen.items())]
-    if r.get("per_language"):
-        lines += ["", "## UA per language", "", "| language | corpora | clips | UA | WA |", "|---|---|---|---|---|",
-                  *(f"| {lang} | {', '.join(v['corpora'])} | {v['n']} | {v['UA']:.3f} | {v['WA']:.3f} |"
-                    for lang, v in r["per_language"].items())]
-    return lines
-
-
 def _accuracy_by(df, correct, column):
     return {str(k): float(v) for k, v in pd.Series(correct).groupby(df[column].to_numpy()).mean().items()}
 
@@ -317,7 +301,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     Returns
     -------
     dict
-        JSON-ready result (see :func:`write_results`).
+        JSON-ready result (see :func:`serwidgets.results.write_results`).
 
     Examples
     --------
@@ -456,128 +440,3 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         # Library versions, CPU, thread counts: a re-run matches exactly only in the same one.
         "environment": fingerprint.environment(),
     }
-
-
-def _markdown(name, r):
-    m = r["metrics"]
-    lines = [
-        f"# {name}",
-        "",
-        f"{r['model']} on {', '.join(r['corpora'])} ({r['n_clips']} clips, {r['speakers']} speakers), "
-        f"task `{r['task']}`, protocol `{r['protocol']}` ({r['n_folds']} folds)"
-        + (" — **LEAKY: test clips have noisy twins in training**" if r["leaky"] else "")
-        + (" — **speaker-normalised**: each test speaker's features were standardised with "
-           "statistics of all that speaker's (unlabelled) test clips" if r.get("speaker_normalised") else "")
-        + (f" — **calibrated**: {r['calibration']['protocol']} ({r['calibration']['kind']} clips)"
-           if r.get("calibration") and not r["calibration"]["transductive"] else "")
-        + ".",
-        "",
-        f"Model: {model_label(r)}.",
-        "",
-        "| UA | WA | macro-F1 | fold UA (mean ± std) | wall time |",
-        "|---|---|---|---|---|",
-        f"| {m['UA']:.3f} | {m['WA']:.3f} | {m['macro_F1']:.3f} | "
-        f"{r['fold_UA']['mean']:.3f} ± {r['fold_UA']['std']:.3f} | {r['wall_seconds'] / 60:.1f} min |",
-        "",
-        "## Confusion matrix (rows: true, columns: predicted)",
-        "",
-        "| | " + " | ".join(r["labels"]) + " |",
-        "|---" * (len(r["labels"]) + 1) + "|",
-        *(f"| {label} | " + " | ".join(map(str, row)) + " |"
-          for label, row in zip(r["labels"], m["confusion"])),
-        "",
-        "## Accuracy per speaker",
-        "",
-        "| speaker | accuracy |",
-        "|---|---|",
-        *(f"| {s} | {a:.3f} |" for s, a in r["per_speaker"].items()),
-        "",
-        "## UA per corpus",
-        "",
-        *(f"- {c}: {ua:.3f}" for c, ua in r["per_corpus"].items()),
-        *(["", "Files skipped because they cannot be used: "
-           + ", ".join(f"{cause} {n}" for cause, n in r["skipped_files"].items()) + "."]
-          if r.get("skipped_files") else []),
-        *_cross_corpus_markdown(r),
-        "",
-        f"## UA vs test-time SNR in dB ({r['snr_noise']} noise added to the test clips)",
-        "",
-        "| " + " | ".join(r["snr_UA"]) + " |",
-        "|---" * len(r["snr_UA"]) + "|",
-        "| " + " | ".join(f"{v:.3f}" for v in r["snr_UA"].values()) + " |",
-    ]
-    if r["leakage"]:
-        lines += ["", "## Leakage guard verdict (bypassed for this protocol)", "",
-                  f"    {r['leakage'][:600]}"]
-    return "\n".join(lines) + "\n"
-
-
-def write_results(result, name, directory="results"):
-    """Write ``<directory>/<name>.json`` and ``<name>.md``; returns both paths.
-
-    Examples
-    --------
-    >>> write_results(result, "emodb7-loso-cnn")                       # doctest: +SKIP
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = directory / f"{name}.json", directory / f"{name}.md"
-    json_path.write_text(json.dumps({"name": name, **result}, indent=2) + "\n")
-    md_path.write_text(_markdown(name, result))
-    return json_path, md_path
-
-
-def model_label(result):
-    """What was evaluated, in a few words: ``cnn (30 epochs)``, ``baseline (compare + logreg)``, ...
-
-    Examples
-    --------
-    >>> model_label({"model": "baseline", "recipe": {"feature_set": "compare", "classifier": "logreg"}})
-    'baseline (compare + logreg)'
-    >>> model_label({"model": "cnn", "recipe": {"epochs": 25, "val_speakers": 2}})
-    'cnn (≤25 epochs, early stopping)'
-    """
-    recipe = result.get("recipe") or {}
-    if result["model"] == "cnn" and "epochs" in recipe:
-        details = [f"≤{recipe['epochs']} epochs, early stopping" if recipe.get("val_speakers")
-                   else f"{recipe['epochs']} epochs"]
-        if (recipe.get("net_kwargs") or {}).get("pooling"):
-            details.append(f"{recipe['net_kwargs']['pooling']} pooling")
-        return f"cnn ({', '.join(details)})"
-    if result["model"] == "whisper":
-        layers = recipe.get("layers")
-        return (f"whisper-base encoder (frozen) + logistic regression"
-                + (f" (states {layers})" if layers and layers != "auto" else " (states chosen by inner CV)"))
-    if result["model"] != "baseline":
-        return result["model"]
-    return f"baseline ({recipe.get('feature_set', 'stats')} + {recipe.get('classifier', 'logreg')})"
-
-
-def results_table(directory="results"):
-    """The README's results table (Markdown), generated from ``<directory>/*.json``.
-
-    Examples
-    --------
-    >>> print(results_table())                                          # doctest: +SKIP
-    """
-    rows = [
-        "| result | model | task | corpora | protocol | UA | WA | macro-F1 | wall time |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for path in sorted(Path(directory).glob("*.json")):
-        r = json.loads(path.read_text())
-        protocol = r["protocol"] + (f" ({r['n_folds']} folds)" if r["n_folds"] > 1 else "")
-        if r["leaky"]:
-            protocol += " (noisy twins across the split: inflated)"
-        if r.get("speaker_normalised"):
-            protocol += ", speaker-normalised (transductive)"
-        elif (r.get("calibration") or {}).get("clips"):
-            protocol += (f", calibrated with {r['calibration']['clips']} {r['calibration']['kind']} clips "
-                         "per test speaker (scored on the rest)")
-        m = r["metrics"]
-        rows.append(
-            f"| [{r['name']}]({Path(directory).name}/{r['name']}.md) | {model_label(r)} | {r['task']} | "
-            f"{', '.join(r['corpora'])} | {protocol} | {m['UA']:.3f} | {m['WA']:.3f} | "
-            f"{m['macro_F1']:.3f} | {r['wall_seconds'] / 60:.1f} min |"
-        )
-    return "\n".join(rows) + "\n"
