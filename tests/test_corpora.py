@@ -105,7 +105,7 @@ def test_ravdess_song_is_optional(tmp_path):
 
 
 def test_load_corpora_concatenates(shared_data):
-    both = corpora.load_corpora(["emodb", {"name": "ravdess"}], root=shared_data)
+    both = corpora.load_corpora(["emodb", {"name": "ravdess"}], data_dir=shared_data)
     assert len(both) == 535 + 1440
     assert both.attrs["corpora"] == ["emodb", "ravdess"]
     assert both.groupby("corpus")["speaker"].nunique().to_dict() == {"emodb": 10, "ravdess": 24}
@@ -124,6 +124,29 @@ def test_root_defaults_to_ser_data(shared_data, monkeypatch, tmp_path):
         corpora.load_corpus("emodb")
     with pytest.raises(ValueError, match="unknown corpus 'emodbx'"):
         corpora.load_corpus("emodbx", tmp_path)
+
+
+def test_root_is_one_corpus_data_dir_holds_them_all(shared_data, monkeypatch, tmp_path):
+    """``root`` = the corpus's own folder; ``data_dir`` = the folder of corpora, then $SER_DATA."""
+    monkeypatch.setenv("SER_DATA", str(tmp_path))  # wrong on purpose: data_dir and root must win
+    assert corpora.corpus_root("emodb", data_dir=shared_data) == shared_data / "emodb"
+    assert corpora.corpus_root("emodb", shared_data / "emodb", data_dir=tmp_path) == shared_data / "emodb"
+    assert len(corpora.load_corpus("emodb", data_dir=shared_data)) == 535
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "emodb"))):
+        corpora.load_corpus("emodb")
+    # A spec's own root wins over data_dir.
+    own = corpora.load_corpora([{"name": "emodb", "root": shared_data / "emodb"}], tmp_path)
+    assert len(own) == 535 and own.attrs["corpora"] == ["emodb"]
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "emodb"))):
+        corpora.load_corpora(["emodb"], tmp_path)
+
+
+def test_load_corpora_root_keyword_is_deprecated(shared_data):
+    with pytest.warns(DeprecationWarning, match="data_dir"):
+        old = corpora.load_corpora(["emodb"], root=shared_data)
+    assert len(old) == 535
+    with pytest.raises(TypeError, match="data_dir only"):
+        corpora.load_corpora(["emodb"], shared_data, root=shared_data)
 
 
 def test_durations_read_headers(emodb):

@@ -124,7 +124,7 @@ def test_headers_readable(tables):
 
 
 def test_load_corpora_language_and_faults(shared_data):
-    df = corpora.load_corpora(list(ALL), root=shared_data)
+    df = corpora.load_corpora(list(ALL), data_dir=shared_data)
     assert df.groupby("corpus")["language"].first().to_dict() == LANGUAGE
     assert len(df.attrs["faults"]["gender_conflict"]) == 5
     assert all(name.startswith("ased/") for name in df.attrs["faults"]["gender_conflict"])
@@ -134,7 +134,7 @@ def test_load_corpora_language_and_faults(shared_data):
 
 
 def test_task_coverage_emotion6(shared_data):
-    df = labels.select_task(corpora.load_corpora(list(ALL), root=shared_data), "emotion6")
+    df = labels.select_task(corpora.load_corpora(list(ALL), data_dir=shared_data), "emotion6")
     cover = labels.task_coverage(df, "emotion6")
     assert list(cover.columns) == [*labels.TASKS["emotion6"], "total"]
     assert list(cover.index) == list(ALL)
@@ -150,7 +150,7 @@ def test_task_coverage_emotion6(shared_data):
 
 
 def test_loco_on_the_real_corpora(shared_data):
-    df = labels.select_task(corpora.load_corpora(list(ALL), root=shared_data), "emotion6")
+    df = labels.select_task(corpora.load_corpora(list(ALL), data_dir=shared_data), "emotion6")
     folds = list(splits.loco(df, val_speakers=2))
     assert [f.name for f in folds] == [f"loco:{c}" for c in sorted(ALL)]
     tested = pd.concat([df.iloc[f.test] for f in folds])

@@ -97,28 +97,45 @@ LANGUAGES: dict[str, str] = {
 }
 
 
-def corpus_root(name: str, root: str | os.PathLike | None = None) -> Path:
-    """Where corpus ``name`` lives: ``root`` if given, else ``$SER_DATA/<name>``.
+def corpus_root(name: str, root: str | os.PathLike | None = None, *,
+                data_dir: str | os.PathLike | None = None) -> Path:
+    """Where corpus ``name`` lives: ``root``, else ``data_dir/<name>``, else ``$SER_DATA/<name>``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`CORPORA`.
+    root : str or path, optional
+        The corpus's own folder (for ``csv``: the CSV file); wins over ``data_dir``.
+    data_dir : str or path, optional
+        The folder holding one subfolder per corpus. Default ``$SER_DATA``.
 
     Raises
     ------
     FileNotFoundError
-        The folder (or, for ``csv``, the file) does not exist, or neither ``root`` nor
-        ``SER_DATA`` is set; the message says which.
+        The folder (or, for ``csv``, the file) does not exist, or none of ``root``,
+        ``data_dir`` and ``SER_DATA`` is given; the message says which.
+
+    Examples
+    --------
+    >>> corpus_root("emodb", data_dir="/data")                  # doctest: +SKIP
+    PosixPath('/data/emodb')
     """
     if root is None:
-        data = os.environ.get("SER_DATA")
-        if not data:
-            raise FileNotFoundError(f"no root given for corpus {name!r} and SER_DATA is not set")
-        root = Path(data) / name
+        if data_dir is None:
+            data_dir = os.environ.get("SER_DATA") or None
+            if data_dir is None:
+                raise FileNotFoundError(f"no root or data_dir given for corpus {name!r} and SER_DATA is not set")
+        root = Path(data_dir).expanduser() / name
     root = Path(root).expanduser()
     if not root.exists():
-        raise FileNotFoundError(f"corpus {name!r} not found at {root} (pass root=... or set SER_DATA)")
+        raise FileNotFoundError(f"corpus {name!r} not found at {root} (pass root=... or data_dir=..., or set SER_DATA)")
     return root
 
 
-def load_corpus(name: str, root: str | os.PathLike | None = None, **options) -> pd.DataFrame:
-    """Load corpus ``name`` (a key of :data:`CORPORA`) from ``root``.
+def load_corpus(name: str, root: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None,
+                **options) -> pd.DataFrame:
+    """Load corpus ``name`` (a key of :data:`CORPORA`) from its folder.
 
     Parameters
     ----------
@@ -127,7 +144,9 @@ def load_corpus(name: str, root: str | os.PathLike | None = None, **options) -> 
         ``"savee"``, ``"iemocap"``, ``"ased"``, ``"emovo"``, ``"urdu"``,
         ``"korean-emotiontts"``, ``"nemo"``, ``"folder"`` or ``"csv"``.
     root : str or path, optional
-        The corpus folder (for ``csv``: the CSV file). Default ``$SER_DATA/<name>``.
+        The corpus's own folder (for ``csv``: the CSV file). Default ``data_dir/<name>``.
+    data_dir : str or path, optional
+        The folder holding one subfolder per corpus. Default ``$SER_DATA``.
     **options
         Passed to the corpus's loader, e.g. ``include_song=True`` for RAVDESS.
 
@@ -138,29 +157,36 @@ def load_corpus(name: str, root: str | os.PathLike | None = None, **options) -> 
         ``attrs``: ``corpus``, ``root``, ``skipped`` (files left out), ``faults`` (cause ->
         file names, see :data:`FAULT_CAUSES`).
 
+    See Also
+    --------
+    load_corpora : several corpora of one data folder in one table.
+    corpus_root : where a corpus is looked for.
+
     Examples
     --------
+    >>> df = load_corpus("emodb", data_dir="data")                         # doctest: +SKIP
     >>> df = load_corpus("ravdess", "data/ravdess", include_song=True)   # doctest: +SKIP
     """
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; known corpora: {', '.join(CORPORA)}")
-    root = corpus_root(name, root)
+    root = corpus_root(name, root, data_dir=data_dir)
     df = CORPORA[name](root, **options)
     if df.empty:
         warnings.warn(f"{name}: no recordings found under {root}", CorpusWarning, stacklevel=2)
     return df
 
 
-def load_corpora(names_or_specs: Iterable, root: str | os.PathLike | None = None) -> pd.DataFrame:
+def load_corpora(names_or_specs: Iterable, data_dir: str | os.PathLike | None = None, **deprecated) -> pd.DataFrame:
     """Several corpora in one table (rows in the order given).
 
     Parameters
     ----------
     names_or_specs : iterable of str or dict
-        Corpus names, or dicts ``{"name": ..., "root": ..., **options}``.
-    root : str or path, optional
-        Data folder holding one subfolder per corpus (default ``$SER_DATA``); a spec's own
-        ``root`` wins.
+        Corpus names, or dicts ``{"name": ..., "root": ..., **options}`` (``root``: that
+        corpus's own folder).
+    data_dir : str or path, optional
+        The folder holding one subfolder per corpus (default ``$SER_DATA``); a spec's own
+        ``root`` wins. (``root=`` is its deprecated old name.)
 
     Returns
     -------
@@ -169,18 +195,27 @@ def load_corpora(names_or_specs: Iterable, root: str | os.PathLike | None = None
         skipped file, ``attrs["faults"]`` maps each cause to such names, ``attrs["corpora"]``
         the corpus names.
 
+    See Also
+    --------
+    load_corpus : one corpus.
+
     Examples
     --------
     >>> df = load_corpora(["emodb", {"name": "ravdess", "include_song": True}])   # doctest: +SKIP
     """
+    if "root" in deprecated:
+        if data_dir is not None:
+            raise TypeError("load_corpora: pass data_dir only (root is its deprecated old name)")
+        warnings.warn("load_corpora(root=...) is deprecated: the folder holding the corpora is data_dir=",
+                      DeprecationWarning, stacklevel=2)
+        data_dir = deprecated.pop("root")
+    if deprecated:
+        raise TypeError(f"load_corpora() got unexpected keyword arguments {sorted(deprecated)}")
     tables = []
     for spec in names_or_specs:
         spec = {"name": spec} if isinstance(spec, str) else dict(spec)
         name = spec.pop("name")
-        corpus_dir = spec.pop("root", None)
-        if corpus_dir is None and root is not None:
-            corpus_dir = Path(root) / name
-        tables.append(load_corpus(name, corpus_dir, **spec))
+        tables.append(load_corpus(name, spec.pop("root", None), data_dir=data_dir, **spec))
     if not tables:
         raise ValueError("load_corpora needs at least one corpus")
     df = pd.concat(tables, ignore_index=True)
