@@ -35,7 +35,9 @@ def bundle_dir(tmp_path_factory, emodb_root):
 
 
 def test_import_serwidgets_is_light():
-    assert imported_after("import serwidgets")["heavy"] == []
+    report = imported_after("import serwidgets\nresult = 'serwidgets.widgets' in sys.modules")
+    assert report["heavy"] == []
+    assert report["result"] is False, "import serwidgets imported the widgets"
 
 
 def test_core_modules_are_light():
