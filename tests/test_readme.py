@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from serwidgets.evaluate import results_table
+from serwidgets.card import ModelCard
+from serwidgets.results import results_table
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -21,14 +21,19 @@ def test_results_table_is_generated_from_results_files():
 
 
 def test_shipped_model_figures_match_its_card():
-    card = json.loads((REPO / "models" / "ser-emotion6" / "card.json").read_text())
-    metrics = card["metrics"]
-    quoted = [
+    """The paragraph on what the shipped model scores quotes its card's figures, in that order."""
+    card = ModelCard.read(REPO / "models" / "ser-emotion6")
+    paragraph = re.search(r"^What it scores \(card.*?(?=\n\n)", README, re.DOTALL | re.MULTILINE)
+    assert paragraph, "README has no 'What it scores (card ...' paragraph"
+    quoted = [float(x) for x in re.findall(r"\b[01]\.\d{3}\b", paragraph.group(0))]
+    metrics = card.metrics
+    assert f"calibrated with {metrics['calibrated']['clips']} varied clips" in paragraph.group(0)
+    expected = [
         metrics["UA"],
+        1 / len(card.labels),  # chance level, quoted beside it
         metrics["per_corpus_UA"]["emodb"],
         metrics["per_corpus_UA"]["ravdess"],
         metrics["snr_UA"]["20"],
+        metrics["calibrated"]["UA"],
     ]
-    for value in quoted:
-        assert f"{value:.3f}" in README, f"README does not quote the card's {value:.3f}"
-    assert f"{1 / len(card['labels']):.3f}" in README  # chance level quoted beside it
+    assert quoted[: len(expected)] == [round(value, 3) for value in expected], paragraph.group(0)
