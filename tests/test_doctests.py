@@ -28,6 +28,7 @@ MODULES = [
     "serwidgets.baseline",
     "serwidgets.bundle",
     "serwidgets.cache",
+    "serwidgets.card",
     "serwidgets.cli.predict",
     "serwidgets.corpora",
     "serwidgets.corpora.ased",
