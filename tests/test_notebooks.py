@@ -5,6 +5,7 @@ Executed copies go to ``artifacts/notebooks/`` (ignored by git) for inspection.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import sys
@@ -19,6 +20,8 @@ ARTIFACTS = REPO / "artifacts" / "notebooks"
 TEACHING = ["01_data.ipynb", "02_augmentation.ipynb", "03_model.ipynb", "04_evaluation.ipynb"]
 ALL_NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
 KERNEL = "serwidgets-test"
+#: The parameters the tests run every chapter with (``data_dir``: the shared_data fixture's).
+PARAMETERS = {"quick": True, "data_dir": None}
 
 
 def _read(name: str) -> nbformat.NotebookNode:
@@ -41,13 +44,23 @@ def test_committed_without_outputs(name):
     assert not dirty, f"{name}: code cells {dirty} hold outputs or execution counts (strip them)"
 
 
-@pytest.mark.parametrize("name", TEACHING)
-def test_parameters_cell(name):
+def _parameters(name: str) -> dict:
+    """The names the cell tagged ``parameters`` assigns, with their default values."""
     nb = _read(name)
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, f"{name}: expected one cell tagged 'parameters', found {len(tagged)}"
-    source = tagged[0].source
-    assert "quick = False" in source and "data_root = None" in source, source
+    return {target.id: ast.literal_eval(node.value)
+            for node in ast.parse(tagged[0].source).body if isinstance(node, ast.Assign)
+            for target in node.targets}
+
+
+@pytest.mark.parametrize("name", TEACHING)
+def test_parameters_cell(name):
+    """Every parameter the test passes is one the notebook has (papermill would inject an unknown
+    one silently); by default a chapter runs in full on ``$SER_DATA``."""
+    defaults = _parameters(name)
+    assert set(PARAMETERS) <= set(defaults), f"{name}: no parameter {sorted(set(PARAMETERS) - set(defaults))}"
+    assert defaults["quick"] is False and defaults["data_dir"] is None, defaults
 
 
 def test_readme_indexes_every_notebook():
@@ -104,7 +117,7 @@ def test_notebook_runs_quick(name, venv_kernel, shared_data):
     papermill.execute_notebook(
         str(NOTEBOOK_DIR / name),
         str(output),
-        parameters={"quick": True, "data_root": str(shared_data)},
+        parameters=PARAMETERS | {"data_dir": str(shared_data)},
         kernel_name=venv_kernel,
         cwd=str(NOTEBOOK_DIR),
         progress_bar=False,
