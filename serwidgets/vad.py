@@ -59,6 +59,11 @@ __all__ = [
     "synthetic_voice",
 ]
 
+#: The sample rate (Hz) of every waveform that reaches a model. Its public name is
+#: :data:`serwidgets.audio.TARGET_SR`; it is defined here, the lowest audio module, so that
+#: :func:`synthetic_voice` can default to it without an import cycle (audio imports vad).
+TARGET_SR = 16000
+
 #: Analysis frames: 40 ms (two periods of the lowest pitch, 60 Hz, fit in two thirds of one)
 #: every 10 ms.
 FRAME_S = 0.040
@@ -297,7 +302,7 @@ def is_speech(y, sr: int, min_voiced_seconds: float = MIN_VOICED_SECONDS) -> boo
     return voice_activity(y, sr, min_voiced_seconds).speech
 
 
-def synthetic_voice(seconds: float, sr: int = 16000, f0=(110.0, 180.0), level: float = 0.1,
+def synthetic_voice(seconds: float, sr: int = TARGET_SR, f0=(110.0, 180.0), level: float = 0.1,
                     syllables_per_second: float = 4.0) -> np.ndarray:
     """A crude voice: a glottal pulse train gliding through ``f0``, two formants, syllables.
 

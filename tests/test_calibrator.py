@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import soundfile
 
+from serwidgets.audio import TARGET_SR
 from serwidgets.heads import MIN_CALIBRATION_CLIPS, MIN_CLIP_SECONDS, Calibration
 from serwidgets.widgets import Calibrator, EmotionDashboard
-from serwidgets.widgets.calibrator import PROMPTS, can_calibrate
+from serwidgets.widgets.calibrator import PROMPTS, TAKE_SECONDS, can_calibrate
 
 #: EmoDB speakers the fallback heads are trained on; speaker 16 reads the prompts.
 TRAIN_SPEAKERS = ["emodb:03", "emodb:08", "emodb:10"]
@@ -32,12 +33,13 @@ def encoder_bundle(tmp_path_factory, emodb3):
     ``models/ser-emotion6``) when its card says ``"kind": "encoder-head"``; otherwise heads
     trained once per session on three EmoDB speakers (angry, neutral, sad; embeddings cached).
     """
-    from serwidgets import bundle, heads
+    from serwidgets import heads
+    from serwidgets.card import ENCODER_HEAD, ModelCard
     from serwidgets.predictor import resolve
 
     shipped = resolve()
     try:
-        if bundle.read_card(shipped).get("kind") == bundle.ENCODER_HEAD:
+        if ModelCard.read(shipped, verify=False).kind == ENCODER_HEAD:
             return shipped
     except FileNotFoundError:
         pass
@@ -69,15 +71,15 @@ def takes(emodb_root):
     return [(*soundfile.read(path, dtype="float32"), path) for path in chosen[:12]]
 
 
-def wav(y, sample_rate=16000) -> bytes:
+def wav(y, sr=TARGET_SR) -> bytes:
     buffer = io.BytesIO()
-    soundfile.write(buffer, y, sample_rate, subtype="PCM_16", format="WAV")
+    soundfile.write(buffer, y, sr, subtype="PCM_16", format="WAV")
     return buffer.getvalue()
 
 
-def record(recorder, y, sample_rate=16000) -> None:
+def record(recorder, y, sr=TARGET_SR) -> None:
     """What the browser sends when a take stops."""
-    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(wav(y, sample_rate))])
+    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(wav(y, sr))])
 
 
 def test_prompts_are_one_sentence_said_with_varied_feelings():
@@ -250,15 +252,63 @@ def test_live_timeline_uses_the_calibration(model, takes):
     dashboard.predictor = SimpleNamespace(predict=lambda *a, **k: calls.append(k) or predict(*a, **k))
     dashboard.recorder.recording = True
     pcm = (np.clip(y, -1, 1) * 32767).astype("<i2")
-    dashboard.recorder._handle_message(dashboard.recorder, {"type": "chunk", "seq": 0, "sample_rate": sr},
+    dashboard.recorder._handle_message(dashboard.recorder, {"type": "chunk", "seq": 0, "sr": sr},
                                        [memoryview(pcm.tobytes())])
     assert calls and calls[0]["calibration"] is dashboard.calibration
     assert dashboard.panel.timeline[-1]["label"] in model.labels
 
 
 def test_dashboard_without_an_encoder_model_has_no_calibration_step():
-    fake = SimpleNamespace(name="fake", labels=("a", "b"), window=3.0, sample_rate=16000, card={},
+    fake = SimpleNamespace(name="fake", labels=("a", "b"), window=3.0, sr=TARGET_SR,
                            predict=lambda y, sr: {"a": 0.5, "b": 0.5})
     dashboard = EmotionDashboard(predictor=fake)
     assert dashboard.calibrator is None and dashboard.calibration is None
     assert dashboard.children == (dashboard.inputs, dashboard.panel)
+
+
+def test_state_follows_the_takes_and_rejects_unknown_values(model, takes):
+    import traitlets
+
+    calibrator = Calibrator(model)
+    states = []
+    calibrator.observe(lambda change: states.append(change["new"]), names="state")
+    assert calibrator.state == "empty" and 'data-state="empty"' in calibrator.status_line.value
+    for y, sr, _ in takes[:MIN_CALIBRATION_CLIPS]:
+        calibrator.add_take(y, sr)
+    assert states == ["collecting", "calibrated"] and 'data-state="calibrated"' in calibrator.status_line.value
+    calibrator.reset()
+    assert calibrator.state == "empty"
+    with pytest.raises(traitlets.TraitError, match="'done'"):
+        calibrator.state = "done"
+
+
+def test_on_change_callbacks_fire_until_removed(model, takes):
+    calibrator = Calibrator(model)
+    seen = []
+    calibrator.on_change(seen.append)
+    calibrator.add_take(*takes[0][:2])
+    calibrator.on_change(seen.append, remove=True)
+    calibrator.add_take(*takes[1][:2])
+    calibrator.reset()
+    assert seen == [None]  # one take, not calibrated yet; nothing after the removal
+
+
+def test_limits_default_to_a_take_and_reach_the_takes_recorder(model, takes):
+    import traitlets
+
+    calibrator = Calibrator(model)
+    assert (calibrator.max_seconds, calibrator.min_seconds) == (TAKE_SECONDS, MIN_CLIP_SECONDS)
+    assert calibrator.recorder.max_seconds == TAKE_SECONDS
+    calibrator.max_seconds, calibrator.max_bytes = 4.0, 2**20
+    assert (calibrator.recorder.max_seconds, calibrator.recorder.max_bytes) == (4.0, 2**20)
+    with pytest.raises(traitlets.TraitError, match="below max_seconds"):
+        calibrator.min_seconds = 4.0
+    # min_seconds is the least speech per take: raising it refuses a take that was fine.
+    y, sr, _ = takes[0]
+    calibrator.min_seconds = 3.9
+    assert not calibrator.add_take(y, sr) and "each needs at least 3.9 s" in calibrator.message
+    with pytest.warns(DeprecationWarning, match="take_seconds"):
+        old = Calibrator(model, take_seconds=5.0)
+    assert old.max_seconds == old.recorder.max_seconds == 5.0
+    with pytest.warns(DeprecationWarning, match="sample_rate"):
+        assert old.add_take(y, sample_rate=sr) and old.n_clips == 1

@@ -16,8 +16,10 @@ import pytest
 import soundfile
 import traitlets
 
-from serwidgets.widgets import EmotionDashboard, EmotionPanel, Recorder, Uploader, recorder_audio
-from serwidgets.widgets.panel import envelope, spectrogram_image, timeline_segments
+from serwidgets.audio import TARGET_SR
+from serwidgets.widgets import Calibrator, EmotionDashboard, EmotionPanel, Recorder, Uploader, recorder_audio
+from serwidgets.widgets.limits import Limits
+from serwidgets.widgets.panel import envelope, spectrogram_image, timeline_segments, wav_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 UTTERANCE = "03a05Wa.wav"  # EmoDB, speaker 03, angry, 3.4 s
@@ -35,18 +37,18 @@ def speech_wav(emodb_root) -> bytes:
     return (emodb_root / "wav" / UTTERANCE).read_bytes()
 
 
-def wav(y: np.ndarray, sample_rate: int = 16000) -> bytes:
+def wav(y: np.ndarray, sr: int = TARGET_SR) -> bytes:
     buffer = io.BytesIO()
-    soundfile.write(buffer, y, sample_rate, subtype="PCM_16", format="WAV")
+    soundfile.write(buffer, y, sr, subtype="PCM_16", format="WAV")
     return buffer.getvalue()
 
 
-def webm_opus(y: np.ndarray, sample_rate: int) -> bytes:
+def webm_opus(y: np.ndarray, sr: int) -> bytes:
     """Encode like a browser's MediaRecorder does: webm container, Opus at 48 kHz."""
     import av
     import soxr
 
-    pcm = (np.clip(soxr.resample(y, sample_rate, 48000), -1, 1) * 32767).astype(np.int16)
+    pcm = (np.clip(soxr.resample(y, sr, 48000), -1, 1) * 32767).astype(np.int16)
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="webm") as container:
         stream = container.add_stream("libopus", rate=48000, layout="mono")
@@ -61,12 +63,97 @@ def webm_opus(y: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
+# -- Limits (shared by Recorder, Uploader and Calibrator) ---------------------------------
+@pytest.mark.parametrize("widget", [Recorder, Uploader])
+@pytest.mark.parametrize("settings, message", [
+    ({"max_seconds": 0}, "max_seconds must be in"),
+    ({"max_seconds": -1.0}, "max_seconds must be in"),
+    ({"min_seconds": -0.5}, "min_seconds must be at least 0"),
+    ({"max_seconds": 2.0, "min_seconds": 2.0}, "must be (above|below)"),
+    ({"max_bytes": 10}, "max_bytes must be at least 1024"),
+])
+def test_limits_reject_bad_settings(widget, settings, message):
+    with pytest.raises(traitlets.TraitError, match=message):
+        widget(**settings)
+
+
+def test_limits_are_one_mixin_with_each_widgets_defaults_and_ceiling():
+    from serwidgets.widgets.uploader import MAX_UPLOAD_BYTES
+
+    assert all(issubclass(w, Limits) for w in (Recorder, Uploader, Calibrator))
+    recorder, uploader = Recorder(), Uploader()
+    assert (recorder.max_seconds, recorder.min_seconds, recorder.max_bytes) == (30.0, 0.0, 16 * 2**20)
+    assert (uploader.max_seconds, uploader.min_seconds, uploader.max_bytes) == (120.0, 0.0, MAX_UPLOAD_BYTES)
+    # The ceiling on max_seconds is per class: 600 s of recording, an hour of upload.
+    with pytest.raises(traitlets.TraitError, match=r"\(0, 600\]"):
+        Recorder(max_seconds=601)
+    assert Uploader(max_seconds=3600).max_seconds == 3600
+    with pytest.raises(traitlets.TraitError, match=r"\(0, 3600\]"):
+        Uploader(max_seconds=3601)
+    # min < max holds whichever is changed, and a rejected value leaves the old one.
+    recorder.min_seconds = 1.0
+    with pytest.raises(traitlets.TraitError, match="above min_seconds"):
+        recorder.max_seconds = 0.5
+    assert recorder.max_seconds == 30.0
+    with pytest.raises(traitlets.TraitError, match="below max_seconds"):
+        recorder.min_seconds = 30.0
+    assert recorder.min_seconds == 1.0
+    # Set together (constructor), they are checked together: this order is fine.
+    assert Recorder(min_seconds=40.0, max_seconds=50.0).min_seconds == 40.0
+    # Synced, so the browser applies the same limits.
+    assert all(uploader.trait_metadata(name, "sync") for name in ("max_seconds", "min_seconds", "max_bytes"))
+
+
 # -- Recorder ----------------------------------------------------------------------------
-@pytest.mark.parametrize("trait, value", [("max_seconds", 0), ("max_seconds", 601), ("chunk_seconds", 0.6),
-                                          ("chunk_seconds", 0.0), ("max_bytes", 10)])
+@pytest.mark.parametrize("trait, value", [("chunk_seconds", 0.6), ("chunk_seconds", 0.0), ("sr", 4000),
+                                          ("sr", 96000)])
 def test_recorder_rejects_bad_settings(trait, value):
     with pytest.raises(traitlets.TraitError, match=trait):
         Recorder(**{trait: value})
+
+
+def test_recorder_sample_rate_is_synced_from_python():
+    """The browser resamples to the ``sr`` trait: serwidgets.audio.TARGET_SR, not a number in the JS."""
+    recorder = Recorder()
+    assert recorder.sr == TARGET_SR and recorder.trait_metadata("sr", "sync")
+    assert "sr" in recorder.keys  # sent to the browser with the widget's state
+    js = (REPO / "serwidgets" / "widgets" / "static" / "recorder.js").read_text()
+    assert "16000" not in js and 'model.get("sr")' in js
+    assert "16000" not in (REPO / "serwidgets" / "widgets" / "static" / "panel.js").read_text()
+    chunks = []
+    recorder = Recorder(sr=8000)
+    recorder.on_chunk(lambda samples, sr: chunks.append(sr))
+    pcm = np.zeros(80, "<i2").tobytes()
+    recorder._handle_message(recorder, {"type": "chunk", "seq": 0}, [memoryview(pcm)])  # no rate: the trait's
+    recorder._handle_message(recorder, {"type": "chunk", "seq": 1, "sr": 8000}, [memoryview(pcm)])
+    assert chunks == [8000, 8000]
+
+
+def test_recorder_callbacks_fire_until_removed(speech_wav):
+    recorder = Recorder()
+    takes, chunks = [], []
+    recorder.on_recording(takes.append)
+    recorder.on_recording(takes.append)  # registered once
+    recorder.on_chunk(chunks.append)
+    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(speech_wav)])
+    assert takes == [speech_wav]
+    recorder.on_recording(takes.append, remove=True)
+    recorder.on_chunk(chunks.append, remove=True)
+    recorder.on_chunk(print, remove=True)  # never registered: nothing happens
+    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(speech_wav)])
+    recorder._handle_message(recorder, {"type": "chunk", "seq": 0}, [memoryview(b"\0\0")])
+    assert takes == [speech_wav] and chunks == [] and recorder.last_recording == speech_wav
+
+
+def test_recorder_refuses_recordings_under_min_seconds(speech_wav):
+    recorder = Recorder(min_seconds=4.0)  # the take is 3.4 s
+    takes = []
+    recorder.on_recording(takes.append)
+    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(speech_wav)])
+    assert takes == [] and recorder.status == "The recording is too short: 3.4 s (at least 4 s). Record a longer clip."
+    recorder.min_seconds = 3.0
+    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(speech_wav)])
+    assert takes == [speech_wav] and recorder.status == ""
 
 
 def test_recorder_passes_chunks_and_recordings(speech_wav):
@@ -75,11 +162,11 @@ def test_recorder_passes_chunks_and_recordings(speech_wav):
     recorder.on_chunk(lambda samples, sr: chunks.append((samples, sr)))
     recorder.on_recording(takes.append)
     pcm = np.array([0, 16384, -32768, 32767], dtype="<i2")
-    chunk = {"type": "chunk", "seq": 0, "sample_rate": 16000}
+    chunk = {"type": "chunk", "seq": 0, "sr": TARGET_SR}
     recorder._handle_message(recorder, chunk, [memoryview(pcm.tobytes())])
-    recorder._handle_message(recorder, {"type": "recording", "sample_rate": 16000}, [memoryview(speech_wav)])
+    recorder._handle_message(recorder, {"type": "recording", "sr": TARGET_SR}, [memoryview(speech_wav)])
     samples, sr = chunks[0]
-    assert sr == 16000 and samples.dtype == np.float32
+    assert sr == TARGET_SR and samples.dtype == np.float32
     np.testing.assert_allclose(samples, pcm / 32768.0)
     assert takes == [speech_wav] and recorder.last_recording == speech_wav
     assert recorder.status == ""
@@ -119,9 +206,26 @@ def test_uploader_explains_what_it_refuses(emodb_root):
     assert uploader.status.startswith("long.wav: audio is 3.4 s long")
     assert not uploader.accept(b"meeting notes, not audio\n" * 100, "notes.wav")
     assert uploader.status.startswith("Could not read notes.wav")
+    uploader.max_seconds, uploader.min_seconds = 60.0, 5.0
+    assert not uploader.accept(speech, "short.wav")
+    assert uploader.status == "short.wav is too short: 3.4 s (at least 5 s). Upload a longer recording."
     assert received == []
     with pytest.raises(traitlets.TraitError, match="max_seconds"):
         uploader.max_seconds = -1
+
+
+def test_uploader_callbacks_fire_until_removed(emodb_root):
+    speech = (emodb_root / "wav" / UTTERANCE).read_bytes()
+    uploader = Uploader()
+    names, refused = [], []
+    listener = lambda y, sr, name: names.append(name)  # noqa: E731 - one object to register and remove
+    uploader.on_upload(listener)
+    uploader.on_refused(refused.append)
+    assert uploader.accept(speech, "a.wav") and not uploader.accept(b"not audio", "b.txt")
+    uploader.on_upload(listener, remove=True)
+    uploader.on_refused(refused.append, remove=True)
+    assert uploader.accept(speech, "c.wav") and not uploader.accept(b"not audio", "d.txt")
+    assert names == ["a.wav"] and len(refused) == 1 and refused[0].startswith("Could not read b.txt")
 
 
 def test_uploader_answers_every_message_and_reports_refusals(emodb_root):
@@ -190,13 +294,28 @@ def test_panel_shows_a_real_analysis(model, emodb_root):
     assert (rows, cols) == analysis.log_mel.shape and len(panel.spectrogram) == rows * cols
     assert len(panel.waveform) == 4 * 2 * min(600, len(analysis.waveform))  # float32 pairs
     played, sr = soundfile.read(io.BytesIO(panel.audio))
-    assert sr == analysis.sample_rate and len(played) == len(analysis.waveform)
+    assert sr == analysis.sr == panel.sr and len(played) == len(analysis.waveform)
+    assert panel.trait_metadata("sr", "sync")  # the waveform's caption says the rate
     panel.show_message("no_speech", "No speech detected")
     # None, not b"": a zero-length buffer breaks the browser's state update.
     assert panel.state == "no_speech" and panel.top == "" and panel.audio is None and panel.revision == 2
     assert panel.waveform is None and panel.spectrogram is None
-    with pytest.raises(traitlets.TraitError):
+    with pytest.raises(traitlets.TraitError, match="'happy'"):
         panel.state = "happy"
+    with pytest.raises(traitlets.TraitError):
+        panel.show_message("sleeping", "not a state")
+    assert isinstance(EmotionPanel.class_traits()["state"], traitlets.Enum)
+    assert panel.state == "no_speech"  # unchanged by the refused values
+
+
+def test_wav_bytes_takes_sr_and_its_old_keyword_with_a_warning():
+    y = np.zeros(TARGET_SR // 10, np.float32)
+    assert soundfile.info(io.BytesIO(wav_bytes(y, sr=8000))).samplerate == 8000
+    with pytest.warns(DeprecationWarning, match=r"sample_rate=\.\.\.\) is deprecated; use sr="):
+        old = wav_bytes(y, sample_rate=8000)
+    assert old == wav_bytes(y, 8000)
+    with pytest.raises(TypeError, match="both sr and"):
+        wav_bytes(y, sr=8000, sample_rate=8000)
 
 
 # -- EmotionDashboard --------------------------------------------------------------------
@@ -226,7 +345,7 @@ def test_dashboard_follows_a_recording_live(model, emodb_root):
     chunk = sr // 4
     for seq, start in enumerate(range(0, len(y), chunk)):
         pcm = y[start:start + chunk].astype("<i2").tobytes()
-        dashboard.recorder._handle_message(dashboard.recorder, {"type": "chunk", "seq": seq, "sample_rate": sr},
+        dashboard.recorder._handle_message(dashboard.recorder, {"type": "chunk", "seq": seq, "sr": sr},
                                            [memoryview(pcm)])
     segments = dashboard.panel.timeline
     assert len(segments) >= 4
@@ -340,9 +459,25 @@ def test_ser_dashboard_runs_voila_on_the_notebook(monkeypatch):
 def test_describe_model_quotes_the_cards_accuracy(metrics, protocol, expected):
     from serwidgets.widgets.dashboard import describe_model
 
-    predictor = SimpleNamespace(name="m", backend="litert", labels=("a", "b"),
-                                card={"metrics": metrics, "protocol": protocol})
+    from serwidgets.card import ModelCard
+
+    card = ModelCard(name="m", labels=("a", "b"), metrics=metrics, protocol=protocol)
+    predictor = SimpleNamespace(name="m", backend="litert", labels=("a", "b"), card=card)
     assert describe_model(predictor) == f"Model m (litert): 2 emotions; {expected}"
+
+
+def test_describe_model_reads_the_shipped_card_through_model_card(model):
+    from serwidgets.card import ModelCard
+    from serwidgets.widgets.dashboard import describe_model
+
+    card = ModelCard.read(model.directory)
+    ua = card.metrics["metrics"]["UA"] if "metrics" in card.metrics else card.metrics["UA"]
+    ua = ua["mean"] if isinstance(ua, dict) else ua
+    described = describe_model(model)
+    assert described.startswith(f"Model {model.name}") and f"UA {100 * ua:.1f}%" in described
+    # A card held as a plain dict (read before ModelCard existed) reads the same.
+    assert describe_model(SimpleNamespace(name=model.name, backend=model.backend, labels=model.labels,
+                                          card=card.to_dict())) == described
 
 
 def test_dashboard_clears_the_old_result_when_an_upload_fails(model, speech_wav):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,7 +30,10 @@ import ipywidgets
 import numpy as np
 import traitlets
 
-from .recorder import Recorder, _register
+from serwidgets.audio import renamed_sr_keyword
+
+from .limits import Limits
+from .recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,9 @@ DOWNLOAD_NAME = "my-voice-calibration.json"
 #: Longest take (seconds): a prompt takes 2-4 s to read; the recorder stops by itself after this.
 TAKE_SECONDS = 6.0
 
+#: :attr:`Calibrator.state`: no take yet, some takes but not calibrated yet, calibrated.
+STATES = ("empty", "collecting", "calibrated")
+
 INTRO = (
     "Read each sentence aloud with the feeling shown, then press Stop. About 3 s per take; "
     "from {min_clips} takes on, results are calibrated to your voice, and {good} takes (about {seconds} s) "
@@ -89,7 +96,7 @@ def can_calibrate(predictor) -> bool:
         and callable(getattr(predictor, "calibrate", None))
 
 
-class Calibrator(ipywidgets.VBox):
+class Calibrator(Limits, ipywidgets.VBox):
     """The "Calibrate to my voice" step: prompts, takes, progress, refusals, reset.
 
     Parameters
@@ -100,11 +107,18 @@ class Calibrator(ipywidgets.VBox):
         What to read (default :data:`PROMPTS`).
     opened : bool
         Show the prompts now (True), or only the "Calibrate to my voice" button and the status.
-    take_seconds : float
-        Longest take; recording stops by itself.
+    max_seconds : float
+        Longest take (default :data:`TAKE_SECONDS`); recording stops by itself. Passed on to
+        the take's :class:`Recorder` (so is ``max_bytes``). ``take_seconds`` is its deprecated
+        old name.
+    min_seconds : float
+        Least speech in a take after trimming (default
+        :data:`~serwidgets.heads.MIN_CLIP_SECONDS`); shorter takes are refused.
 
     Attributes
     ----------
+    state : {"empty", "collecting", "calibrated"}
+        No take yet; some takes, not calibrated yet; calibrated (:data:`STATES`).
     calibration : Calibration or None
         None until :data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS` takes are in.
     message : str
@@ -125,11 +139,15 @@ class Calibrator(ipywidgets.VBox):
 
     opened = traitlets.Bool(False, help="the prompts are shown")
     keep_learning = traitlets.Bool(False, help="later recordings of the session update the calibration")
+    state = traitlets.Enum(STATES, "empty", help="no take yet, collecting takes, or calibrated")
 
-    def __init__(self, predictor, prompts=PROMPTS, opened: bool = True, take_seconds: float = TAKE_SECONDS,
-                 **kwargs):
+    def __init__(self, predictor, prompts=PROMPTS, opened: bool = True, **kwargs):
         from serwidgets.heads import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS
 
+        if "take_seconds" in kwargs:
+            warnings.warn("Calibrator(take_seconds=...) is deprecated; use max_seconds=...", DeprecationWarning,
+                          stacklevel=2)
+            kwargs.setdefault("max_seconds", kwargs.pop("take_seconds"))
         if not can_calibrate(predictor):
             raise ValueError(f"{getattr(predictor, 'name', predictor)!r} cannot be calibrated: it has no encoder head")
         if len(prompts) < MIN_CALIBRATION_CLIPS:
@@ -138,10 +156,10 @@ class Calibrator(ipywidgets.VBox):
         self.prompts = tuple(prompts)
         self.calibration = None
         self.timings: dict[str, float] = {}
-        self._callbacks: list[Callable] = []
+        self._change_callbacks = ipywidgets.CallbackDispatcher()
         self._reset_state()
 
-        self.recorder = Recorder(max_seconds=take_seconds)
+        self.recorder = Recorder()
         self.recorder.on_recording(self._take_recorded)
         self.open_button = _button("Calibrate to my voice", "ser-calibrate",
                                    "Read a few sentences with different feelings so the model learns your voice")
@@ -176,6 +194,8 @@ class Calibrator(ipywidgets.VBox):
         super().__init__(children=[self.header], **kwargs)
         self.add_class("ser-calibrator")
         traitlets.link((self.keep_box, "value"), (self, "keep_learning"))
+        traitlets.dlink((self, "max_seconds"), (self.recorder, "max_seconds"))
+        traitlets.dlink((self, "max_bytes"), (self.recorder, "max_bytes"))
 
         self.open_button.on_click(lambda _button: setattr(self, "opened", True))
         self.close_button.on_click(lambda _button: setattr(self, "opened", False))
@@ -186,6 +206,16 @@ class Calibrator(ipywidgets.VBox):
         self.observe(lambda _change: self._draw(), names="keep_learning")
         self.opened = opened
         self._draw()
+
+    @traitlets.default("max_seconds")
+    def _default_max_seconds(self):
+        return TAKE_SECONDS
+
+    @traitlets.default("min_seconds")
+    def _default_min_seconds(self):
+        from serwidgets.heads import MIN_CLIP_SECONDS
+
+        return MIN_CLIP_SECONDS
 
     # -- state -----------------------------------------------------------------------------
     def _reset_state(self) -> None:
@@ -217,8 +247,11 @@ class Calibrator(ipywidgets.VBox):
         return None if self.current is None else self.prompts[self.current]
 
     def on_change(self, callback: Callable, remove: bool = False) -> None:
-        """Call ``callback(calibration)`` whenever the calibration changes (None after a reset)."""
-        _register(self._callbacks, callback, remove)
+        """Call ``callback(calibration)`` whenever the calibration changes (None after a reset).
+
+        ``remove=True`` unregisters ``callback``.
+        """
+        self._change_callbacks.register_callback(callback, remove=remove)
 
     # -- takes -----------------------------------------------------------------------------
     def _take_recorded(self, wav: bytes) -> None:
@@ -226,21 +259,22 @@ class Calibrator(ipywidgets.VBox):
 
         started = time.perf_counter()
         try:
-            y, sample_rate = audio.decode(wav)
+            y, sr = audio.decode(wav)
         except audio.AudioError as error:
             self._refuse(f"Could not read that take: {error}. Record it again.")
             return
         self.timings = {"decode": 1000 * (time.perf_counter() - started)}
         try:
-            self.add_take(y, sample_rate)
+            self.add_take(y, sr)
         except Exception as error:  # a comm handler: show it, or it only reaches the kernel log
             log.exception("calibration take failed")
             self._refuse(f"That take could not be used: {type(error).__name__}: {error}")
 
-    def add_take(self, y: np.ndarray, sample_rate: int) -> bool:
-        """Use audio ``y`` as the take of the current prompt; False (and a message) if refused."""
+    @renamed_sr_keyword
+    def add_take(self, y: np.ndarray, sr: int) -> bool:
+        """Use audio ``y`` (at ``sr`` Hz) as the take of the current prompt; False (and a message) if refused."""
         from serwidgets import audio
-        from serwidgets.heads import MIN_CALIBRATION_CLIPS, MIN_CLIP_SECONDS, Calibration
+        from serwidgets.heads import MIN_CALIBRATION_CLIPS, Calibration
 
         from .dashboard import no_speech_message
 
@@ -248,7 +282,7 @@ class Calibrator(ipywidgets.VBox):
             return self._refuse("Every prompt has a take. Press Reset to calibrate again.")
         started = time.perf_counter()
         try:
-            waveform = audio.prepare(y, sample_rate, self.predictor.audio_options, name="that take")
+            waveform = audio.prepare(y, sr, self.predictor.audio_options, name="that take")
         except audio.NoSpeechError as error:
             return self._refuse(f"{no_speech_message(error)} Record the prompt again, a little closer to the "
                                 f"microphone.")
@@ -256,8 +290,8 @@ class Calibrator(ipywidgets.VBox):
             return self._refuse(self._too_short(None))
         except audio.AudioError as error:
             return self._refuse(f"That take cannot be used: {error}. Record it again.")
-        seconds = len(waveform) / self.predictor.sample_rate
-        if seconds < MIN_CLIP_SECONDS:
+        seconds = len(waveform) / self.predictor.sr
+        if seconds < self.min_seconds:
             return self._refuse(self._too_short(seconds))
         prepared = time.perf_counter()
         features = self.predictor.features([waveform])  # encoded once, now: finishing costs only statistics
@@ -282,10 +316,8 @@ class Calibrator(ipywidgets.VBox):
         return True
 
     def _too_short(self, seconds: float | None) -> str:
-        from serwidgets.heads import MIN_CLIP_SECONDS
-
         what = "That take is too short" if seconds is None else f"That take has only {seconds:.1f} s of speech"
-        return f"{what}; each needs at least {MIN_CLIP_SECONDS:g} s. Read the whole sentence and record it again."
+        return f"{what}; each needs at least {self.min_seconds:g} s. Read the whole sentence and record it again."
 
     def _refuse(self, message: str) -> bool:
         self.message = message
@@ -326,12 +358,10 @@ class Calibrator(ipywidgets.VBox):
 
         Only with :attr:`keep_learning` on and once calibrated; returns whether it was added.
         """
-        from serwidgets.heads import MIN_CLIP_SECONDS
-
         if not self.keep_learning or self.calibration is None:
             return False
-        seconds = len(waveform) / self.predictor.sample_rate
-        if seconds < MIN_CLIP_SECONDS:
+        seconds = len(waveform) / self.predictor.sr
+        if seconds < self.min_seconds:
             return False
         self.calibration.update(self.predictor.features([waveform]), [seconds])
         self.learned += 1
@@ -361,9 +391,9 @@ class Calibrator(ipywidgets.VBox):
 
     def _changed(self) -> None:
         self.download.value = ""  # a link to an older state would mislead
+        self.state = "calibrated" if self.calibration is not None else "collecting" if self.n_clips else "empty"
         self._draw()
-        for callback in self._callbacks:
-            callback(self.calibration)
+        self._change_callbacks(self.calibration)
 
     # -- display ---------------------------------------------------------------------------
     def _show_body(self, change) -> None:
@@ -375,10 +405,10 @@ class Calibrator(ipywidgets.VBox):
         from serwidgets.heads import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS
 
         cal = self.calibration
-        if cal is None:
+        if self.state == "empty":
+            return "Not calibrated: results use the model's general idea of voices."
+        if self.state == "collecting":
             missing = MIN_CALIBRATION_CLIPS - self.n_clips
-            if self.n_clips == 0:
-                return "Not calibrated: results use the model's general idea of voices."
             return f"Not calibrated yet: {missing} more take{'s' if missing > 1 else ''} needed."
         text = f"Calibrated to your voice ({cal.n_clips} clips, {cal.seconds:.1f} s)"
         if cal.n_clips < GOOD_CALIBRATION_CLIPS:
@@ -389,7 +419,7 @@ class Calibrator(ipywidgets.VBox):
 
     def _draw(self) -> None:
         calibrated = self.calibration is not None
-        self.status_line.value = (f'<span data-calibrated="{str(calibrated).lower()}" '
+        self.status_line.value = (f'<span data-state="{self.state}" data-calibrated="{str(calibrated).lower()}" '
                                   f'data-clips="{self.calibration.n_clips if calibrated else 0}">'
                                   f'{html.escape(self.status_text())}</span>')
         self.open_button.description = "Change my calibration" if calibrated else "Calibrate to my voice"

@@ -18,6 +18,8 @@ import time
 import ipywidgets
 import numpy as np
 
+from serwidgets.audio import TARGET_SR, renamed_sr_keyword
+
 from .calibrator import Calibrator, can_calibrate
 from .panel import EmotionPanel
 from .recorder import Recorder
@@ -141,18 +143,19 @@ class EmotionDashboard(ipywidgets.VBox):
         # A voice-like buzz (150 Hz harmonics, syllable-rate envelope) passes a speech detector.
         from serwidgets import audio
 
-        rate = self.predictor.sample_rate
-        t = np.arange(int(1.5 * rate)) / rate
+        sr = self.predictor.sr
+        t = np.arange(int(1.5 * sr)) / sr
         buzz = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 12))
         y = (0.1 * buzz * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
         try:
-            self.predictor.predict(y, rate)
+            self.predictor.predict(y, sr)
         except audio.AudioError:
             log.info("warm-up clip refused by the audio checks; the first prediction will be slower")
 
     # -- whole clips ---------------------------------------------------------------------
-    def analyze(self, y: np.ndarray, sample_rate: int, status_widget=None):
-        """Analyse audio and show the result; problems go to ``status_widget.status``.
+    @renamed_sr_keyword
+    def analyze(self, y: np.ndarray, sr: int, status_widget=None):
+        """Analyse audio ``y`` at ``sr`` Hz and show the result; problems go to ``status_widget.status``.
 
         Uses the calibration when there is one. Returns the :class:`~serwidgets.predictor.Analysis`
         shown, or None.
@@ -164,9 +167,9 @@ class EmotionDashboard(ipywidgets.VBox):
         calibration = self.calibration
         try:
             if calibration is None:
-                analysis = self.predictor.analyze(y, sample_rate)
+                analysis = self.predictor.analyze(y, sr)
             else:
-                analysis = self.predictor.analyze(y, sample_rate, calibration=calibration)
+                analysis = self.predictor.analyze(y, sr, calibration=calibration)
         except audio.NoSpeechError as error:
             self.panel.show_message("no_speech", no_speech_message(error))
             return None
@@ -181,9 +184,9 @@ class EmotionDashboard(ipywidgets.VBox):
         self.panel.show(analysis, calibration_info=describe_calibration(calibration))
         return analysis
 
-    def _analyze_and_learn(self, y: np.ndarray, sample_rate: int, status_widget=None) -> None:
+    def _analyze_and_learn(self, y: np.ndarray, sr: int, status_widget=None) -> None:
         """A recording of the user's voice: analyse it, then let the calibration learn from it."""
-        analysis = self.analyze(y, sample_rate, status_widget=status_widget)
+        analysis = self.analyze(y, sr, status_widget=status_widget)
         if analysis is None or self.calibrator is None:
             return
         try:  # the result is shown already: learning must not replace it with an error
@@ -205,14 +208,14 @@ class EmotionDashboard(ipywidgets.VBox):
         from serwidgets import audio
 
         try:
-            y, sample_rate = audio.decode(wav)
+            y, sr = audio.decode(wav)
         except audio.AudioError as error:  # the browser sent something broken
             self.recorder.status = f"Could not read the recording: {error}"
             return
-        self._guard(lambda: self._analyze_and_learn(y, sample_rate, status_widget=self.recorder))
+        self._guard(lambda: self._analyze_and_learn(y, sr, status_widget=self.recorder))
 
-    def _analyze_upload(self, y: np.ndarray, sample_rate: int, _name: str) -> None:
-        self._guard(lambda: self.analyze(y, sample_rate, status_widget=self.uploader))
+    def _analyze_upload(self, y: np.ndarray, sr: int, _name: str) -> None:
+        self._guard(lambda: self.analyze(y, sr, status_widget=self.uploader))
 
     def _analyze_webrtc(self, change) -> None:
         from serwidgets import audio
@@ -222,11 +225,11 @@ class EmotionDashboard(ipywidgets.VBox):
         if not change["new"]:
             return
         try:
-            y, sample_rate = recorder_audio(self.source)
+            y, sr = recorder_audio(self.source)
         except audio.AudioError as error:
             self.panel.show_message("error", f"Could not read the recording: {error}")
             return
-        self._guard(lambda: self._analyze_and_learn(y, sample_rate))
+        self._guard(lambda: self._analyze_and_learn(y, sr))
 
     def _guard(self, action) -> None:
         # Widget callbacks run inside comm handlers: an exception would only reach the kernel
@@ -244,9 +247,9 @@ class EmotionDashboard(ipywidgets.VBox):
             if self.predictor is not None:
                 self.panel.start_live()
 
-    def _follow_chunk(self, samples: np.ndarray, sample_rate: int) -> None:
+    def _follow_chunk(self, samples: np.ndarray, sr: int) -> None:
         live = self._live
-        live.append(samples, sample_rate)
+        live.append(samples, sr)
         if self.predictor is None:
             return
         now = time.monotonic()
@@ -261,8 +264,8 @@ class EmotionDashboard(ipywidgets.VBox):
         try:
             calibration = self.calibration
             y = live.last(self.panel.window)
-            probabilities = (self.predictor.predict(y, live.sample_rate) if calibration is None
-                             else self.predictor.predict(y, live.sample_rate, calibration=calibration))
+            probabilities = (self.predictor.predict(y, live.sr) if calibration is None
+                             else self.predictor.predict(y, live.sr, calibration=calibration))
         except audio.AudioError:  # silence or too little speech so far
             probabilities = None
         else:
@@ -281,19 +284,19 @@ class _LiveBuffer:
         self.seconds = 0.0  # total length of the take so far
         self.shown = 0.0  # end of the last timeline segment
         self.updated = 0.0  # monotonic time of the last timeline update
-        self.sample_rate = 16000
+        self.sr = TARGET_SR
 
-    def append(self, samples: np.ndarray, sample_rate: int) -> None:
-        self.sample_rate = sample_rate
+    def append(self, samples: np.ndarray, sr: int) -> None:
+        self.sr = sr
         self.parts.append(samples)
         self.kept += len(samples)
-        self.seconds += len(samples) / sample_rate
-        while self.parts and self.kept - len(self.parts[0]) >= self.keep_seconds * sample_rate:
+        self.seconds += len(samples) / sr
+        while self.parts and self.kept - len(self.parts[0]) >= self.keep_seconds * sr:
             self.kept -= len(self.parts.pop(0))
 
     def last(self, seconds: float) -> np.ndarray:
         y = np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
-        return y[-int(seconds * self.sample_rate):]
+        return y[-int(seconds * self.sr):]
 
 
 def no_speech_message(error: Exception) -> str:
@@ -329,21 +332,30 @@ def describe_calibration(calibration) -> str:
 def describe_model(predictor) -> str:
     """One line naming the model and its honest (cross-validated) accuracy from its card.
 
-    The card's ``metrics`` hold UA/WA either at the top or under ``"metrics"`` (a whole
-    evaluation result); a value may be a number or ``{"mean", "std"}``.
+    The card (:class:`~serwidgets.card.ModelCard`) holds UA/WA in ``metrics``, either at the
+    top or under ``"metrics"`` (a whole evaluation result); a value may be a number or
+    ``{"mean", "std"}``.
 
     Examples
     --------
-    >>> describe_model(serwidgets.load_model())   # doctest: +SKIP
-    'Model ser-emotion6 (litert): 6 emotions; cross-validated UA 50.2%, WA 49.8%, speaker-kfold (5 folds);
-    chance 16.7%'
+    >>> from types import SimpleNamespace
+    >>> from serwidgets.card import ModelCard
+    >>> card = ModelCard(name="demo", metrics={"UA": 0.612, "WA": 0.634}, protocol="loso")
+    >>> describe_model(SimpleNamespace(name="demo", labels=("a", "b"), card=card))
+    'Model demo: 2 emotions; cross-validated UA 61.2%, WA 63.4%, loso; chance 50.0%'
     """
-    card = getattr(predictor, "card", None) or {}
-    head = f"Model {getattr(predictor, 'name', None) or card.get('name', '?')}"
+    from serwidgets.card import ModelCard
+
+    card = getattr(predictor, "card", None)
+    if card is None:
+        card = ModelCard()
+    elif not isinstance(card, ModelCard):  # a card.json read as a dict
+        card = ModelCard.from_dict(card)
+    head = f"Model {getattr(predictor, 'name', None) or card.name or '?'}"
     backend = getattr(predictor, "backend", None)
     if backend:
         head += f" ({backend})"
-    metrics = card.get("metrics") or {}
+    metrics = card.metrics or {}
     if isinstance(metrics.get("metrics"), dict):
         metrics = {**metrics, **metrics["metrics"]}
     scores = []
@@ -354,7 +366,7 @@ def describe_model(predictor) -> str:
             scores.append(f"{key} {100 * value['mean']:.1f}%{std}")
         elif isinstance(value, (int, float)):
             scores.append(f"{key} {100 * value:.1f}%")
-    protocol = card.get("protocol") or metrics.get("protocol")
+    protocol = card.protocol or metrics.get("protocol")
     if scores:
         accuracy = "cross-validated " + ", ".join(scores + ([protocol] if protocol else []))
         accuracy += f"; chance {100 / len(predictor.labels):.1f}%"

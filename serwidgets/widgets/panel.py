@@ -14,6 +14,8 @@ import anywidget
 import numpy as np
 import traitlets
 
+from serwidgets.audio import TARGET_SR, renamed_sr_keyword
+
 STATIC = Path(__file__).parent / "static"
 
 #: A colour per emotion (canonical names, see ``serwidgets.labels``); others are grey.
@@ -31,6 +33,7 @@ EMOTION_COLORS = {
     "frustrated": "#5d4037",
 }
 
+#: What the panel shows: nothing yet, no model, a live recording, a result, or a message.
 STATES = ("idle", "no_model", "recording", "result", "no_speech", "error")
 
 #: Columns of the waveform envelope sent to the browser (one (min, max) pair each).
@@ -53,7 +56,7 @@ class EmotionPanel(anywidget.AnyWidget):
     _esm = STATIC / "panel.js"
     _css = STATIC / "widgets.css"
 
-    state = traitlets.Unicode("idle", help="one of " + ", ".join(STATES)).tag(sync=True)
+    state = traitlets.Enum(STATES, "idle", help="what is shown: one of " + ", ".join(STATES)).tag(sync=True)
     message = traitlets.Unicode("", help="status sentence (no speech, uncertain, errors)").tag(sync=True)
     model_info = traitlets.Unicode("", help="which model answers, and how good it is").tag(sync=True)
     labels = traitlets.List(traitlets.Unicode(), help="the model's emotions, in output order").tag(sync=True)
@@ -75,13 +78,8 @@ class EmotionPanel(anywidget.AnyWidget):
     spectrogram = traitlets.Bytes(None, allow_none=True, help="uint8 log-mel image, row-major").tag(sync=True)
     spectrogram_shape = traitlets.List(traitlets.Int(), [0, 0], minlen=2, maxlen=2).tag(sync=True)
     audio = traitlets.Bytes(None, allow_none=True, help="WAV for playback").tag(sync=True)
+    sr = traitlets.Int(TARGET_SR, help="sample rate (Hz) of the waveform shown and played").tag(sync=True)
     revision = traitlets.Int(0, help="results and messages shown so far (tests wait on it)").tag(sync=True)
-
-    @traitlets.validate("state")
-    def _check_state(self, proposal):
-        if proposal["value"] not in STATES:
-            raise traitlets.TraitError(f"state must be one of {STATES}, got {proposal['value']!r}")
-        return proposal["value"]
 
     @traitlets.validate("probabilities")
     def _check_probabilities(self, proposal):
@@ -120,7 +118,8 @@ class EmotionPanel(anywidget.AnyWidget):
             image = spectrogram_image(analysis.log_mel)
             self.spectrogram_shape = list(image.shape)
             self.spectrogram = image.tobytes() or None
-            self.audio = wav_bytes(analysis.waveform, analysis.sample_rate)
+            self.sr = int(analysis.sr)
+            self.audio = wav_bytes(analysis.waveform, self.sr)
 
     def show_message(self, state: str, message: str) -> None:
         """Replace the result by a message: ``state`` is "no_speech", "error", "no_model" or "idle"."""
@@ -196,10 +195,17 @@ def spectrogram_image(log_mel: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.round(scaled * 255).astype(np.uint8))
 
 
-def wav_bytes(y: np.ndarray, sample_rate: int) -> bytes:
-    """Encode ``y`` as 16-bit PCM WAV (what the browser plays back)."""
+@renamed_sr_keyword
+def wav_bytes(y: np.ndarray, sr: int) -> bytes:
+    """Encode ``y`` (at ``sr`` Hz) as 16-bit PCM WAV (what the browser plays back).
+
+    Examples
+    --------
+    >>> wav_bytes(np.zeros(TARGET_SR, np.float32), TARGET_SR)[:4]
+    b'RIFF'
+    """
     import soundfile
 
     buffer = io.BytesIO()
-    soundfile.write(buffer, np.clip(y, -1, 1), sample_rate, subtype="PCM_16", format="WAV")
+    soundfile.write(buffer, np.clip(y, -1, 1), sr, subtype="PCM_16", format="WAV")
     return buffer.getvalue()

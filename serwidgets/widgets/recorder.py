@@ -2,7 +2,8 @@
 
 The browser captures raw PCM with an AudioWorklet (voice processing off: echo cancellation,
 noise suppression and automatic gain change the very cues emotion models rely on),
-resamples it to 16 kHz mono and sends
+resamples it to :attr:`Recorder.sr` Hz mono (:data:`serwidgets.audio.TARGET_SR`, synced to
+the browser) and sends
 
 * a ``chunk`` message every ``chunk_seconds`` while recording (for a live timeline), and
 * a ``recording`` message with the whole take as a 16-bit WAV file when recording stops.
@@ -12,63 +13,62 @@ Both carry the audio as binary buffers, not JSON.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Callable
 
 import anywidget
+import ipywidgets
 import numpy as np
 import traitlets
 
+from serwidgets.audio import TARGET_SR
+
+from .limits import Limits
+
 STATIC = Path(__file__).parent / "static"
 
-#: Sample rate of everything the browser sends (Hz).
-SAMPLE_RATE = 16000
 
-
-class Recorder(anywidget.AnyWidget):
+class Recorder(Limits, anywidget.AnyWidget):
     """A record/stop button with elapsed time, input level and automatic stop.
 
     Parameters
     ----------
     max_seconds : float
-        Recording stops by itself after this many seconds.
-    chunk_seconds : float
-        How often (seconds, at most 0.5) audio is streamed to the kernel while recording.
+        Recording stops by itself after this many seconds (at most 600).
+    min_seconds : float
+        Shorter recordings are refused with a message (default 0: none are).
     max_bytes : int
         Kernel-side limit on a whole recording (WAV bytes). Larger recordings are refused with
         a message in the widget. Keep it below the server's websocket message limit.
+    chunk_seconds : float
+        How often (seconds, at most 0.5) audio is streamed to the kernel while recording.
+    sr : int
+        Sample rate (Hz) the browser resamples to; default :data:`serwidgets.audio.TARGET_SR`.
 
     Examples
     --------
     >>> from serwidgets.widgets import Recorder
     >>> recorder = Recorder(max_seconds=10)
-    >>> recorder.on_recording(lambda wav: print(len(wav), "bytes"))   # doctest: +SKIP
+    >>> recorder.on_recording(lambda wav: print(len(wav), "bytes"))
     >>> recorder                                                       # doctest: +SKIP
     """
 
     _esm = STATIC / "recorder.js"
     _css = STATIC / "widgets.css"
 
-    max_seconds = traitlets.Float(30.0, help="automatic stop after this many seconds").tag(sync=True)
     chunk_seconds = traitlets.Float(0.25, help="streaming interval while recording").tag(sync=True)
-    max_bytes = traitlets.Int(16 * 2**20, help="largest recording the kernel accepts (bytes)")
+    sr = traitlets.Int(TARGET_SR, help="sample rate (Hz) of everything the browser sends").tag(sync=True)
     recording = traitlets.Bool(False, help="set by the browser while the microphone is on").tag(sync=True)
     status = traitlets.Unicode("", help="message shown under the button (errors)").tag(sync=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.last_recording: bytes | None = None
-        self._recording_callbacks: list[Callable[[bytes], None]] = []
-        self._chunk_callbacks: list[Callable[[np.ndarray, int], None]] = []
+        self._recording_callbacks = ipywidgets.CallbackDispatcher()
+        self._chunk_callbacks = ipywidgets.CallbackDispatcher()
         self._streamed_bytes = 0
         self.on_msg(self._handle_message)
-
-    @traitlets.validate("max_seconds")
-    def _check_max_seconds(self, proposal):
-        value = proposal["value"]
-        if not 0 < value <= 600:
-            raise traitlets.TraitError(f"max_seconds must be in (0, 600] seconds, got {value}")
-        return value
 
     @traitlets.validate("chunk_seconds")
     def _check_chunk_seconds(self, proposal):
@@ -77,24 +77,28 @@ class Recorder(anywidget.AnyWidget):
             raise traitlets.TraitError(f"chunk_seconds must be in [0.05, 0.5] seconds, got {value}")
         return value
 
-    @traitlets.validate("max_bytes")
-    def _check_max_bytes(self, proposal):
+    @traitlets.validate("sr")
+    def _check_sr(self, proposal):
         value = proposal["value"]
-        if value < 1024:
-            raise traitlets.TraitError(f"max_bytes must be at least 1024, got {value}")
+        if not 8000 <= value <= 48000:  # speech detection needs 8 kHz; browsers capture at most 48 kHz
+            raise traitlets.TraitError(f"sr must be in [8000, 48000] Hz, got {value}")
         return value
 
     def on_recording(self, callback: Callable[[bytes], None], remove: bool = False) -> None:
-        """Call ``callback(wav_bytes)`` with every finished recording (16 kHz mono WAV)."""
-        _register(self._recording_callbacks, callback, remove)
+        """Call ``callback(wav_bytes)`` with every finished recording (mono WAV at :attr:`sr` Hz).
+
+        ``remove=True`` unregisters ``callback``.
+        """
+        self._recording_callbacks.register_callback(callback, remove=remove)
 
     def on_chunk(self, callback: Callable[[np.ndarray, int], None], remove: bool = False) -> None:
-        """Call ``callback(samples, sample_rate)`` with each streamed piece while recording.
+        """Call ``callback(samples, sr)`` with each streamed piece while recording.
 
         ``samples`` is float32 in [-1, 1]; the first chunk of a take arrives after the
         ``recording`` trait turned True, so observers of that trait can reset their state.
+        ``remove=True`` unregisters ``callback``.
         """
-        _register(self._chunk_callbacks, callback, remove)
+        self._chunk_callbacks.register_callback(callback, remove=remove)
 
     def _handle_message(self, _widget, content, buffers):
         kind = content.get("type")
@@ -106,8 +110,7 @@ class Recorder(anywidget.AnyWidget):
             if self._streamed_bytes > self.max_bytes:
                 return  # the final recording will be refused with a message
             samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-            for callback in self._chunk_callbacks:
-                callback(samples, int(content.get("sample_rate", SAMPLE_RATE)))
+            self._chunk_callbacks(samples, int(content.get("sr", self.sr)))
         elif kind == "recording" and buffers:
             data = bytes(buffers[0])
             if len(data) > self.max_bytes:
@@ -116,14 +119,30 @@ class Recorder(anywidget.AnyWidget):
                     f"Record a shorter clip."
                 )
                 return
+            seconds = _wav_seconds(data) if self.min_seconds else None
+            if seconds is not None and seconds < self.min_seconds:
+                self.status = self.too_short_message("The recording", seconds) + " Record a longer clip."
+                return
             self.status = ""
             self.last_recording = data
-            for callback in self._recording_callbacks:
-                callback(data)
+            self._recording_callbacks(data)
 
 
-def _register(callbacks: list, callback: Callable, remove: bool) -> None:
-    if remove:
-        callbacks.remove(callback)
-    elif callback not in callbacks:
-        callbacks.append(callback)
+def _wav_seconds(data: bytes) -> float | None:
+    """Duration of a WAV file from its header (None if the header cannot be read)."""
+    import io
+
+    import soundfile
+
+    try:
+        return soundfile.info(io.BytesIO(data)).duration
+    except Exception:  # noqa: BLE001 - whoever decodes the recording reports what is wrong with it
+        return None
+
+
+def __getattr__(name: str):
+    if name == "SAMPLE_RATE":  # deprecated: one constant, serwidgets.audio.TARGET_SR
+        warnings.warn("serwidgets.widgets.recorder.SAMPLE_RATE is deprecated; use serwidgets.audio.TARGET_SR "
+                      "(or Recorder.sr)", DeprecationWarning, stacklevel=2)
+        return TARGET_SR
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

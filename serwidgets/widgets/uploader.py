@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Callable
 
 import anywidget
+import ipywidgets
 import numpy as np
 import traitlets
 
-from .recorder import _register
+from .limits import Limits
 
 STATIC = Path(__file__).parent / "static"
 
@@ -38,7 +39,7 @@ def too_large_message(name: str, size: int, max_bytes: int) -> str:
             f"Upload a shorter recording.")
 
 
-class Uploader(anywidget.AnyWidget):
+class Uploader(Limits, anywidget.AnyWidget):
     """An upload button for wav, flac, ogg, mp3, webm and m4a files.
 
     Parameters
@@ -47,52 +48,54 @@ class Uploader(anywidget.AnyWidget):
         Largest file accepted (bytes); the browser refuses larger files before sending them.
         The server's websocket message limit must be larger: the dashboard's config sets it.
     max_seconds : float
-        Longest audio accepted (seconds).
+        Longest audio accepted (seconds, at most 3600).
+    min_seconds : float
+        Shortest audio accepted (seconds; default 0: no minimum).
 
     Examples
     --------
     >>> from serwidgets.widgets import Uploader
     >>> uploader = Uploader(max_seconds=60)
-    >>> uploader.on_upload(lambda y, sr, name: print(name, y.shape, sr))   # doctest: +SKIP
+    >>> uploader.on_upload(lambda y, sr, name: print(name, y.shape, sr))
     >>> uploader                                                            # doctest: +SKIP
     """
 
     _esm = STATIC / "uploader.js"
     _css = STATIC / "widgets.css"
 
-    max_bytes = traitlets.Int(MAX_UPLOAD_BYTES, help="largest file accepted (bytes)").tag(sync=True)
-    max_seconds = traitlets.Float(120.0, help="longest audio accepted (seconds)").tag(sync=True)
+    max_seconds_limit = 3600.0
+
     accept_types = traitlets.Unicode(",".join(ACCEPTED), help="file chooser filter").tag(sync=True)
     status = traitlets.Unicode("", help="message shown under the button (errors)").tag(sync=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.last_upload: tuple[str, bytes] | None = None
-        self._callbacks: list[Callable[[np.ndarray, int, str], None]] = []
-        self._refused_callbacks: list[Callable[[str], None]] = []
+        self._upload_callbacks = ipywidgets.CallbackDispatcher()
+        self._refused_callbacks = ipywidgets.CallbackDispatcher()
         self.on_msg(self._handle_message)
 
-    @traitlets.validate("max_bytes")
-    def _check_max_bytes(self, proposal):
-        value = proposal["value"]
-        if value < 1024:
-            raise traitlets.TraitError(f"max_bytes must be at least 1024, got {value}")
-        return value
+    @traitlets.default("max_seconds")
+    def _default_max_seconds(self):
+        return 120.0
 
-    @traitlets.validate("max_seconds")
-    def _check_max_seconds(self, proposal):
-        value = proposal["value"]
-        if not 0 < value <= 3600:
-            raise traitlets.TraitError(f"max_seconds must be in (0, 3600] seconds, got {value}")
-        return value
+    @traitlets.default("max_bytes")
+    def _default_max_bytes(self):
+        return MAX_UPLOAD_BYTES
 
     def on_upload(self, callback: Callable[[np.ndarray, int, str], None], remove: bool = False) -> None:
-        """Call ``callback(y, sample_rate, name)`` with each accepted file's decoded audio."""
-        _register(self._callbacks, callback, remove)
+        """Call ``callback(y, sr, name)`` with each accepted file's decoded audio (at its own rate ``sr``).
+
+        ``remove=True`` unregisters ``callback``.
+        """
+        self._upload_callbacks.register_callback(callback, remove=remove)
 
     def on_refused(self, callback: Callable[[str], None], remove: bool = False) -> None:
-        """Call ``callback(message)`` for each file refused (too large, too long, not audio)."""
-        _register(self._refused_callbacks, callback, remove)
+        """Call ``callback(message)`` for each file refused (too large, too long or short, not audio).
+
+        ``remove=True`` unregisters ``callback``.
+        """
+        self._refused_callbacks.register_callback(callback, remove=remove)
 
     def _handle_message(self, _widget, content, buffers):
         kind = content.get("type")
@@ -111,8 +114,7 @@ class Uploader(anywidget.AnyWidget):
 
     def _refuse(self, message: str) -> bool:
         self.status = message
-        for callback in self._refused_callbacks:
-            callback(message)
+        self._refused_callbacks(message)
         return False
 
     def accept(self, data: bytes, name: str) -> bool:
@@ -132,12 +134,13 @@ class Uploader(anywidget.AnyWidget):
         named.name = name  # decode's messages then name the file
         try:
             # Stops decoding as soon as the limit is passed: a long upload costs little.
-            y, sample_rate = audio.decode(named, max_seconds=self.max_seconds)
+            y, sr = audio.decode(named, max_seconds=self.max_seconds)
         except audio.TooLongError as error:
             return self._refuse(f"{error}.")
         except audio.AudioError as error:
             return self._refuse(f"Could not read {error}.")
+        if len(y) < self.min_seconds * sr:
+            return self._refuse(self.too_short_message(name, len(y) / sr) + " Upload a longer recording.")
         self.last_upload = (name, data)
-        for callback in self._callbacks:
-            callback(y, sample_rate, name)
+        self._upload_callbacks(y, sr, name)
         return True

@@ -20,7 +20,7 @@ def recorder_audio(recorder) -> tuple[np.ndarray, int]:
     -------
     y : np.ndarray
         float32 samples, shape (frames, channels), at the recording's own sample rate.
-    sample_rate : int
+    sr : int
 
     Raises
     ------

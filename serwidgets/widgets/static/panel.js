@@ -44,7 +44,7 @@ function render({ model, el }) {
     </div>
     <div class="ser-views">
       <figure><canvas class="ser-waveform" width="600" height="90"></canvas>
-        <figcaption>Waveform the model heard (trimmed, loudness-normalised, 16 kHz)</figcaption></figure>
+        <figcaption class="ser-waveform-caption"></figcaption></figure>
       <figure><canvas class="ser-spectrogram" width="600" height="128"></canvas>
         <figcaption>Log-mel spectrogram (the model's input; low pitch at the bottom)</figcaption></figure>
       <audio class="ser-audio" controls preload="auto"></audio>
@@ -160,6 +160,8 @@ function render({ model, el }) {
   }
 
   function drawWaveform() {
+    q(".ser-waveform-caption").textContent =
+      `Waveform the model heard (trimmed, loudness-normalised, ${model.get("sr") / 1000} kHz)`;
     const buffer = asArrayBuffer(model.get("waveform"));
     const ctx = waveform.getContext("2d");
     ctx.clearRect(0, 0, waveform.width, waveform.height);
@@ -219,7 +221,7 @@ function render({ model, el }) {
     drawHeadline: ["state", "message", "model_info", "labels", "probabilities", "top", "confidence",
                    "uncertain", "duration", "colors", "revision", "calibrated", "calibration_info"],
     drawTimeline: ["timeline", "timeline_live", "window"],
-    drawWaveform: ["waveform"],
+    drawWaveform: ["waveform", "sr"],
     drawSpectrogram: ["spectrogram", "spectrogram_shape"],
     loadAudio: ["audio"],
   };

@@ -1,12 +1,11 @@
-// Recorder front end: microphone -> AudioWorklet -> 16 kHz mono PCM -> kernel.
+// Recorder front end: microphone -> AudioWorklet -> mono PCM at the `sr` trait's rate -> kernel.
 //
 // Messages to the kernel (model.send, PCM as a binary buffer, never JSON numbers):
-//   {type: "chunk", seq, sample_rate}      + Int16 PCM since the previous chunk (live timeline)
-//   {type: "recording", sample_rate, n_samples} + the whole take as a 16-bit WAV file
-// Errors (no microphone, permission denied, insecure page) are written to the `status`
-// trait, so they show in the widget and the kernel sees them too.
-
-const TARGET_RATE = 16000;
+//   {type: "chunk", seq, sr}               + Int16 PCM since the previous chunk (live timeline)
+//   {type: "recording", sr, n_samples}     + the whole take as a 16-bit WAV file
+// The output rate is the `sr` trait (serwidgets.audio.TARGET_SR in Python), read when a take
+// starts. Errors (no microphone, permission denied, insecure page) are written to the
+// `status` trait, so they show in the widget and the kernel sees them too.
 
 // The worklet mixes the input to mono and hands blocks of 2048 frames to the page.
 // "flush" sends what is buffered and then {flushed: true}, so stopping loses no audio.
@@ -223,9 +222,10 @@ function render({ model, el }) {
       mute.gain.value = 0; // the worklet must be pulled by the graph, but not heard
       source.connect(capture).connect(mute).connect(context.destination);
 
+      const sr = model.get("sr");
       session = {
-        stream, context, capture,
-        resampler: new Resampler(context.sampleRate, TARGET_RATE),
+        stream, context, capture, sr,
+        resampler: new Resampler(context.sampleRate, sr),
         parts: [], total: 0, pending: [], seq: 0, level: 0, stopping: false,
       };
       capture.port.onmessage = (event) => onBlock(event.data);
@@ -254,7 +254,7 @@ function render({ model, el }) {
     const db = 20 * Math.log10(peak + 1e-9);
     meter.style.width = `${Math.max(0, Math.min(100, (db + 60) * 100 / 60))}%`;
     append(session.resampler.process(data));
-    const seconds = session.total / TARGET_RATE;
+    const seconds = session.total / session.sr;
     showElapsed(seconds);
     if (seconds >= model.get("max_seconds") && !session.stopping) stop();
   }
@@ -272,7 +272,7 @@ function render({ model, el }) {
     const n = session.pending.reduce((sum, part) => sum + part.length, 0);
     const pcm = concatInt16(session.pending, n);
     session.pending = [];
-    model.send({ type: "chunk", seq: session.seq++, sample_rate: TARGET_RATE }, undefined, [pcm.buffer]);
+    model.send({ type: "chunk", seq: session.seq++, sr: session.sr }, undefined, [pcm.buffer]);
   }
 
   async function stop() {
@@ -292,8 +292,8 @@ function render({ model, el }) {
     current.context.close();
     const pcm = concatInt16(current.parts, current.total);
     session = null;
-    model.send({ type: "recording", sample_rate: TARGET_RATE, n_samples: pcm.length }, undefined,
-               [wavFile(pcm, TARGET_RATE)]);
+    model.send({ type: "recording", sr: current.sr, n_samples: pcm.length }, undefined,
+               [wavFile(pcm, current.sr)]);
     meter.style.width = "0%";
     button.dataset.state = "idle";
     button.setAttribute("aria-pressed", "false");
@@ -305,7 +305,7 @@ function render({ model, el }) {
 
   button.addEventListener("click", () => (session ? stop() : start()));
   model.on("change:status", showStatus);
-  model.on("change:max_seconds", () => showElapsed(session ? session.total / TARGET_RATE : 0));
+  model.on("change:max_seconds", () => showElapsed(session ? session.total / session.sr : 0));
   showStatus();
   showElapsed(0);
 
