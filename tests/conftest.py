@@ -11,19 +11,19 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def data_root() -> Path:
-    """The corpora root: ``SER_DATA`` if set, else ``../shared/data`` beside the checkout."""
+def data_dir() -> Path:
+    """The folder holding the corpora: ``SER_DATA`` if set, else ``../shared/data`` beside the checkout."""
     env = os.environ.get("SER_DATA")
     return Path(env) if env else REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    root = data_root()
-    # The corpora are part of the test contract: a missing root is an error, not a skip.
-    if not (root / "emodb").is_dir() or not (root / "ravdess").is_dir():
-        pytest.fail(f"real corpora not found under {root} (set SER_DATA)")
-    return root
+    folder = data_dir()
+    # The corpora are part of the test contract: a missing folder is an error, not a skip.
+    if not (folder / "emodb").is_dir() or not (folder / "ravdess").is_dir():
+        pytest.fail(f"real corpora not found under {folder} (set SER_DATA)")
+    return folder
 
 
 @pytest.fixture(scope="session")
