@@ -38,9 +38,8 @@ Examples
 from __future__ import annotations
 
 import datetime
-import json
 import time
-from pathlib import Path
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -52,7 +51,6 @@ __all__ = ["PROTOCOLS", "CLASSIFIERS", "scores", "make_splits", "make_classifier
 
 PROTOCOLS = ("loso", "speaker-kfold", "loco", "random", "leaky")
 CLASSIFIERS = ("cnn", "baseline", "whisper")
-MODELS = CLASSIFIERS  # old name, kept for one release
 #: How calibration clips are drawn for ``calibration_clips``: across emotions, or neutral only
 #: (to show why the dashboard asks for varied speech).
 CALIBRATION_KINDS = ("varied", "neutral")
@@ -118,7 +116,7 @@ def make_splits(df, protocol, *, n_folds=None, val_speakers=0, seed=0):
     >>> df2, folds, independent = make_splits(df, "speaker-kfold", n_folds=6)  # doctest: +SKIP
     """
     from . import splits
-    from .train import with_noisy_copies
+    from .inputs import with_noisy_copies
 
     if protocol == "loso":
         return df, list(splits.loso(df, val_speakers, seed)), True
@@ -137,7 +135,7 @@ def make_splits(df, protocol, *, n_folds=None, val_speakers=0, seed=0):
     raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
 
 
-def make_classifier(model, labels, *, recipe=None, feature_config=None, audio_options=None, verbose=2,
+def make_classifier(name, labels, *, recipe=None, feature_config=None, audio_options=None, verbose=2,
                     baseline_options=None, head_options=None):
     """A fresh classifier: ``"cnn"`` (:class:`~serwidgets.train.NetClassifier`), ``"baseline"``
     or ``"whisper"`` (:class:`~serwidgets.heads.EmbeddingClassifier` on the frozen encoder).
@@ -151,20 +149,42 @@ def make_classifier(model, labels, *, recipe=None, feature_config=None, audio_op
     >>> make_classifier("baseline", ("angry", "sad")).name                # doctest: +SKIP
     'baseline'
     """
-    if model == "cnn":
+    if name == "cnn":
         from .train import NetClassifier
 
         return NetClassifier(labels, recipe, feature_config, audio_options, verbose=verbose)
-    if model == "baseline":
+    if name == "baseline":
         from .baseline import BaselineClassifier
 
         return BaselineClassifier(labels, feature_config=feature_config, audio_options=audio_options,
                                   **(baseline_options or {}))
-    if model == "whisper":
+    if name == "whisper":
         from .heads import EmbeddingClassifier
 
         return EmbeddingClassifier(labels, audio_options=audio_options, **(head_options or {}))
-    raise ValueError(f"unknown model {model!r}; expected one of {CLASSIFIERS}")
+    raise ValueError(f"unknown classifier {name!r}; expected one of {CLASSIFIERS}")
+
+
+def _fresh_classifiers(classifier, make):
+    """``(name, prototype, fresh)``: ``fresh()`` is an unfitted classifier for one fold.
+
+    ``classifier`` is a name for :func:`make_classifier` (``make(name)`` builds it), an
+    unfitted estimator (cloned with :func:`sklearn.base.clone`), or -- deprecated -- a
+    callable returning a new classifier.
+    """
+    from sklearn.base import clone
+
+    if isinstance(classifier, str):
+        prototype = make(classifier)
+        return classifier, prototype, lambda: clone(prototype, safe=False)
+    if hasattr(classifier, "fit") and not isinstance(classifier, type):
+        name = getattr(classifier, "name", type(classifier).__name__)
+        return name, classifier, lambda: clone(classifier, safe=False)
+    if callable(classifier):
+        warnings.warn("evaluate(df, factory, ...) with a callable is deprecated; pass a classifier name "
+                      "or an unfitted estimator (it is cloned for every fold)", DeprecationWarning, stacklevel=3)
+        return getattr(classifier, "__name__", "custom"), classifier(), classifier
+    raise TypeError(f"classifier must be one of {CLASSIFIERS}, an estimator or a callable, got {classifier!r}")
 
 
 def _calibration_draw(table, rows, k, kind, rng):
@@ -257,18 +277,22 @@ def _accuracy_by(df, correct, column):
     return {str(k): float(v) for k, v in pd.Series(correct).groupby(df[column].to_numpy()).mean().items()}
 
 
-def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, recipe=None,
+def evaluate(df, classifier, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, recipe=None,
              baseline_options=None, feature_config=None, audio_options=None, seed=0, verbose=2,
              only_folds=None, log=print, head_options=None, calibration_clips=None,
              calibration_kind="varied"):
-    """Run ``protocol`` with a fresh ``model`` per fold and pool the test predictions.
+    """Run ``protocol`` with a fresh copy of ``classifier`` per fold and pool the test predictions.
 
     Parameters
     ----------
     df : pandas.DataFrame
         Corpus table restricted to ``task``.
-    model : {"cnn", "baseline"} or callable
-        A name for :func:`make_classifier`, or ``f() -> classifier``.
+    classifier : {"cnn", "baseline", "whisper"} or estimator
+        A name for :func:`make_classifier` (built with ``recipe``, ``baseline_options``,
+        ``head_options``, ``feature_config``, ``audio_options``), or an unfitted estimator
+        (e.g. ``BaselineClassifier(labels, feature_set="compare")``), cloned with
+        :func:`sklearn.base.clone` for every fold. A callable ``f() -> classifier`` still
+        works, with a DeprecationWarning.
     protocol : {"loso", "speaker-kfold", "loco", "random", "leaky"}
     task : str
     n_folds : int, optional
@@ -276,7 +300,8 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     snrs : sequence of float or None
         Test-time SNRs for the noise sweep (None = clean); ``leaky`` runs clean only.
     recipe : serwidgets.train.Recipe, optional
-        For the CNN; its ``val_speakers`` and ``seed`` are used by the splits.
+        For ``"cnn"``; its ``val_speakers`` are used by the splits (a
+        :class:`~serwidgets.train.NetClassifier` passed in brings its own recipe).
     baseline_options : dict, optional
         For the baseline (:class:`~serwidgets.baseline.BaselineClassifier` arguments).
     head_options : dict, optional
@@ -301,11 +326,14 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     Returns
     -------
     dict
-        JSON-ready result (see :func:`serwidgets.results.write_results`).
+        JSON-ready result (see :func:`serwidgets.results.write_results`): ``classifier``
+        (the name), ``recipe``, ``metrics``, ``folds``, ``speaker_norm``, ...
 
     Examples
     --------
     >>> r = evaluate(df, "baseline", "random", task="emodb7", snrs=[None])   # doctest: +SKIP
+    >>> from serwidgets.baseline import BaselineClassifier
+    >>> r = evaluate(df, BaselineClassifier(labels, feature_set="egemaps"), "loso", task="emodb7")  # doctest: +SKIP
     """
     from . import fingerprint
     from . import labels as labels_module
@@ -318,10 +346,15 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     labels = labels_module.task_labels(task)
     start = time.perf_counter()
     recipe = recipe or Recipe()
-    name = model if isinstance(model, str) else getattr(model, "__name__", "custom")
-    factory = model if callable(model) else (lambda: make_classifier(
-        model, labels, recipe=recipe, feature_config=feature_config, audio_options=audio_options,
+    name, probe, fresh = _fresh_classifiers(classifier, lambda name: make_classifier(
+        name, labels, recipe=recipe, feature_config=feature_config, audio_options=audio_options,
         verbose=verbose, baseline_options=baseline_options, head_options=head_options))
+    if not isinstance(classifier, str):
+        own = getattr(probe, "labels", None)
+        if own is not None and tuple(own) != tuple(labels):
+            raise ValueError(f"the classifier's labels {tuple(own)} are not task {task!r}'s {tuple(labels)}")
+        if name == "cnn":
+            recipe = getattr(probe, "recipe", None) or recipe  # a NetClassifier passed in: its own recipe
     if calibration_clips is not None and name != "whisper":
         raise ValueError("calibration_clips needs the 'whisper' model (an encoder head)")
     if calibration_kind not in CALIBRATION_KINDS:
@@ -329,7 +362,6 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     val_speakers = recipe.val_speakers if name == "cnn" else 0
     # Files that cannot be used (empty, corrupt, no speech, ...) are dropped before splitting
     # and counted per cause in the result ("skipped_files").
-    probe = factory()
     skipped = probe.skipped_files(df) if hasattr(probe, "skipped_files") else {}
     if skipped:
         df = df[~df["path"].astype(str).isin(skipped)].reset_index(drop=True)
@@ -356,7 +388,7 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     fold_results, calibration_used = [], []
     for i, split in enumerate(folds):
         fold_start = time.perf_counter()
-        classifier = factory()
+        classifier = fresh()
         if protocol == "leaky":
             # Deliberately past the guard: this protocol exists to measure what leakage does.
             val = table.iloc[split.val] if split.val.size else None
@@ -384,10 +416,11 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
             "name": split.name, "n_train": int(split.train.size), "n_val": int(split.val.size),
             "n_test": int(scored.size), "UA": fold["UA"], "WA": fold["WA"],
             "seconds": round(time.perf_counter() - fold_start, 1),
-            "best_epoch": getattr(classifier, "history", {}).get("best_epoch"),
-            **({"C": classifier.chosen_C} if getattr(classifier, "chosen_C", None) is not None else {}),
-            # Encoder heads: the states (and C) the training side's own CV chose for this fold.
-            **({"layers": list(classifier.layers_), "C": classifier.C_} if hasattr(classifier, "layers_") else {}),
+            "best_epoch": getattr(classifier, "history_", {}).get("best_epoch"),
+            # Encoder heads: the states (and C) the training side's own CV chose for this fold;
+            # the baseline: its C.
+            **({"layers": list(classifier.layers_), "C": classifier.C_} if hasattr(classifier, "layers_") else
+               {"C": classifier.C_} if getattr(classifier, "C_", None) is not None else {}),
         })
         log(f"{protocol} {split.name}: UA {fold['UA']:.3f} WA {fold['WA']:.3f} "
             f"({fold_results[-1]['seconds']:.0f} s, {i + 1}/{len(folds)})")
@@ -396,14 +429,14 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
     pooled = scores(truth[tested], predicted[snr_keys[0]][tested], labels)
     correct = truth[tested] == predicted[snr_keys[0]][tested]
     fold_ua = np.array([f["UA"] for f in fold_results])
-    model_recipe = recipe.to_dict() if name == "cnn" else getattr(factory(), "recipe", {})
+    model_recipe = recipe.to_dict() if name == "cnn" else getattr(probe, "recipe", {})
     return {
-        "model": name,
+        "classifier": name,
         "recipe": model_recipe,
         "feature_config": (feature_config or FeatureConfig()).to_dict(),
         "audio_options": (audio_options or AudioOptions()).to_dict(),
         # Transductive: test speakers' unlabelled clips shaped their features (see baseline).
-        "speaker_normalised": bool(model_recipe.get("speaker_norm", False)) or calibration_clips == "all",
+        "speaker_norm": bool(model_recipe.get("speaker_norm", False)) or calibration_clips == "all",
         **({"calibration": {
             "clips": calibration_clips, "kind": calibration_kind,
             "transductive": calibration_clips == "all",
@@ -440,3 +473,11 @@ def evaluate(df, model, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, reci
         # Library versions, CPU, thread counts: a re-run matches exactly only in the same one.
         "environment": fingerprint.environment(),
     }
+
+
+def __getattr__(name):
+    # Deprecated module attributes (one release).
+    if name == "MODELS":
+        warnings.warn("evaluate.MODELS is deprecated; use evaluate.CLASSIFIERS", DeprecationWarning, stacklevel=2)
+        return CLASSIFIERS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

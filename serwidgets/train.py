@@ -12,10 +12,8 @@ Every model is a *classifier* with the same two methods, so protocols
 :class:`NetClassifier` trains a network of :mod:`serwidgets.nets`;
 :class:`serwidgets.baseline.BaselineClassifier` is the fast statistics + scikit-learn anchor.
 
-A table may carry an ``snr_db`` column: those rows are loaded, given noise at that SNR
-(``noise`` column: kind, default white) and featurised on the fly, with a seed derived from
-the file and the SNR. That one mechanism serves the noisy *training copies*, the test-time SNR
-sweep and the ``leaky`` protocol. Clean rows come from :mod:`serwidgets.cache`.
+Inputs (clean or, for rows with an ``snr_db`` column, with noise added) come from
+:func:`serwidgets.inputs.load_inputs`.
 
 Examples
 --------
@@ -28,28 +26,22 @@ Examples
 
 from __future__ import annotations
 
-import zlib
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from sklearn.base import BaseEstimator
 
 from .audio import AudioOptions
 from .augment import Augmenter
 from .features import FeatureConfig
 
-__all__ = [
-    "Recipe",
-    "NetClassifier",
-    "load_inputs",
-    "with_noisy_copies",
-    "fit_split",
-    "train_bundle",
-]
+# Input loading moved to serwidgets.inputs; importable from here for one more release.
+from .inputs import DEFAULT_NOISE, load_inputs, with_noisy_copies  # noqa: F401, E402
+from .inputs import row_rng as _row_rng  # noqa: F401, E402
 
-#: Test-time / copy noise when a row names none.
-DEFAULT_NOISE = "white"
+__all__ = ["Recipe", "NetClassifier", "fit_split", "train_bundle", "pin_threads"]
 
 #: TensorFlow's intra- and inter-op threads while training. A fixed count, not one per CPU:
 #: the thread count changes a CNN's floating-point sums, so a result is reproducible only
@@ -157,115 +149,26 @@ class Recipe:
         )
 
 
-def _row_rng(path: str, snr_db: float, copy: int = 0) -> np.random.Generator:
-    # A stable seed per (file, SNR, copy): noisy inputs are the same in every run and process.
-    return np.random.default_rng(zlib.crc32(f"{path}|{snr_db:g}|{copy}".encode()))
-
-
-def load_inputs(df, kind="log_mel", feature_config=None, audio_options=None, cache_dir=None, report=True):
-    """Model inputs of every row: log-mels ``(n_mels, frames)`` or waveforms ``(samples,)``.
-
-    Clean log-mels come from the feature cache. Rows with a finite ``snr_db`` get noise of
-    kind ``noise`` (default white) added to the prepared waveform before featurising.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Corpus table; optional columns ``snr_db``, ``noise``, ``copy``.
-    kind : {"log_mel", "waveform"}
-    feature_config : FeatureConfig, optional
-    audio_options : AudioOptions, optional
-    cache_dir : str or path, optional
-        Feature cache folder (default: :func:`serwidgets.cache.default_cache_dir`).
-    report : bool
-        Print the number of skipped files per cause to stderr (if any).
-
-    Returns
-    -------
-    serwidgets.cache.Features
-        A list with one float32 array per row, variable length, and ``None`` for each row
-        whose file cannot be used (an :class:`~serwidgets.audio.AudioError`): such files
-        are skipped, counted per cause on stderr and listed in ``.skipped`` (path -> error).
-
-    Examples
-    --------
-    >>> specs = load_inputs(df.assign(snr_db=10.0))                 # doctest: +SKIP
-    """
-    from . import audio, augment, cache, features
-
-    feature_config = feature_config or FeatureConfig()
-    audio_options = audio_options or AudioOptions()
-    snr = df["snr_db"].to_numpy(float) if "snr_db" in df else np.full(len(df), np.nan)
-    noisy = np.isfinite(snr)
-    out = cache.Features([None] * len(df))
-    clean = np.flatnonzero(~noisy)
-    paths = df["path"].astype(str).to_numpy()
-    if kind == "log_mel" and clean.size:
-        specs = cache.cached_features(paths[clean], feature_config, audio_options, cache_dir, progress=False,
-                                      report=report)
-        out.skipped.update(specs.skipped)
-        for i, spec in zip(clean, specs):
-            out[i] = spec
-    noise = df["noise"].fillna(DEFAULT_NOISE).to_numpy() if "noise" in df else np.full(len(df), DEFAULT_NOISE)
-    copy = df["copy"].fillna(0).to_numpy(int) if "copy" in df else np.zeros(len(df), int)
-    loaded = {}
-    for i in range(len(df)):
-        if out[i] is not None or paths[i] in out.skipped:
-            continue
-        try:
-            y = audio.load(paths[i], audio_options)
-        except audio.AudioError as error:  # one unusable file must not stop the run
-            out.skipped[paths[i]] = loaded[paths[i]] = error
-            continue
-        if noisy[i]:
-            y = augment.add_noise(y, snr[i], noise[i], rng=_row_rng(paths[i], snr[i], copy[i]))
-        out[i] = features.log_mel(y, feature_config) if kind == "log_mel" else y
-    if report:
-        cache.report_skipped(loaded, len(df), "inputs")
-    return out
-
-
-def with_noisy_copies(df, n_copies, snr_db=(5.0, 20.0), seed=0, noise=DEFAULT_NOISE):
-    """``df`` plus ``n_copies`` noisy copies of every row (``source`` = the original path).
-
-    Only ever call this on a training side: a copy of a test clip in training is a leak,
-    and :func:`serwidgets.splits.check_leakage` finds it through the ``source`` column.
-
-    Examples
-    --------
-    >>> with_noisy_copies(train_df, 1)["snr_db"].notna().sum() == len(train_df)  # doctest: +SKIP
-    True
-    """
-    if n_copies <= 0:
-        return df
-    rng = np.random.default_rng(seed)
-    copies = [
-        df.assign(
-            source=df["path"], snr_db=rng.uniform(*snr_db, size=len(df)).round(1),
-            noise=noise, copy=k + 1,
-        )
-        for k in range(n_copies)
-    ]
-    return pd.concat([df, *copies], ignore_index=True)
-
-
-class NetClassifier:
+class NetClassifier(BaseEstimator):
     """A :mod:`serwidgets.nets` network trained with :class:`Recipe`.
 
     Training draws a random crop of ``feature_config.duration`` seconds from every clip each
     epoch, applies SpecAugment to the batch, weights classes by inverse frequency, and stops
     early on the validation speakers' loss (restoring the best weights). Prediction averages
     the probabilities of windows hopping one second over the clip, as the predictor does.
-    The model is built inside ``strategy.scope()`` (default: the current
+    The network is built inside ``strategy.scope()`` (default: the current
     ``tf.distribute`` strategy), so a multi-GPU strategy needs no code change.
+    A scikit-learn estimator: the parameters are stored as given, what fitting learns ends
+    in ``_``, and :func:`sklearn.base.clone` makes an unfitted copy.
 
     Parameters
     ----------
     labels : sequence of str
         Output order.
-    recipe : Recipe
-    feature_config : FeatureConfig
-    audio_options : AudioOptions
+    recipe : Recipe, optional
+        Default: ``Recipe()``.
+    feature_config : FeatureConfig, optional
+    audio_options : AudioOptions, optional
     cache_dir : str or path, optional
     verbose : int
         Keras progress (0 silent, 1 bar, 2 one line per epoch).
@@ -273,13 +176,25 @@ class NetClassifier:
 
     Attributes
     ----------
-    model : keras.Model
-    history : dict
-        Keras history, plus ``best_epoch``.
+    classes_ : tuple of str
+        The labels, in output order.
+    network_ : keras.Model
+        The trained network.
+    history_ : dict
+        Keras history, plus ``best_epoch`` (with validation speakers).
+    training_ : dict
+        The card's ``training`` entry: the recipe (and, from :func:`train_bundle`, the
+        training data's corpora, counts and speakers).
+
+    See Also
+    --------
+    serwidgets.baseline.BaselineClassifier : the same interface on utterance functionals.
 
     Examples
     --------
-    >>> clf = NetClassifier(("angry", "sad"), Recipe(epochs=2))        # doctest: +SKIP
+    >>> clf = NetClassifier(("angry", "sad"), Recipe(epochs=2))
+    >>> clf.get_params()["recipe"].epochs, clf.input_shape
+    (2, (64, 188))
     >>> clf.fit(train_df, val_df).predict_proba(test_df)              # doctest: +SKIP
     """
 
@@ -287,38 +202,71 @@ class NetClassifier:
 
     def __init__(self, labels, recipe=None, feature_config=None, audio_options=None,
                  cache_dir=None, verbose=2, strategy=None):
-        self.labels = tuple(labels)
-        self.recipe = recipe or Recipe()
-        self.feature_config = feature_config or FeatureConfig()
-        self.audio_options = audio_options or AudioOptions()
+        self.labels = labels
+        self.recipe = recipe
+        self.feature_config = feature_config
+        self.audio_options = audio_options
         self.cache_dir = cache_dir
         self.verbose = verbose
         self.strategy = strategy
-        self.kind = "waveform" if self.recipe.net == "zhao2019_1d" else "log_mel"
-        self.model = None
-        self.history = {}
-        self.training = {"recipe": self.recipe.to_dict()}
+
+    # -- parameters with their defaults filled in --------------------------------------------
+    @property
+    def _recipe(self) -> Recipe:
+        return self.recipe or Recipe()
+
+    @property
+    def _feature_config(self) -> FeatureConfig:
+        return self.feature_config or FeatureConfig()
+
+    @property
+    def _audio_options(self) -> AudioOptions:
+        return self.audio_options or AudioOptions()
+
+    @property
+    def kind(self) -> str:
+        """``"waveform"`` for the 1-D network, else ``"log_mel"``."""
+        return "waveform" if self._recipe.net == "zhao2019_1d" else "log_mel"
 
     @property
     def input_shape(self) -> tuple:
-        cfg = self.feature_config
+        cfg = self._feature_config
         return (cfg.n_samples,) if self.kind == "waveform" else (cfg.n_mels, cfg.n_frames)
 
     @property
     def net(self) -> dict:
-        """How to rebuild the network (for :func:`serwidgets.bundle.save_bundle`)."""
-        return {"name": self.recipe.net, "kwargs": dict(self.recipe.net_kwargs),
+        """How to rebuild the network (for the bundle's card)."""
+        return {"name": self._recipe.net, "kwargs": dict(self._recipe.net_kwargs),
                 "input_shape": list(self.input_shape)}
+
+    # -- deprecated attribute names (one release) --------------------------------------------
+    @property
+    def model(self):
+        """Deprecated: :attr:`network_`."""
+        warnings.warn("NetClassifier.model is deprecated; use .network_", DeprecationWarning, stacklevel=2)
+        return getattr(self, "network_", None)
+
+    @property
+    def history(self):
+        """Deprecated: :attr:`history_`."""
+        warnings.warn("NetClassifier.history is deprecated; use .history_", DeprecationWarning, stacklevel=2)
+        return getattr(self, "history_", {})
+
+    @property
+    def training(self):
+        """Deprecated: :attr:`training_`."""
+        warnings.warn("NetClassifier.training is deprecated; use .training_", DeprecationWarning, stacklevel=2)
+        return getattr(self, "training_", {"recipe": self._recipe.to_dict()})
 
     def _targets(self, df):
         index = {label: i for i, label in enumerate(self.labels)}
         unknown = set(df["emotion"]) - set(index)
         if unknown:
-            raise ValueError(f"emotions {sorted(unknown)} are not in the labels {self.labels}")
+            raise ValueError(f"emotions {sorted(unknown)} are not in the labels {tuple(self.labels)}")
         return df["emotion"].map(index).to_numpy(np.int64)
 
     def _inputs(self, df):
-        return load_inputs(df, self.kind, self.feature_config, self.audio_options, self.cache_dir)
+        return load_inputs(df, self.kind, self._feature_config, self._audio_options, self.cache_dir)
 
     def _usable(self, df):
         """``df`` without the rows whose file cannot be used, and those rows' inputs."""
@@ -340,8 +288,8 @@ class NetClassifier:
         """A tf.data pipeline over in-memory clips: shuffle, random crops, SpecAugment."""
         import tensorflow as tf
 
-        rng = np.random.default_rng(self.recipe.seed)
-        augmenter = self.recipe.augmenter()
+        rng = np.random.default_rng(self._recipe.seed)
+        augmenter = self._recipe.augmenter()
 
         def make_batch(idx):
             batch = np.stack([self._crop(inputs[i], "random", rng) for i in idx])
@@ -358,8 +306,8 @@ class NetClassifier:
         n = len(inputs)
         return (
             tf.data.Dataset.range(n)
-            .shuffle(n, seed=self.recipe.seed, reshuffle_each_iteration=True)
-            .batch(self.recipe.batch_size)
+            .shuffle(n, seed=self._recipe.seed, reshuffle_each_iteration=True)
+            .batch(self._recipe.batch_size)
             .map(numpy_batch)  # sequential: the numpy RNG keeps runs reproducible
             .prefetch(2)
         )
@@ -377,7 +325,9 @@ class NetClassifier:
 
         from . import nets
 
-        recipe = self.recipe
+        recipe = self._recipe
+        self.classes_ = tuple(self.labels)
+        self.training_ = {"recipe": recipe.to_dict()}
         pin_threads()
         keras.utils.set_random_seed(recipe.seed)
         train_df = with_noisy_copies(train_df, recipe.noisy_copies, recipe.copy_snr_db, recipe.seed)
@@ -393,30 +343,30 @@ class NetClassifier:
                 "val_loss", patience=recipe.patience, restore_best_weights=True))
         class_weight = None
         if recipe.class_weights:
-            counts = np.bincount(targets, minlength=len(self.labels))
+            counts = np.bincount(targets, minlength=len(self.classes_))
             class_weight = {k: len(targets) / (len(counts) * c) for k, c in enumerate(counts) if c}
 
         strategy = self.strategy or tf.distribute.get_strategy()
         with strategy.scope():
-            self.model = nets.build(recipe.net, self.input_shape, len(self.labels), **recipe.net_kwargs)
-            self.model.compile(
+            self.network_ = nets.build(recipe.net, self.input_shape, len(self.classes_), **recipe.net_kwargs)
+            self.network_.compile(
                 optimizer=keras.optimizers.Adam(recipe.learning_rate),
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
             )
-        history = self.model.fit(
+        history = self.network_.fit(
             data, epochs=recipe.epochs, validation_data=validation, class_weight=class_weight,
             callbacks=callbacks, verbose=self.verbose, shuffle=False,  # the dataset shuffles
         ).history
-        self.history = {k: [float(v) for v in values] for k, values in history.items()}
+        self.history_ = {k: [float(v) for v in values] for k, values in history.items()}
         if "val_loss" in history:
-            self.history["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
+            self.history_["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
         return self
 
     def save(self, directory, *, task, metrics=None, name=None, description=""):
         """Write the trained model as a bundle (:func:`serwidgets.bundle.save_bundle`).
 
-        The card's ``training`` entry is :attr:`training` (set by :func:`train_bundle`).
+        The card's ``training`` entry is :attr:`training_` (completed by :func:`train_bundle`).
 
         Returns
         -------
@@ -424,10 +374,12 @@ class NetClassifier:
         """
         from . import bundle
 
+        if not hasattr(self, "network_"):
+            raise RuntimeError("fit the classifier before saving it")
         return bundle.save_bundle(
-            self.model, directory, net=self.net, labels=self.labels, task=task,
-            feature_config=self.feature_config, audio_options=self.audio_options,
-            training=self.training,
+            self.network_, directory, net=self.net, labels=self.classes_, task=task,
+            feature_config=self._feature_config, audio_options=self._audio_options,
+            training=self.training_,
             metrics=metrics or {}, name=name or Path(directory).name, description=description,
         )
 
@@ -436,19 +388,19 @@ class NetClassifier:
 
         A clip whose file cannot be used gets uniform probabilities (and is counted on stderr).
         """
-        if self.model is None:
+        if not hasattr(self, "network_"):
             raise RuntimeError("fit the classifier before predicting")
-        hop = self.feature_config.sample_rate if self.kind == "waveform" else round(
-            self.feature_config.sample_rate / self.feature_config.hop_length)
+        cfg = self._feature_config
+        hop = cfg.sample_rate if self.kind == "waveform" else round(cfg.sample_rate / cfg.hop_length)
         inputs = self._inputs(df)
-        out = np.full((len(df), len(self.labels)), 1.0 / len(self.labels))
+        out = np.full((len(df), len(self.classes_)), 1.0 / len(self.classes_))
         usable = [i for i, x in enumerate(inputs) if x is not None]
         if not usable:
             return out
         from .features import windows
 
         batches = [windows(inputs[i], self.input_shape[-1], hop, kind=self.kind)[0] for i in usable]
-        probabilities = self.model.predict(np.concatenate(batches), batch_size=64, verbose=0)
+        probabilities = self.network_.predict(np.concatenate(batches), batch_size=64, verbose=0)
         ends = np.cumsum([len(b) for b in batches])
         out[usable] = np.stack([p.mean(axis=0) for p in np.split(probabilities, ends[:-1])])
         return out
@@ -503,7 +455,7 @@ def train_bundle(df, task, directory, *, recipe=None, feature_config=None, audio
     Returns
     -------
     NetClassifier
-        The trained classifier; ``classifier.training`` is the card's ``training`` entry.
+        The trained classifier; ``classifier.training_`` is the card's ``training`` entry.
 
     Examples
     --------
@@ -522,14 +474,14 @@ def train_bundle(df, task, directory, *, recipe=None, feature_config=None, audio
     split = splits.Split("all", train=np.flatnonzero(~is_val), test=[], val=np.flatnonzero(is_val))
     fit_split(classifier, df, split)
     counts = df.groupby(["corpus", "emotion"]).size()
-    classifier.training = {
+    classifier.training_ = {
         "corpora": sorted(df["corpus"].unique()),
         "counts": {f"{c}/{e}": int(n) for (c, e), n in counts.items()},
         "speakers": int(df["speaker"].nunique()),
         "val_speakers": sorted(df.iloc[split.val]["speaker"].unique()),
         "recipe": recipe.to_dict(),
-        "epochs_run": len(classifier.history.get("loss", [])),
-        "best_epoch": classifier.history.get("best_epoch"),
+        "epochs_run": len(classifier.history_.get("loss", [])),
+        "best_epoch": classifier.history_.get("best_epoch"),
     }
     classifier.save(directory, task=task, metrics=metrics, name=name, description=description)
     return classifier

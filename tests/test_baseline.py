@@ -1,14 +1,17 @@
-"""The baseline's feature sets (numpy statistics, openSMILE functionals), speaker normalisation,
-the nested choice of C, and the feature cache -- on real EmoDB speakers."""
+"""The baseline classifier on real EmoDB speakers: scikit-learn conventions (parameters, clone,
+fitted attributes), the nested choice of C, speaker normalisation, the feature cache, saving."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from serwidgets import splits, train
-from serwidgets.baseline import (AUTO_C, FEATURE_SETS, BaselineClassifier, opensmile_functionals,
-                                 speaker_normalize)
+from serwidgets.audio import AudioOptions
+from serwidgets.baseline import AUTO_C, BaselineClassifier, recipe_options
+from serwidgets.features import FeatureConfig
+from serwidgets.functionals import FEATURE_SETS
 
 from tests.conftest import EMODB3_TASK as TASK
 
@@ -22,38 +25,51 @@ def accuracy(clf, df):
     return np.mean(clf.predict_proba(df).argmax(1) == df["emotion"].map(TASK.index).to_numpy())
 
 
-def test_speaker_normalize_standardises_each_speaker(rng):
-    X = np.r_[rng.normal(5, 2, (6, 3)), rng.normal(-40, 9, (4, 3))]
-    speakers = np.array(["a"] * 6 + ["b"] * 4)
-    Z = speaker_normalize(X, speakers)
-    for s in "ab":
-        np.testing.assert_allclose(Z[speakers == s].mean(0), 0, atol=1e-12)
-        np.testing.assert_allclose(Z[speakers == s].std(0), 1, atol=1e-12)
-    # A feature that is constant for a speaker stays finite (zero).
-    X[:6, 0] = 3.0
-    assert np.isfinite(speaker_normalize(X, speakers)).all()
-    with pytest.raises(ValueError, match="b has 1"):
-        speaker_normalize(X[:7], speakers[:7])
-
-
-@pytest.mark.parametrize("feature_set, size", [("compare", 6373), ("egemaps", 88)])
-def test_opensmile_functionals_of_a_real_clip(emodb3, feature_set, size):
-    from serwidgets import audio
-
-    y = audio.load(emodb3["path"].iloc[0])
-    values = opensmile_functionals(y, feature_set)
-    assert values.shape == (size,) and values.dtype == np.float32 and np.isfinite(values).all()
-    # Not a constant vector: the clip's content is in it, and another clip differs.
-    other = opensmile_functionals(audio.load(emodb3["path"].iloc[1]), feature_set)
-    assert values.std() > 0 and not np.allclose(values, other)
-
-
-def test_unknown_options_are_refused():
+def test_parameters_are_stored_as_given_and_checked_by_fit(emodb3):
+    clf = BaselineClassifier(TASK, feature_set="mfcc")  # stored, not checked yet (scikit-learn style)
+    assert clf.get_params()["feature_set"] == "mfcc"
     with pytest.raises(ValueError, match="feature_set must be one of"):
-        BaselineClassifier(TASK, feature_set="mfcc")
+        clf.fit(emodb3)
     with pytest.raises(ValueError, match="logistic regression only"):
-        BaselineClassifier(TASK, classifier="svm", C="auto")
-    assert BaselineClassifier(TASK).C == 0.1 and BaselineClassifier(TASK, feature_set="egemaps").C == "auto"
+        BaselineClassifier(TASK, estimator="svm", C="auto").fit(emodb3)
+    with pytest.raises(ValueError, match="estimator must be"):
+        BaselineClassifier(TASK, estimator="tree").fit(emodb3)
+    assert BaselineClassifier(TASK).C is None
+    assert BaselineClassifier(TASK).recipe["C"] == 0.1 and BaselineClassifier(TASK, feature_set="egemaps").recipe["C"] == "auto"
+    with pytest.raises(RuntimeError, match="fit the classifier"):
+        BaselineClassifier(TASK).predict_proba(emodb3)
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_parameters(emodb3, cache_dir):
+    clf = BaselineClassifier(TASK, feature_set="egemaps", C=0.01, cache_dir=cache_dir).fit(emodb3)
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params()
+    assert hasattr(clf, "pipeline_") and not hasattr(copy, "pipeline_") and not hasattr(copy, "classes_")
+    assert clf.classes_ == TASK and clf.C_ == 0.01
+
+
+def test_the_old_classifier_keyword_and_attribute_names_warn(emodb3, cache_dir):
+    with pytest.warns(DeprecationWarning, match="estimator="):
+        clf = BaselineClassifier(TASK, classifier="svm", C=1.0)
+    assert clf.estimator == "svm" and "classifier" not in clf.get_params()
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        BaselineClassifier(TASK, model="svm")
+    clf = BaselineClassifier(TASK, feature_set="egemaps", C=0.01, cache_dir=cache_dir).fit(emodb3)
+    with pytest.warns(DeprecationWarning, match="C_"):
+        assert clf.chosen_C == clf.C_
+    with pytest.warns(DeprecationWarning, match="pipeline_"):
+        assert clf.pipeline is clf.pipeline_
+    with pytest.warns(DeprecationWarning, match="estimator"):
+        assert clf.classifier == "logreg"
+
+
+def test_recipe_options_read_old_and_new_recipes():
+    new = BaselineClassifier(TASK, estimator="svm", C=1.0, feature_set="compare", speaker_norm=True).recipe
+    old = {"model": "baseline", "feature_set": "compare", "classifier": "svm", "C": 1.0, "speaker_norm": True,
+           "seed": 0}
+    assert recipe_options(new) == recipe_options(old) == {
+        "feature_set": "compare", "estimator": "svm", "C": 1.0, "speaker_norm": True, "seed": 0}
+    assert BaselineClassifier(TASK, **recipe_options(old)).recipe == new
 
 
 def test_auto_C_is_chosen_on_training_speakers_only(emodb3, cache_dir, monkeypatch):
@@ -67,7 +83,7 @@ def test_auto_C_is_chosen_on_training_speakers_only(emodb3, cache_dir, monkeypat
 
     monkeypatch.setattr(BaselineClassifier, "_choose_C", spy)
     clf = train.fit_split(BaselineClassifier(TASK, feature_set="egemaps", cache_dir=cache_dir), emodb3, fold)
-    assert clf.chosen_C in AUTO_C
+    assert clf.C_ in AUTO_C
     test_speakers = set(emodb3.iloc[fold.test]["speaker"])
     assert seen == [set(emodb3.iloc[fold.train]["speaker"])] and not seen[0] & test_speakers
     # An unseen speaker, 3 classes: well above chance (1/3).
@@ -80,12 +96,12 @@ def test_features_are_cached_on_disk_by_feature_set(emodb3, cache_dir):
     rows = emodb3.iloc[:3]
     clf = BaselineClassifier(TASK, feature_set="egemaps", cache_dir=cache_dir)
     X = clf._features(rows)
-    key, description = cache.config_key(clf.feature_config, clf.audio_options, FEATURE_SETS["egemaps"])
+    key, description = cache.config_key(FeatureConfig(), AudioOptions(), FEATURE_SETS["egemaps"])
     entries = sorted((cache_dir / key).rglob("*.npy"))
     assert description["compute"].endswith("_egemaps_of_file") and len(entries) >= 3
     digest = cache.file_sha256(rows["path"].iloc[0])
     np.testing.assert_array_equal(np.load(cache_dir / key / digest[:2] / f"{digest}.npy"), X[0])
-    stats_key, _ = cache.config_key(clf.feature_config, clf.audio_options, FEATURE_SETS["stats"])
+    stats_key, _ = cache.config_key(FeatureConfig(), AudioOptions(), FEATURE_SETS["stats"])
     assert stats_key != key
 
 
@@ -103,20 +119,6 @@ def test_speaker_normalisation_is_applied_per_table_and_needs_several_clips(emod
         normed.predict_proba(test.iloc[:1])
 
 
-def test_a_crashed_opensmile_worker_is_replaced(emodb3):
-    import os
-    import signal
-
-    from serwidgets import audio, baseline
-
-    y = audio.load(emodb3["path"].iloc[0])
-    first = opensmile_functionals(y, "egemaps")
-    # Kill the worker as a native abort would; the next call starts a fresh one.
-    for pid in list(baseline._smile_worker._pool._processes):
-        os.kill(pid, signal.SIGKILL)
-    np.testing.assert_array_equal(opensmile_functionals(y, "egemaps"), first)
-
-
 @pytest.mark.parametrize("feature_set", ["stats", "egemaps"])
 def test_baseline_save_load_predict_round_trip(emodb3, cache_dir, tmp_path, feature_set):
     fold = next(splits.loso(emodb3))
@@ -124,7 +126,7 @@ def test_baseline_save_load_predict_round_trip(emodb3, cache_dir, tmp_path, feat
                           emodb3, fold)
     test = emodb3.iloc[fold.test]
     loaded = BaselineClassifier.load(clf.save(tmp_path / "b"), cache_dir=cache_dir)
-    assert loaded.recipe == clf.recipe and loaded.labels == clf.labels
+    assert loaded.recipe == clf.recipe and loaded.classes_ == clf.classes_ == TASK and loaded.C_ == clf.C_
     np.testing.assert_allclose(loaded.predict_proba(test), clf.predict_proba(test), rtol=0, atol=1e-12)
     with pytest.raises(NotImplementedError, match="speaker"):
         BaselineClassifier(TASK, feature_set=feature_set, speaker_norm=True, C=0.01,

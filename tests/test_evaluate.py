@@ -48,11 +48,12 @@ def test_protocol_splits(emodb3):
 
 
 def test_leaky_protocol_inflates_the_score(emodb3, tmp_path):
-    def model():
-        return BaselineClassifier(TASK, "logreg")
+    model = BaselineClassifier(TASK, "logreg")
 
     loso = evaluate.evaluate(emodb3, model, "loso", task=TASK, snrs=[None, 0.0], log=lambda m: None)
     leaky = evaluate.evaluate(emodb3, model, "leaky", task=TASK, log=lambda m: None)
+    assert not hasattr(model, "pipeline_")  # each fold fitted a clone; the instance passed in stays unfitted
+    assert loso["classifier"] == "baseline" and "model" not in loso
     assert not loso["leaky"] and loso["leakage"] is None
     assert leaky["leaky"] and "leaks" in leaky["leakage"]
     assert leaky["metrics"]["UA"] > loso["metrics"]["UA"] + 0.1
@@ -72,7 +73,7 @@ def test_leaky_protocol_inflates_the_score(emodb3, tmp_path):
 
 
 def test_cli_prints_the_table(tmp_path, capsys, emodb3):
-    result = evaluate.evaluate(emodb3, lambda: BaselineClassifier(TASK, "logreg"), "random",
+    result = evaluate.evaluate(emodb3, BaselineClassifier(TASK, "logreg"), "random",
                                task=TASK, snrs=[None], log=lambda m: None)
     evaluate.write_results(result, "emodb3-random", tmp_path)
     assert main(["evaluate", "--table", "--results", str(tmp_path)]) == 0
@@ -83,7 +84,7 @@ def test_speaker_normalised_results_are_flagged(emodb3, tmp_path):
     result = evaluate.evaluate(emodb3, "baseline", "loso", task=TASK, snrs=[None],
                                baseline_options={"feature_set": "egemaps", "speaker_norm": True},
                                only_folds=["loso:emodb:03"], log=lambda m: None)
-    assert result["speaker_normalised"] and result["n_folds"] == 1
+    assert result["speaker_norm"] and result["n_folds"] == 1 and "speaker_normalised" not in result
     assert result["recipe"]["feature_set"] == "egemaps" and result["folds"][0]["C"] in (0.001, 0.01, 0.1)
     assert evaluate.model_label(result) == "baseline (egemaps + logreg)"
     evaluate.write_results(result, "emodb3-spknorm", tmp_path)
@@ -91,3 +92,20 @@ def test_speaker_normalised_results_are_flagged(emodb3, tmp_path):
     assert "speaker-normalised (transductive)" in evaluate.results_table(tmp_path)
     with pytest.raises(ValueError, match="no fold named"):
         evaluate.evaluate(emodb3, "baseline", "loso", task=TASK, only_folds=["loso:emodb:99"])
+
+
+def test_a_name_an_estimator_and_a_deprecated_factory_give_the_same_result(emodb3):
+    options = {"feature_set": "egemaps", "C": 0.01}
+    run = dict(task=TASK, snrs=[None], only_folds=["loso:emodb:08"], log=lambda m: None)
+    by_name = evaluate.evaluate(emodb3, "baseline", "loso", baseline_options=options, **run)
+    by_estimator = evaluate.evaluate(emodb3, BaselineClassifier(TASK, **options), "loso", **run)
+    with pytest.warns(DeprecationWarning, match="callable"):
+        by_factory = evaluate.evaluate(emodb3, lambda: BaselineClassifier(TASK, **options), "loso", **run)
+    for other in (by_estimator, by_factory):
+        assert other["metrics"] == by_name["metrics"] and other["folds"][0]["C"] == 0.01
+    assert by_estimator["classifier"] == by_name["classifier"] == "baseline"
+    assert by_estimator["recipe"] == by_name["recipe"]
+    with pytest.raises(ValueError, match="labels"):
+        evaluate.evaluate(emodb3, BaselineClassifier(("angry", "sad")), "loso", **run)
+    with pytest.raises(ValueError, match="unknown classifier"):
+        evaluate.evaluate(emodb3, "forest", "loso", **run)

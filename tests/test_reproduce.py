@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serwidgets import corpora, evaluate, fingerprint, labels
+from serwidgets import corpora, evaluate, fingerprint, labels, results
 from serwidgets.audio import AudioOptions
+from serwidgets.baseline import recipe_options
 from serwidgets.features import FeatureConfig
 from serwidgets.train import Recipe
 
@@ -78,12 +79,12 @@ def rerun(name, fold, shared_data):
 
 def _rerun(saved, fold, shared_data):
     df = labels.select_task(corpora.load_corpora(saved["corpora"], shared_data), saved["task"])
-    options = {k: v for k, v in saved["recipe"].items() if k != "model"}
+    classifier = results.classifier_of(saved)  # files of every age: "classifier" or "model"
     result = evaluate.evaluate(
-        df, saved["model"], saved["protocol"], task=saved["task"],
+        df, classifier, saved["protocol"], task=saved["task"],
         n_folds=saved["n_folds"] if saved["protocol"] == "speaker-kfold" else None, snrs=[None],
-        recipe=Recipe.from_dict(saved["recipe"]) if saved["model"] == "cnn" else None,
-        baseline_options=None if saved["model"] == "cnn" else options,
+        recipe=Recipe.from_dict(saved["recipe"]) if classifier == "cnn" else None,
+        baseline_options=None if classifier == "cnn" else recipe_options(saved["recipe"]),
         feature_config=FeatureConfig.from_dict(saved["feature_config"]) if "feature_config" in saved else None,
         audio_options=audio_options(saved), only_folds=[fold], verbose=0, log=lambda message: None)
     return result
@@ -101,8 +102,8 @@ def audio_options(saved) -> AudioOptions:
 
 def comparison(saved, result) -> tuple[str, str]:
     """``("exact" | "tolerance", why)`` for a re-run ``result`` of the ``saved`` result."""
-    if saved["model"] != "cnn":
-        return "exact", f"{saved['model']} is deterministic"
+    if results.classifier_of(saved) != "cnn":
+        return "exact", f"{results.classifier_of(saved)} is deterministic"
     found = fingerprint.differences(saved.get("environment"), result["environment"])
     if not found:
         return "exact", "same environment as the results file"
@@ -114,6 +115,8 @@ def test_comparison_is_exact_only_for_deterministic_models_or_the_same_environme
     env = fingerprint.environment()
     other = {**env, "cpu": {**env["cpu"], "model": "another CPU"}}
     assert comparison({"model": "baseline"}, {"environment": other})[0] == "exact"
+    assert comparison({"classifier": "baseline"}, {"environment": other})[0] == "exact"
+    assert comparison({"classifier": "cnn", "environment": env}, {"environment": other})[0] == "tolerance"
     assert comparison({"model": "cnn", "environment": env}, {"environment": env})[0] == "exact"
     mode, why = comparison({"model": "cnn", "environment": env}, {"environment": other})
     assert mode == "tolerance" and "cpu.model" in why
@@ -137,7 +140,7 @@ class _Prior:
 
 
 def test_every_result_records_its_environment(emodb3):
-    result = evaluate.evaluate(emodb3, lambda: _Prior(labels.task_labels("emodb7")), "loso", task="emodb7",
+    result = evaluate.evaluate(emodb3, _Prior(labels.task_labels("emodb7")), "loso", task="emodb7",
                                snrs=[None], only_folds=["loso:emodb:03"], log=lambda message: None)
     env = result["environment"]
     assert env["libraries"]["numpy"] == np.__version__
