@@ -8,16 +8,18 @@ on near-duplicates of what it learned. That is how the seed app reported 99.3 % 
 splits when copies carry a ``source`` column; augmenting inside the training loop avoids them.
 
 Every random function takes an explicit ``rng`` (:class:`numpy.random.Generator`), so a seed
-reproduces a training run. Waveforms are 1-D float32 (16 kHz unless ``sr`` says otherwise);
-spectrogram batches are float32 ``(batch, n_mels, frames)``. :class:`Augmenter` composes the
-operations with probabilities and ranges and serialises to a dict for the model card.
+reproduces a training run. Waveforms are 1-D float32 (at :data:`~serwidgets.audio.TARGET_SR`
+unless ``sr`` says otherwise); spectrogram batches are float32 ``(batch, n_mels, frames)``.
+:class:`Augmenter` composes the operations with probabilities and ranges and serialises to a
+dict for the model card.
 
 Examples
 --------
 >>> import numpy as np
 >>> from serwidgets import augment
+>>> from serwidgets.audio import TARGET_SR
 >>> rng = np.random.default_rng(0)
->>> y = np.sin(2 * np.pi * 220 * np.arange(16000) / 16000).astype(np.float32)
+>>> y = np.sin(2 * np.pi * 220 * np.arange(TARGET_SR) / TARGET_SR).astype(np.float32)
 >>> noisy = augment.add_noise(y, 10.0, "pink", rng=rng)
 >>> round(augment.measure_snr(y, noisy), 3)
 10.0
@@ -29,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+
+from .audio import TARGET_SR
 
 __all__ = [
     "NOISE_KINDS",
@@ -89,7 +93,7 @@ def add_noise(
     *,
     rng: np.random.Generator,
     babble_pool: Sequence | None = None,
-    sr: int = 16000,
+    sr: int = TARGET_SR,
     n_talkers: int = 4,
 ) -> np.ndarray:
     """Add noise at a given signal-to-noise ratio over the whole utterance.
@@ -126,7 +130,7 @@ def add_noise(
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> y = rng.standard_normal(16000).astype(np.float32)
+    >>> y = rng.standard_normal(TARGET_SR).astype(np.float32)
     >>> round(measure_snr(y, add_noise(y, 5.0, rng=rng)), 3)
     5.0
     """
@@ -161,7 +165,7 @@ def measure_snr(clean, noisy) -> float:
 
 
 def time_shift(
-    y, max_shift_s: float, rng: np.random.Generator, sr: int = 16000, mode: str = "circular"
+    y, max_shift_s: float, rng: np.random.Generator, sr: int = TARGET_SR, mode: str = "circular"
 ) -> np.ndarray:
     """Shift a waveform in time by a uniform random amount in ``[-max_shift_s, max_shift_s]``.
 
@@ -184,7 +188,7 @@ def time_shift(
     Examples
     --------
     >>> y = np.arange(1, 6, dtype=np.float32)
-    >>> time_shift(y, 2 / 16000, np.random.default_rng(0), mode="zero")  # shift = +2
+    >>> time_shift(y, 2 / TARGET_SR, np.random.default_rng(0), mode="zero")  # shift = +2
     array([0., 0., 1., 2., 3.], dtype=float32)
     """
     y = _as_waveform(y)
@@ -202,7 +206,7 @@ def time_shift(
     return out
 
 
-def speed_perturb(y, factor: float, sr: int = 16000) -> np.ndarray:
+def speed_perturb(y, factor: float, sr: int = TARGET_SR) -> np.ndarray:
     """Play the waveform ``factor`` times faster, changing tempo *and* pitch (Kaldi-style).
 
     The signal is resampled as though it had been recorded at ``factor * sr``: the result
@@ -223,7 +227,7 @@ def speed_perturb(y, factor: float, sr: int = 16000) -> np.ndarray:
 
     Examples
     --------
-    >>> speed_perturb(np.zeros(16000, np.float32), 1.1).size
+    >>> speed_perturb(np.zeros(TARGET_SR, np.float32), 1.1).size  # 1 s at 1.1x speed
     14545
     """
     import soxr
@@ -234,7 +238,7 @@ def speed_perturb(y, factor: float, sr: int = 16000) -> np.ndarray:
     return soxr.resample(y, factor * sr, sr).astype(np.float32)
 
 
-def pitch_shift(y, semitones: float, sr: int = 16000) -> np.ndarray:
+def pitch_shift(y, semitones: float, sr: int = TARGET_SR) -> np.ndarray:
     """Shift the pitch by ``semitones`` and keep the duration.
 
     Uses :func:`librosa.effects.pitch_shift` (a phase-vocoder time stretch followed by soxr
@@ -254,8 +258,8 @@ def pitch_shift(y, semitones: float, sr: int = 16000) -> np.ndarray:
 
     Examples
     --------
-    >>> pitch_shift(np.zeros(16000, np.float32), 2.0).shape  # doctest: +SKIP
-    (16000,)
+    >>> pitch_shift(np.zeros(TARGET_SR, np.float32), 2.0).shape == (TARGET_SR,)  # doctest: +SKIP
+    True
     """
     import librosa
 
@@ -367,13 +371,15 @@ class Augmenter:
     fill : {"min", "mean"}
         SpecAugment fill value.
     sample_rate : int
-        Rate of the waveforms passed to :meth:`waveform`.
+        Rate of the waveforms passed to :meth:`waveform` (default
+        :data:`~serwidgets.audio.TARGET_SR`). A serialised field: its name stays
+        ``sample_rate`` so cards keep their keys; the functions it calls take ``sr``.
 
     Examples
     --------
     >>> aug = Augmenter(noise_kinds=("white", "pink"), pitch_prob=0.0)
     >>> rng = np.random.default_rng(0)
-    >>> y = rng.standard_normal(16000).astype(np.float32)
+    >>> y = rng.standard_normal(TARGET_SR).astype(np.float32)
     >>> aug.waveform(y, rng).dtype
     dtype('float32')
     >>> Augmenter.from_dict(aug.to_dict()) == aug
@@ -395,7 +401,7 @@ class Augmenter:
     n_time_masks: int = 2
     max_time: int = 20
     fill: str = "min"
-    sample_rate: int = 16000
+    sample_rate: int = TARGET_SR
 
     def __post_init__(self):
         # Lists (from JSON) become tuples, so instances stay hashable and comparable.

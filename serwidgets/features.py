@@ -51,6 +51,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .audio import TARGET_SR
+
 __all__ = [
     "FeatureConfig", "log_mel", "frame_signal", "power_spectrum", "mel_filterbank", "fix_frames",
     "frame_windows", "fix_samples", "windows", "whisper_log_mel", "WHISPER_HOP",
@@ -67,7 +69,8 @@ class FeatureConfig:
     Parameters
     ----------
     sample_rate : int
-        Sample rate of the input waveform in Hz.
+        Sample rate of the input waveform in Hz (default :data:`~serwidgets.audio.TARGET_SR`).
+        Saved in cards and cache keys under this name; functions call the rate ``sr``.
     n_fft : int
         FFT size in samples.
     win_length : int
@@ -96,7 +99,7 @@ class FeatureConfig:
     ValueError: fmax=9000 Hz is above the Nyquist frequency 8000 Hz (sample_rate / 2)
     """
 
-    sample_rate: int = 16000
+    sample_rate: int = TARGET_SR
     n_fft: int = 512
     win_length: int = 512
     hop_length: int = 256
@@ -185,7 +188,7 @@ def log_mel(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarra
 
     Examples
     --------
-    >>> t = np.arange(16000) / 16000
+    >>> t = np.arange(TARGET_SR) / TARGET_SR
     >>> S = log_mel(np.sin(2 * np.pi * 440 * t).astype(np.float32))
     >>> S.shape, S.dtype
     ((64, 63), dtype('float32'))
@@ -245,12 +248,10 @@ def whisper_log_mel(y: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> whisper_log_mel(np.zeros(48000, np.float32)).shape
+    >>> whisper_log_mel(np.zeros(3 * TARGET_SR, np.float32)).shape
     (80, 300)
     """
     import scipy.fft
-
-    from serwidgets.audio import TARGET_SR
 
     y = np.asarray(y, np.float32)
     if len(y) < 2:
@@ -308,7 +309,7 @@ def power_spectrum(frames: np.ndarray, config: FeatureConfig = FeatureConfig()) 
 
     Examples
     --------
-    >>> power_spectrum(frame_signal(np.ones(16000, np.float32))).shape
+    >>> power_spectrum(frame_signal(np.ones(TARGET_SR, np.float32))).shape
     (63, 257)
     """
     import scipy.fft
@@ -565,9 +566,9 @@ def frame_windows(
 
     Examples
     --------
-    >>> frame_windows(16000 * 5, 16000, window_s=3.0, hop_s=1.0)
+    >>> frame_windows(5 * TARGET_SR, TARGET_SR, window_s=3.0, hop_s=1.0)
     (array([    0, 16000, 32000]), array([48000, 64000, 80000]))
-    >>> frame_windows(16000 * 5 + 8000, 16000, window_s=3.0, hop_s=1.0)[0]
+    >>> frame_windows(5 * TARGET_SR + 8000, TARGET_SR, window_s=3.0, hop_s=1.0)[0]
     array([    0, 16000, 32000, 40000])
     """
     if window_s <= 0 or hop_s <= 0:

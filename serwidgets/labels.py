@@ -320,6 +320,7 @@ def task_coverage(df, task: str | Sequence[str] = DEFAULT_TASK):
     labels = task_labels(task)
     merges = TASK_MERGES.get(task, {}) if isinstance(task, str) else {}
     emotion = df["emotion"].replace(merges) if merges else df["emotion"]
+    emotion = emotion.where(emotion.isin(labels))  # other classes are not counted (NaN)
     corpora = list(dict.fromkeys(df["corpus"]))
     table = pd.crosstab(pd.Categorical(df["corpus"], categories=corpora),
                         pd.Categorical(emotion, categories=labels), dropna=False)

@@ -101,8 +101,9 @@ def waveform_and_log_mel(y, sr, spec=None, config=None, title=None):
     Examples
     --------
     >>> import numpy as np
-    >>> y = np.sin(2 * np.pi * 220 * np.arange(16000) / 16000).astype("float32")
-    >>> fig = waveform_and_log_mel(y, 16000, title="220 Hz tone")  # doctest: +SKIP
+    >>> from serwidgets.audio import TARGET_SR
+    >>> y = np.sin(2 * np.pi * 220 * np.arange(TARGET_SR) / TARGET_SR).astype("float32")
+    >>> fig = waveform_and_log_mel(y, TARGET_SR, title="220 Hz tone")
     """
     import matplotlib.pyplot as plt
 

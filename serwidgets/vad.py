@@ -33,7 +33,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from serwidgets import vad
->>> sr = 16000
+>>> sr = vad.TARGET_SR
 >>> noise = np.random.default_rng(0).normal(0, 0.1, 3 * sr)
 >>> vad.is_speech(noise, sr)
 False
@@ -140,7 +140,7 @@ class VoiceActivity:
 
         Examples
         --------
-        >>> voice_activity(np.zeros(16000), 16000).reason()
+        >>> voice_activity(np.zeros(TARGET_SR), TARGET_SR).reason()
         'silent'
         """
         if self.speech:
@@ -247,7 +247,7 @@ def voice_activity(y, sr: int, min_voiced_seconds: float = MIN_VOICED_SECONDS) -
 
     Examples
     --------
-    >>> sr = 16000
+    >>> sr = TARGET_SR
     >>> t = np.arange(2 * sr) / sr
     >>> tone = 0.3 * np.sin(2 * np.pi * 220 * t)
     >>> va = voice_activity(tone, sr)
@@ -296,7 +296,7 @@ def is_speech(y, sr: int, min_voiced_seconds: float = MIN_VOICED_SECONDS) -> boo
 
     Examples
     --------
-    >>> is_speech(np.full(16000, 0.5) - 0.5, 16000)
+    >>> is_speech(np.full(TARGET_SR, 0.5) - 0.5, TARGET_SR)
     False
     """
     return voice_activity(y, sr, min_voiced_seconds).speech
@@ -313,6 +313,7 @@ def synthetic_voice(seconds: float, sr: int = TARGET_SR, f0=(110.0, 180.0), leve
     ----------
     seconds : float
     sr : int
+        Sample rate (default :data:`serwidgets.audio.TARGET_SR`).
     f0 : (float, float)
         Pitch at the start and at the end (Hz); it also wobbles with the syllables.
     level : float
@@ -326,8 +327,8 @@ def synthetic_voice(seconds: float, sr: int = TARGET_SR, f0=(110.0, 180.0), leve
     Examples
     --------
     >>> y = synthetic_voice(1.0)
-    >>> y.shape, y.dtype, round(float(np.abs(y).max()), 3)
-    ((16000,), dtype('float32'), 0.1)
+    >>> y.shape == (TARGET_SR,), y.dtype, round(float(np.abs(y).max()), 3)
+    (True, dtype('float32'), 0.1)
     """
     n = int(round(seconds * sr))
     t = np.arange(n) / sr

@@ -61,7 +61,7 @@ class EmotionDashboard(ipywidgets.VBox):
 
     With ipywebrtc as the microphone:
 
-    >>> from ipywebrtc import AudioRecorder, CameraStream          # doctest: +SKIP
+    >>> from ipywebrtc import AudioRecorder, CameraStream
     >>> mic = AudioRecorder(stream=CameraStream(constraints={"audio": True, "video": False}))
     >>> serwidgets.EmotionDashboard(source=mic)                     # doctest: +SKIP
     """

@@ -26,7 +26,7 @@ Examples
 ...     clip.min_seconds = 20.0
 ... except traitlets.TraitError as error:
 ...     print(error)
-min_seconds must be below max_seconds (10 s), got 20
+min_seconds must be below max_seconds (10 s), got 20.0
 """
 
 from __future__ import annotations

@@ -47,8 +47,12 @@ class EmotionPanel(anywidget.AnyWidget):
     --------
     >>> import serwidgets
     >>> from serwidgets.widgets import EmotionPanel
+    >>> panel = EmotionPanel(labels=["angry", "happy", "sad"])
+    >>> panel.show_message("no_speech", "No speech detected.")
+    >>> panel.state, panel.revision
+    ('no_speech', 1)
     >>> model = serwidgets.load_model()                     # doctest: +SKIP
-    >>> panel = EmotionPanel(labels=model.labels)
+    >>> panel.labels = list(model.labels)                   # doctest: +SKIP
     >>> panel.show(model.analyze("speech.wav"))             # doctest: +SKIP
     >>> panel                                               # doctest: +SKIP
     """

@@ -31,7 +31,14 @@ def recorder_audio(recorder) -> tuple[np.ndarray, int]:
     --------
     >>> from ipywebrtc import AudioRecorder, CameraStream
     >>> mic = AudioRecorder(stream=CameraStream(constraints={"audio": True, "video": False}))
-    >>> y, sr = recorder_audio(mic)          # doctest: +SKIP  (after recording)
+    >>> recorder_audio(mic)
+    Traceback (most recent call last):
+    ...
+    serwidgets.audio.EmptyAudioError: the ipywebrtc recorder holds no audio yet
+
+    Once the user has recorded:
+
+    >>> y, sr = recorder_audio(mic)          # doctest: +SKIP
     """
     from serwidgets import audio
 
