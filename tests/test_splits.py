@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from serwidgets.corpora import load_corpus
 from serwidgets.splits import (
@@ -222,16 +223,17 @@ def test_loco_needs_two_corpora_and_unique_speakers():
         list(loco(df.drop(columns="corpus")))
 
 
-class _PathRule:
+class _PathRule(BaseEstimator):
     """A fake classifier: predicts 'angry' for files ending in _0 or _2, else 'sad'; no training."""
 
     recipe = {"kind": "rule"}
 
-    def __init__(self, labels):
+    def __init__(self, labels=()):
         self.labels = labels
 
     def fit(self, train, val=None):
-        self.trained_on = set(train["corpus"])
+        self.trained_on_ = set(train["corpus"])
+        self.classes_ = list(self.labels)
         return self
 
     def predict_proba(self, df):
@@ -251,9 +253,7 @@ def test_evaluate_loco_per_corpus_and_language(tmp_path):
     table, folds, independent = evaluate.make_splits(df, "loco")
     assert independent and [f.name for f in folds] == ["loco:a", "loco:b", "loco:c"]
 
-    def rule():
-        return _PathRule(task)
-
+    rule = _PathRule(task)  # unfitted: evaluate clones it for every fold
     r = evaluate.evaluate(df, rule, "loco", task=task, snrs=[None], log=lambda *_: None)
     # a and b: angry and sad, all right; c: fear is never predicted -> recall 0 over 3 classes
     assert r["per_corpus"] == {"a": 1.0, "b": 1.0, "c": pytest.approx(2 / 3)}
