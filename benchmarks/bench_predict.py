@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from serwidgets import audio, features  # noqa: E402
+from serwidgets.card import ENCODER_HEAD, ModelCard  # noqa: E402
 from serwidgets.predictor import load_model, resolve  # noqa: E402
 
 DATA = Path(os.environ.get("SER_DATA", REPO.parent / "shared" / "data"))
@@ -92,12 +93,12 @@ def ms(times: np.ndarray) -> str:
 
 def write_untrained_bundle(directory: Path) -> None:
     """A full-size zhao2019_2d bundle with random weights (same graph, same cost)."""
-    from serwidgets import bundle, nets
+    from serwidgets import export, nets
 
     config = features.FeatureConfig()
     labels = ("angry", "disgust", "fear", "happy", "neutral", "sad")
     model = nets.build("zhao2019_2d", (config.n_mels, config.n_frames), len(labels))
-    bundle.save_bundle(model, directory, net={"name": "zhao2019_2d", "kwargs": {}}, labels=labels,
+    export.save_bundle(model, directory, net={"name": "zhao2019_2d", "kwargs": {}}, labels=labels,
                        task="emotion6", feature_config=config, audio_options=audio.AudioOptions(),
                        training={"corpora": [], "note": "untrained: for benchmarks only"}, metrics={},
                        name="untrained-zhao2019_2d", description="random weights, for timing only")
@@ -125,7 +126,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     clips = {name: three_second_bytes(path) for name, path in CLIPS.items()}
-    encoder_head = json.loads((directory / "card.json").read_text()).get("kind") == "encoder-head"
+    encoder_head = ModelCard.read(directory, verify=False).kind == ENCODER_HEAD
     backends = (("litert", None), ("litert", 1)) + (() if encoder_head else (("tensorflow", None),))
     print(f"\nlatency of predict_file(3-s clip bytes), {args.runs} runs")
     for backend, threads in backends:

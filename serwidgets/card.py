@@ -80,16 +80,18 @@ class IntegrityError(BundleError):
     """A file's sha256 differs from the one recorded in the card."""
 
 
-# JSON key of each typed field, in the order a new card is written. ``card_format`` is read
-# from ``"format"`` too (the first cards' name for it) and written back under the name it had.
+# JSON key of each typed field, in the order a new card is written (keys of ``extra`` go
+# before those of ``_AFTER_EXTRA``). ``card_format`` is read from ``"format"`` too (the first cards' name
+# for it) and written back under the name it had.
 _KEYS = {
-    "card_format": "card_format", "kind": "kind", "name": "name", "description": "description",
-    "task": "task", "labels": "labels", "input_kind": "input_kind", "input_shape": "input_shape",
-    "sr": "sample_rate", "net": "net", "feature_config": "feature_config", "encoder_id": "encoder_id",
-    "encoder": "encoder", "head": "head", "audio_options": "audio_options",
+    "card_format": "card_format", "kind": "kind", "name": "name", "encoder_id": "encoder_id",
+    "description": "description", "task": "task", "labels": "labels", "input_kind": "input_kind", "input_shape": "input_shape",
+    "sr": "sample_rate", "net": "net", "feature_config": "feature_config", "encoder": "encoder", "head": "head", "audio_options": "audio_options",
     "window_seconds": "window_seconds", "training": "training", "metrics": "metrics",
     "protocol": "protocol", "files": "files", "versions": "versions", "date": "date",
 }
+
+_AFTER_EXTRA = ("training", "metrics", "protocol", "files", "versions", "date")
 
 
 @dataclass(eq=False)
@@ -325,16 +327,20 @@ class ModelCard(Mapping):
             if name == "card_format" and "format" in source and "card_format" not in source:
                 key = "format"
             value = getattr(self, name)
-            if name == "kind" and value == NETWORK and key not in source:
-                continue  # a network card without a kind stays without one
+            if name == "kind" and value == NETWORK and self._source is not None and key not in source:
+                continue  # a network card read without a kind stays without one
             if (value is None or (name == "labels" and not value)) and key not in source:
                 continue
             out[key] = self._json_value(name, value, source.get(key))
+        fresh = list(out)
+        at = next((i for i, key in enumerate(fresh) if key in _AFTER_EXTRA), len(fresh))
+        fresh[at:at] = list(self.extra)
         for key, value in self.extra.items():
             out[key] = copy.deepcopy(value)
+        # Keys of the file first, in its order; then the new ones, in the order of a new card.
         order = {key: i for i, key in enumerate(source)}
-        new = len(order)
-        return dict(sorted(out.items(), key=lambda item: order.get(item[0], new)))
+        order.update({key: len(source) + i for i, key in enumerate(fresh) if key not in order})
+        return {key: out[key] for key in sorted(out, key=order.__getitem__)}
 
     @staticmethod
     def _json_value(name, value, raw):

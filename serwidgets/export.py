@@ -8,11 +8,14 @@ unrolled over its (fixed) number of time steps — same weights, same arithmetic
 Every export is checked: the exported model must reproduce the Keras model's probabilities
 on random inputs (max absolute difference ``<= atol``), or :class:`ExportError` is raised.
 
+:func:`save_bundle` writes a trained network as a bundle (``model.keras``, ``model.tflite``,
+``card.json``): this module depends on :mod:`serwidgets.bundle`, never the reverse.
+
 Examples
 --------
 >>> from serwidgets import export
->>> export.export_bundle("models/zhao2019-emotion6", "litert")     # doctest: +SKIP
-PosixPath('models/zhao2019-emotion6/model.tflite')
+>>> export.export_bundle("models/zhao2019-emotion6", "onnx", output="zhao.onnx")     # doctest: +SKIP
+PosixPath('zhao.onnx')
 """
 
 from __future__ import annotations
@@ -22,12 +25,83 @@ from pathlib import Path
 import numpy as np
 
 from serwidgets import bundle
+from serwidgets.card import ModelCard
 
 FORMATS = ("litert", "onnx")
 
 
 class ExportError(RuntimeError):
     """Conversion failed, or the converted model disagrees with the Keras model."""
+
+
+def save_bundle(model, directory, *, net: dict, labels, task: str, feature_config, audio_options,
+                training: dict, metrics: dict, name: str, description: str = "",
+                protocol=None) -> Path:
+    """Write a trained Keras network as a bundle: ``model.keras``, ``model.tflite`` and ``card.json``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained network; its outputs are probabilities over ``labels``, in that order.
+    directory : str or Path
+        Bundle folder (created; existing bundle files are overwritten).
+    net : dict
+        How to rebuild the architecture: ``name`` (in :data:`serwidgets.nets.NETS`),
+        ``kwargs`` and ``input_shape``. The LiteRT file is made from a rebuild with
+        ``unroll=True`` (see :func:`to_litert`).
+    labels : sequence of str
+        Output names, in output order.
+    task : str
+        Task name, e.g. ``"emotion6"`` (see :data:`serwidgets.labels.TASKS`).
+    feature_config : serwidgets.features.FeatureConfig
+    audio_options : serwidgets.audio.AudioOptions
+    training : dict
+        What the network was trained on: corpora, counts per emotion, epochs, seed, ...
+    metrics : dict
+        Held-out scores (e.g. ``{"UA": 0.61, "protocol": "loso"}``), measured under ``protocol``.
+    name, description : str
+    protocol : str or dict, optional
+        The evaluation protocol the metrics come from (e.g. ``"loso"``); default:
+        ``metrics["protocol"]`` if present.
+
+    Returns
+    -------
+    Path
+        The bundle folder.
+
+    Raises
+    ------
+    serwidgets.bundle.BundleError
+        The network does not fit ``labels`` or ``feature_config`` (nothing is written).
+    ExportError
+        The LiteRT conversion failed or disagrees with Keras.
+
+    See Also
+    --------
+    serwidgets.bundle.network_card : the card written here.
+    serwidgets.heads.save_bundle : the same for an encoder head.
+    serwidgets.predictor.load_model : load the bundle.
+
+    Examples
+    --------
+    >>> save_bundle(model, "models/zhao2019-emotion6", net={"name": "zhao2019_2d", "kwargs": {},
+    ...             "input_shape": [64, 188]}, labels=TASKS["emotion6"], task="emotion6",
+    ...             feature_config=FeatureConfig(), audio_options=AudioOptions(),
+    ...             training={"corpora": ["emodb"]}, metrics={"UA": 0.61}, protocol="loso",
+    ...             name="zhao2019-emotion6")                  # doctest: +SKIP
+    """
+    card = bundle.network_card(model, net=net, labels=labels, task=task, feature_config=feature_config,
+                               audio_options=audio_options, training=training, metrics=metrics, name=name,
+                               description=description, protocol=protocol)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # The card goes last: a folder without one is not a bundle, so an interrupted save
+    # can never be loaded half-written.
+    (directory / bundle.CARD).unlink(missing_ok=True)
+    model.save(directory / bundle.KERAS)
+    to_litert(model, directory / bundle.LITERT, net=net)
+    card.add_files(directory, bundle.KERAS, bundle.LITERT).stamp().write(directory)
+    return directory
 
 
 def to_litert(model, path, *, net: dict | None = None, atol: float = 1e-4) -> Path:
@@ -134,23 +208,20 @@ def export_bundle(directory, format: str = "litert", output=None) -> Path:
     >>> export_bundle("models/zhao2019-emotion6", "onnx")         # doctest: +SKIP
     PosixPath('models/zhao2019-emotion6/model.onnx')
     """
-    import json
-
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     directory = Path(directory)
     # Only the Keras model must be intact: the file being exported may be missing or stale.
-    card = bundle.read_card(directory, verify=False)
+    card = ModelCard.read(directory, verify=False)
     model = bundle.load_keras(directory)
     filename = bundle.LITERT if format == "litert" else "model.onnx"
     path = Path(output) if output is not None else directory / filename
     if format == "litert":
-        to_litert(model, path, net=card.get("net"))
+        to_litert(model, path, net=card.net)
     else:
         to_onnx(model, path)
     if path.resolve().parent == directory.resolve():
-        card["files"][path.name] = bundle.file_sha256(path)
-        (directory / bundle.CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        card.add_files(directory, path.name).write(directory)
     return path
 
 

@@ -29,7 +29,7 @@ def tiny_bundle(tmp_path_factory, emodb_root: Path) -> Path:
 def _train_and_save(directory: Path, emodb_root: Path) -> Path:
     import keras
 
-    from serwidgets import audio, bundle, corpora, features, nets
+    from serwidgets import audio, corpora, export, features, nets
 
     keras.utils.set_random_seed(0)
     config, options = features.FeatureConfig(), audio.AudioOptions()
@@ -42,7 +42,7 @@ def _train_and_save(directory: Path, emodb_root: Path) -> Path:
     model = nets.build(NET["name"], input_shape, len(LABELS), **NET["kwargs"])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
-    return bundle.save_bundle(
+    return export.save_bundle(
         model, directory, net={**NET, "input_shape": list(input_shape)}, labels=LABELS, task="tiny4",
         feature_config=config, audio_options=options,
         training={"corpora": ["emodb"], "counts": table["emotion"].value_counts().to_dict(), "epochs": 2},

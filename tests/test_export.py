@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from serwidgets import audio, bundle, export, features
+from serwidgets.card import ModelCard
 from serwidgets.cli import main
 from serwidgets.predictor import load_model
 from tests.fixtures_bundle import tiny_bundle
@@ -62,8 +63,11 @@ def test_cli_litert_export_updates_the_card(bundle_dir, tmp_path, capsys, real_i
     (copy / bundle.LITERT).unlink()
     assert main(["export", "--format", "litert", str(copy)]) == 0
     assert f"wrote {copy / bundle.LITERT}" in capsys.readouterr().out
-    card = bundle.read_card(copy)  # verifies the new sha256
-    assert card["files"][bundle.LITERT] == bundle.file_sha256(copy / bundle.LITERT)
+    card = ModelCard.read(copy)  # verifies the new sha256
+    assert card.files[bundle.LITERT] == bundle.file_sha256(copy / bundle.LITERT)
+    # Only the file list changed: the rest of the card is as it was, key for key.
+    before = ModelCard.read(bundle_dir).to_dict()
+    assert {k: v for k, v in card.items() if k != "files"} == {k: v for k, v in before.items() if k != "files"}
     expected = bundle.load_keras(copy).predict_on_batch(real_inputs)
     assert run_litert(copy / bundle.LITERT, real_inputs) == pytest.approx(expected, abs=1e-4)
     assert load_model(copy).backend == "litert"
