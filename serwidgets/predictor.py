@@ -41,12 +41,14 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from serwidgets import bundle, shipped
+from serwidgets.card import ENCODER_HEAD, ModelCard
 
 #: Where shipped bundles live (the repository's ``models/``; in an installed wheel, its
 #: packaged copy: see :mod:`serwidgets.shipped`) and which one loads by default.
@@ -86,7 +88,7 @@ class Analysis:
     confidence: float  # probability of ``top``
     uncertain: bool  # see the module docstring
     waveform: np.ndarray  # prepared audio (mono, trimmed, normalised)
-    sample_rate: int
+    sr: int  # of ``waveform``
     log_mel: np.ndarray  # (n_mels, frames) of the whole prepared clip
     timeline: Timeline | None  # None when the clip fits in one window
     duration: float  # seconds of prepared audio
@@ -95,6 +97,12 @@ class Analysis:
     def as_dict(self) -> dict:
         """Label -> probability."""
         return dict(zip(self.labels, self.probabilities.tolist()))
+
+    @property
+    def sample_rate(self) -> int:
+        """Deprecated name of :attr:`sr`."""
+        warnings.warn("Analysis.sample_rate is deprecated; use Analysis.sr", DeprecationWarning, stacklevel=2)
+        return self.sr
 
 
 def load_model(path=None, *, feature_config=None, backend: str = "auto", num_threads: int | None = None):
@@ -135,25 +143,24 @@ def load_model(path=None, *, feature_config=None, backend: str = "auto", num_thr
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     directory = resolve(path)
-    card = bundle.read_card(directory)
+    card = ModelCard.read(directory)
     threads = num_threads if num_threads is not None else min(2, os.cpu_count() or 1)
-    if card.get("kind") == bundle.ENCODER_HEAD:
+    if card.kind == ENCODER_HEAD:
         if backend == "tensorflow":
             raise bundle.BundleError(f"{directory.name} runs its encoder with LiteRT only")
         return EncoderPredictor(card, directory, threads)
     if feature_config is not None:
         wanted = feature_config.to_dict() if hasattr(feature_config, "to_dict") else dict(feature_config)
-        if wanted != card["feature_config"]:
-            changed = sorted(key for key in set(wanted) | set(card["feature_config"])
-                             if wanted.get(key) != card["feature_config"].get(key))
+        trained = card.feature_config.to_dict()
+        if wanted != trained:
+            changed = sorted(key for key in set(wanted) | set(trained) if wanted.get(key) != trained.get(key))
             raise bundle.FeatureConfigMismatchError(
                 f"feature config differs from the one {directory.name} was trained with in "
-                + ", ".join(f"{key} ({wanted.get(key)!r} vs card {card['feature_config'].get(key)!r})"
-                            for key in changed)
+                + ", ".join(f"{key} ({wanted.get(key)!r} vs card {trained.get(key)!r})" for key in changed)
             )
     if backend == "auto":
-        backend = "litert" if bundle.LITERT in card["files"] else "tensorflow"
-    if backend == "litert" and bundle.LITERT not in card["files"]:
+        backend = "litert" if bundle.LITERT in card.files else "tensorflow"
+    if backend == "litert" and bundle.LITERT not in card.files:
         raise bundle.BundleError(f"the bundle at {directory} has no {bundle.LITERT}; "
                                  f"run `ser export {directory}` or use backend='tensorflow'")
     runner = (_LiteRT(directory / bundle.LITERT, threads) if backend == "litert"
@@ -174,31 +181,34 @@ def resolve(path=None) -> Path:
 class Predictor:
     """A loaded bundle that turns audio into emotion probabilities (see :func:`load_model`)."""
 
-    def __init__(self, card: dict, runner, directory: Path | None = None):
-        from serwidgets.audio import AudioOptions
-        from serwidgets.features import FeatureConfig
-
+    def __init__(self, card: ModelCard, runner, directory: Path | None = None):
         self.card = card
         self.directory = directory
-        self.name = card.get("name") or (directory.name if directory else "model")
-        self.labels = tuple(card["labels"])
-        self.feature_config = FeatureConfig.from_dict(card["feature_config"])
-        self.audio_options = AudioOptions.from_dict(card["audio_options"])
+        self.name = card.name or (directory.name if directory else "model")
+        self.labels = card.labels
+        self.feature_config = card.feature_config
+        self.audio_options = card.audio_options
         if self.audio_options.sample_rate != self.feature_config.sample_rate:
             raise bundle.BundleError(f"card of {self.name}: audio options give {self.audio_options.sample_rate} Hz, "
                                      f"features expect {self.feature_config.sample_rate} Hz")
         self.input_kind = bundle.check_input_shape(runner.input_shape, self.feature_config)
-        if self.input_kind != card["input_kind"]:
+        if self.input_kind != card.input_kind:
             raise bundle.FeatureConfigMismatchError(
-                f"card of {self.name} says input {card['input_kind']!r}, but the model's input "
+                f"card of {self.name} says input {card.input_kind!r}, but the model's input "
                 f"{list(runner.input_shape)} is {self.input_kind!r} under its feature config")
         if runner.n_outputs != len(self.labels):
             raise bundle.BundleError(f"{self.name}: the model has {runner.n_outputs} outputs, "
                                      f"the card {len(self.labels)} labels")
         self._runner = runner
         self.backend = runner.name
-        self.sample_rate = self.feature_config.sample_rate
+        self.sr = self.feature_config.sample_rate
         self.window = float(self.feature_config.duration)
+
+    @property
+    def sample_rate(self) -> int:
+        """Deprecated name of :attr:`sr` (the rate of the prepared audio the model hears)."""
+        warnings.warn("Predictor.sample_rate is deprecated; use Predictor.sr", DeprecationWarning, stacklevel=2)
+        return self.sr
 
     def __repr__(self) -> str:
         return f"<Predictor {self.name!r} ({self.backend}): {', '.join(self.labels)}>"
@@ -238,7 +248,7 @@ class Predictor:
 
         Examples
         --------
-        >>> timeline = model.predict_timeline(y, 16000, hop=0.5)   # doctest: +SKIP
+        >>> timeline = model.predict_timeline(y, TARGET_SR, hop=0.5)   # doctest: +SKIP
         >>> timeline.top                                           # doctest: +SKIP
         ['neutral', 'neutral', 'angry', ...]
         """
@@ -272,10 +282,10 @@ class Predictor:
             confidence=confidence,
             uncertain=confidence < UNCERTAIN_BELOW or margin < UNCERTAIN_MARGIN or atypical,
             waveform=waveform,
-            sample_rate=self.sample_rate,
+            sr=self.sr,
             log_mel=spectrogram,
             timeline=timeline if len(timeline.starts) > 1 else None,
-            duration=len(waveform) / self.sample_rate,
+            duration=len(waveform) / self.sr,
             calibrated=calibration is not None,
         )
 
@@ -312,7 +322,7 @@ class Predictor:
         if calibration is not None:
             raise bundle.BundleError(f"{self.name} cannot use a calibration: it has no encoder head")
 
-        config, sr = self.feature_config, self.sample_rate
+        config, sr = self.feature_config, self.sr
         window = self.window if window is None else float(window)
         if self.input_kind == "waveform":
             batch, starts = windows(waveform, int(round(window * sr)), max(int(round(hop * sr)), 1),
@@ -396,7 +406,7 @@ class _TensorFlow:
     name = "tensorflow"
     CHUNK = 32
 
-    def __init__(self, directory: Path, card: dict, num_threads: int):
+    def __init__(self, directory: Path, card: ModelCard, num_threads: int):
         import tensorflow as tf
 
         try:
@@ -425,24 +435,23 @@ class EncoderPredictor(Predictor):
     makes the analysis ``uncertain``.
     """
 
-    def __init__(self, card: dict, directory: Path, num_threads: int):
-        from serwidgets.audio import AudioOptions
+    def __init__(self, card: ModelCard, directory: Path, num_threads: int):
         from serwidgets.encoders import Encoder
         from serwidgets.heads import EmbeddingClassifier
 
         self.card = card
         self.directory = directory
-        self.name = card.get("name") or directory.name
-        self.labels = tuple(card["labels"])
-        self.audio_options = AudioOptions.from_dict(card["audio_options"])
-        self.encoder = Encoder.load(card["encoder"]["name"], num_threads)
-        self.encoder.check(card["encoder"])
-        self.head = EmbeddingClassifier.from_head(directory, self.labels, card["head"])
+        self.name = card.name or directory.name
+        self.labels = card.labels
+        self.audio_options = card.audio_options
+        self.encoder = Encoder.load(card.encoder["name"], num_threads)
+        self.encoder.check(card.encoder)
+        self.head = EmbeddingClassifier.from_head(directory, self.labels, card.head)
         self.feature_config = None
         self.input_kind = "encoder"
         self.backend = "litert"
-        self.sample_rate = self.audio_options.sample_rate
-        self.window = float(card.get("window_seconds", 3.0))
+        self.sr = self.audio_options.sample_rate
+        self.window = float(card.window_seconds if card.window_seconds is not None else 3.0)
 
     def __repr__(self) -> str:
         return f"<EncoderPredictor {self.name!r} ({self.encoder.name} + head): {', '.join(self.labels)}>"
@@ -473,7 +482,7 @@ class EncoderPredictor(Predictor):
         from serwidgets.heads import Calibration
 
         waveforms = [self._load(c) if sr is None else self._prepare(c, sr) for c in clips]
-        return Calibration.from_features(self.features(waveforms), [len(w) / self.sample_rate for w in waveforms],
+        return Calibration.from_features(self.features(waveforms), [len(w) / self.sr for w in waveforms],
                                          encoder_sha256=self.encoder.sha256)
 
     def features(self, waveforms) -> np.ndarray:
@@ -521,7 +530,7 @@ class EncoderPredictor(Predictor):
         starts, ends = frame_windows(states.shape[1], 1, length, step)
         pooled = np.stack([pool_stats(states, s, e) for s, e in zip(starts, ends)])
         probabilities = self.head.predict_features(pooled, calibration)
-        duration = n_samples / self.sample_rate
+        duration = n_samples / self.sr
         start_times = starts * FRAME_SECONDS
         return Timeline(starts=start_times, ends=np.minimum(ends * FRAME_SECONDS, duration),
                         probabilities=probabilities, labels=self.labels)

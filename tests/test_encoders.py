@@ -54,7 +54,7 @@ def test_front_end_equals_whisper_recipe_with_librosa(speech, mel):
 
     power = np.abs(librosa.stft(speech, n_fft=400, hop_length=160, window="hann", center=True,
                                 pad_mode="reflect"))[:, :-1] ** 2
-    ref = np.log10(np.maximum(librosa.filters.mel(sr=16000, n_fft=400, n_mels=80) @ power, 1e-10))
+    ref = np.log10(np.maximum(librosa.filters.mel(sr=audio.TARGET_SR, n_fft=400, n_mels=80) @ power, 1e-10))
     ref = (np.maximum(ref, ref.max() - 8.0) + 4.0) / 4.0
     assert mel.shape == (80, len(speech) // 160)
     np.testing.assert_allclose(mel, ref, atol=1e-4)
@@ -105,11 +105,12 @@ def test_shipped_litert_encoder_equals_numpy_reference_on_real_speech(mel):
 
 def test_long_audio_is_encoded_in_30_s_chunks(speech):
     encoder = Encoder.load()
-    y = np.tile(speech, int(np.ceil(35 * 16000 / len(speech))))[: 35 * 16000]
+    sr = audio.TARGET_SR
+    y = np.tile(speech, int(np.ceil(35 * sr / len(speech))))[: 35 * sr]
     states, mel = encoder.states(y, return_log_mel=True)
     assert states.shape[1] == 1500 + whisper.output_frames(5 * 100)
     assert mel.shape == (80, 3500)
-    np.testing.assert_allclose(states[:, :100], encoder.states(y[: 30 * 16000])[:, :100], atol=1e-5)
+    np.testing.assert_allclose(states[:, :100], encoder.states(y[: 30 * sr])[:, :100], atol=1e-5)
 
 
 def test_pool_stats_mean_and_std_per_state():
@@ -122,19 +123,20 @@ def test_pool_stats_mean_and_std_per_state():
 
 
 def test_encoder_bundle_card_and_integrity(tmp_path):
-    from serwidgets import bundle
+    from serwidgets.card import ENCODER, IntegrityError, ModelCard
 
     shipped = Encoder.load().directory
-    card = json.loads((shipped / "card.json").read_text())
-    assert card["source"]["model_bin_sha256"] == whisper.MODEL_BIN_SHA256
-    assert card["source"]["packages"] == list(whisper.SOURCE_PACKAGES)
-    assert card["precision"] == "float32" and card["n_states"] == card["n_layers"] + 1
+    card = ModelCard.read(shipped)
+    assert card.kind == ENCODER and card.encoder_id == "whisper-base/states-0-3"
+    assert card.extra["source"]["model_bin_sha256"] == whisper.MODEL_BIN_SHA256
+    assert card.extra["source"]["packages"] == list(whisper.SOURCE_PACKAGES)
+    assert card.extra["precision"] == "float32" and card.extra["n_states"] == card.extra["n_layers"] + 1
     copy = tmp_path / shipped.name
     shutil.copytree(shipped, copy)
     with open(copy / "encoder.tflite", "r+b") as f:
         f.seek(-10, 2)
         f.write(b"\x00" * 10)
-    with pytest.raises(bundle.IntegrityError):
+    with pytest.raises(IntegrityError, match="encoder.tflite"):
         Encoder(copy)
 
 
@@ -155,5 +157,7 @@ def test_write_encoder_bundle_exports_a_checked_encoder(tmp_path, mel):
     card = json.loads((directory / "card.json").read_text())
     assert card["n_states"] == 2 and card["encoder_id"] == "whisper-base/states-0-1"
     assert card["max_difference_vs_numpy_reference"] < 5e-3
+    # Written like the shipped encoder's card: the same keys in the same order.
+    assert list(card) == list(json.loads((Encoder.load().directory / "card.json").read_text()))
     encoder = Encoder(directory)
     np.testing.assert_allclose(encoder._run(mel), whisper.numpy_encoder(mel, 1), atol=2e-3)

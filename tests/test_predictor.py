@@ -8,7 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from serwidgets import audio, bundle, features
+from serwidgets import audio, bundle, export, features
+from serwidgets.card import ModelCard
 from serwidgets.predictor import UNCERTAIN_BELOW, UNCERTAIN_MARGIN, Analysis, Timeline, load_model
 from tests.fixtures_bundle import LABELS, tiny_bundle
 
@@ -43,12 +44,13 @@ def assert_distribution(probabilities: dict):
 
 
 def test_load_model_reads_the_card(model, bundle_dir):
-    card = bundle.read_card(bundle_dir)
+    card = ModelCard.read(bundle_dir)
     assert model.backend == "litert"
-    assert model.labels == LABELS == tuple(card["labels"])
-    assert model.feature_config == features.FeatureConfig.from_dict(card["feature_config"])
-    assert model.audio_options == audio.AudioOptions.from_dict(card["audio_options"])
+    assert model.labels == LABELS == card.labels
+    assert model.feature_config == card.feature_config == features.FeatureConfig()
+    assert model.audio_options == card.audio_options == audio.AudioOptions()
     assert model.name == "tiny-emodb4"
+    assert model.card == card and model.sr == audio.TARGET_SR
 
 
 def test_predict_file_on_emodb_wav_and_ravdess_flac(model, emodb_root, ravdess_root):
@@ -117,7 +119,9 @@ def test_analyze_long_and_short(model, long_clip, emodb_root):
     assert analysis.timeline is not None and len(analysis.timeline.starts) > 1
     assert analysis.duration == pytest.approx(len(long_clip) / audio.TARGET_SR)
     assert analysis.log_mel.shape == features.log_mel(analysis.waveform, model.feature_config).shape
-    assert analysis.sample_rate == audio.TARGET_SR
+    assert analysis.sr == audio.TARGET_SR
+    with pytest.warns(DeprecationWarning, match="Analysis.sr"):
+        assert analysis.sample_rate == analysis.sr
 
     short = model.analyze(emodb_root / EMODB_WAV)
     assert short.timeline is None
@@ -184,7 +188,7 @@ def waveform_bundle(tmp_path_factory):
     config = features.FeatureConfig(duration=1.0)
     net = {"name": "zhao2019_1d", "kwargs": {"filters": [4, 4, 4, 4], "pool_size": 8, "lstm_units": 8}}
     model = nets.build(net["name"], (config.n_samples,), len(LABELS), **net["kwargs"])
-    return bundle.save_bundle(model, tmp_path_factory.mktemp("waveform") / "tiny-1d", net=net, labels=LABELS,
+    return export.save_bundle(model, tmp_path_factory.mktemp("waveform") / "tiny-1d", net=net, labels=LABELS,
                               task="tiny4", feature_config=config, audio_options=audio.AudioOptions(),
                               training={}, metrics={}, name="tiny-1d")
 
@@ -192,7 +196,7 @@ def waveform_bundle(tmp_path_factory):
 def test_waveform_model(waveform_bundle, long_clip, emodb_root):
     litert = load_model(waveform_bundle)
     tensorflow = load_model(waveform_bundle, backend="tensorflow")
-    assert litert.card["input_kind"] == "waveform" and litert.backend == "litert"
+    assert litert.card.input_kind == "waveform" and litert.backend == "litert"
     path = emodb_root / EMODB_WAV
     assert_distribution(litert.predict_file(path))
     assert litert.predict_file(path) == pytest.approx(tensorflow.predict_file(path), abs=1e-4)

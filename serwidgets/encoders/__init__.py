@@ -73,15 +73,15 @@ class Encoder:
     """A loaded encoder bundle: waveform -> hidden states (see :func:`Encoder.load`)."""
 
     def __init__(self, directory, num_threads: int = 2):
-        from serwidgets import bundle
+        from serwidgets.card import ModelCard
 
         from .whisper import LiteRTEncoder
 
         self.directory = Path(directory)
-        self.card = json.loads((self.directory / "card.json").read_text())
-        bundle.verify_file(self.directory, self.card, ENCODER_FILE)
-        self.name = self.card["name"]
-        self.sha256 = self.card["files"][ENCODER_FILE]
+        self.card = ModelCard.read(self.directory, verify=False)
+        self.card.verify_file(self.directory, ENCODER_FILE)
+        self.name = self.card.name
+        self.sha256 = self.card.files[ENCODER_FILE]
         self._run = LiteRTEncoder(self.directory / ENCODER_FILE, num_threads)
         self.n_states = self._run.n_states
 
@@ -95,12 +95,12 @@ class Encoder:
     @property
     def reference(self) -> dict:
         """What a model card stores to name this encoder."""
-        return {"name": self.name, "encoder_id": self.card["encoder_id"], "sha256": self.sha256,
+        return {"name": self.name, "encoder_id": self.card.encoder_id, "sha256": self.sha256,
                 "n_states": self.n_states}
 
     def check(self, reference: dict) -> None:
         """Raise :class:`EncoderMismatchError` unless ``reference`` names this encoder."""
-        if reference.get("sha256") != self.sha256 or reference.get("encoder_id") != self.card["encoder_id"]:
+        if reference.get("sha256") != self.sha256 or reference.get("encoder_id") != self.card.encoder_id:
             raise EncoderMismatchError(
                 f"the head was trained on encoder {reference.get('name')!r} (sha256 "
                 f"{str(reference.get('sha256'))[:12]}…), this is {self.name!r} ({self.sha256[:12]}…)")
@@ -139,10 +139,8 @@ def write_encoder_bundle(directory, n_layers: int = 4) -> Path:
 
     Checks the LiteRT file against the numpy reference on a test signal before writing the card.
     """
-    import datetime
-
-    from serwidgets import bundle
     from serwidgets.audio import TARGET_SR
+    from serwidgets.card import ENCODER, ModelCard
     from serwidgets.features import whisper_log_mel
 
     from . import whisper
@@ -158,26 +156,20 @@ def write_encoder_bundle(directory, n_layers: int = 4) -> Path:
     difference = float(np.abs(LiteRTEncoder(path)(mel) - whisper.numpy_encoder(mel, n_layers)).max())
     if difference > 5e-3:
         raise RuntimeError(f"exported encoder differs from the numpy reference by {difference}")
-    card = {
-        "card_format": 1,
-        "kind": "encoder",
-        "name": directory.name,
-        "encoder_id": f"{whisper.ENCODER_ID}/states-0-{n_layers}",
-        "description": f"OpenAI Whisper-base encoder, frozen, cut after block {n_layers} of {whisper.N_LAYERS}; "
-                       f"returns hidden states 0..{n_layers} (0 = convolutions + positions).",
-        "source": {"packages": list(whisper.SOURCE_PACKAGES), "model_bin_sha256": whisper.MODEL_BIN_SHA256,
-                   "upstream": "Systran/faster-whisper-base (CTranslate2 conversion of openai/whisper base)",
-                   "licence": "MIT"},
-        "n_layers": n_layers,
-        "n_states": n_layers + 1,
-        "dim": whisper.D_MODEL,
-        "frontend": "whisper_log_mel (80 Slaney bands, 25-ms window, 10-ms hop, 16 kHz)",
-        "frame_seconds": FRAME_SECONDS,
-        "precision": "float32",
-        "max_difference_vs_numpy_reference": difference,
-        "files": {ENCODER_FILE: bundle.file_sha256(path)},
-        "versions": bundle.library_versions(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-    (directory / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    card = ModelCard(
+        kind=ENCODER, name=directory.name, encoder_id=f"{whisper.ENCODER_ID}/states-0-{n_layers}",
+        description=f"OpenAI Whisper-base encoder, frozen, cut after block {n_layers} of {whisper.N_LAYERS}; "
+                    f"returns hidden states 0..{n_layers} (0 = convolutions + positions).",
+        extra={"source": {"packages": list(whisper.SOURCE_PACKAGES), "model_bin_sha256": whisper.MODEL_BIN_SHA256,
+                          "upstream": "Systran/faster-whisper-base (CTranslate2 conversion of openai/whisper base)",
+                          "licence": "MIT"},
+               "n_layers": n_layers,
+               "n_states": n_layers + 1,
+               "dim": whisper.D_MODEL,
+               "frontend": "whisper_log_mel (80 Slaney bands, 25-ms window, 10-ms hop, 16 kHz)",
+               "frame_seconds": FRAME_SECONDS,
+               "precision": "float32",
+               "max_difference_vs_numpy_reference": difference},
+    )
+    card.add_files(directory, ENCODER_FILE).stamp().write(directory)
     return directory
