@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 __all__ = ["Calibration", "CalibrationError", "EmbeddingClassifier", "MIN_CALIBRATION_CLIPS",
            "MIN_CLIP_SECONDS", "GOOD_CALIBRATION_CLIPS", "DEFAULT_LAYERS", "AUTO_LAYERS", "AUTO_C"]
@@ -83,7 +84,7 @@ class Calibration:
     >>> X = np.random.default_rng(0).normal(5.0, 2.0, (200, 1, 3))
     >>> cal = Calibration.from_features(X, seconds=[3.0] * 200)
     >>> np.round(cal.mean, 1), np.round(cal.std, 1)
-    (array([5. , 5.1, 5.1]), array([1.9, 2. , 2. ]))
+    (array([4.9, 5.1, 4.9]), array([2. , 2. , 1.9]))
     >>> cal.quality
     'good'
     """
@@ -226,12 +227,14 @@ def _columns(n_states, layers, dim=1024):
     return np.concatenate([np.arange(layer * dim, (layer + 1) * dim) for layer in layers])
 
 
-class EmbeddingClassifier:
+class EmbeddingClassifier(BaseEstimator):
     """Logistic-regression heads on pooled encoder states (see the module docstring).
 
-    Same interface as the other classifiers (:class:`serwidgets.baseline.BaselineClassifier`):
-    ``fit(train_df, val_df=None)`` and ``predict_proba(df)``. Parameters stay as given;
-    what fitting learns ends in ``_``.
+    A scikit-learn estimator, with the interface of the other classifiers
+    (:class:`serwidgets.baseline.BaselineClassifier`): ``fit(train_df, val_df=None)`` and
+    ``predict_proba(df)``. ``__init__`` stores the parameters as given (so
+    :func:`sklearn.base.clone` makes an unfitted copy); :meth:`fit` checks them, and what it
+    learns ends in ``_``.
 
     Parameters
     ----------
@@ -256,18 +259,37 @@ class EmbeddingClassifier:
     Attributes
     ----------
     classes_ : tuple of str
+        ``labels`` as a tuple: the columns of :meth:`predict_proba`.
+    n_states_ : int
+        Encoder states in the features it was fitted on.
     layers_ : tuple of int
     C_ : float
     global_head_, speaker_head_ : fitted heads
     std_floor_ : np.ndarray
         :data:`_STD_FLOOR` times the training speakers' median per-dimension std.
+    atypical_above_ : float
+        Typicality above which a clip is :meth:`atypical`.
+    cv_scores_ : dict
+        UA of each candidate, when ``layers`` or ``C`` is ``"auto"``.
+
+    See Also
+    --------
+    save_bundle : write the fitted heads as a model bundle.
+    serwidgets.predictor.EncoderPredictor : runs a saved head on audio.
+
+    Examples
+    --------
+    >>> from sklearn.base import clone
+    >>> clf = EmbeddingClassifier(("angry", "neutral", "sad"), layers="auto")
+    >>> clone(clf).get_params()["layers"], hasattr(clone(clf), "classes_")
+    ('auto', False)
     """
 
     name = "whisper"
 
     def __init__(self, labels, layers=DEFAULT_LAYERS, C=DEFAULT_C, normalization="speaker",
                  balance="emotion-corpus", encoder=None, audio_options=None, cache_dir=None):
-        self.labels = tuple(labels)
+        self.labels = labels
         self.layers = layers
         self.C = C
         self.normalization = normalization
@@ -342,12 +364,15 @@ class EmbeddingClassifier:
         X = np.asarray(X, np.float64)
         usable = ~np.isnan(X).reshape(len(X), -1).any(axis=1)
         X, train_df = X[usable], train_df[usable]
-        index = {label: i for i, label in enumerate(self.labels)}
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        labels = tuple(self.labels)
+        index = {label: i for i, label in enumerate(labels)}
         import pandas as pd
 
         y = train_df["emotion"].map(index).to_numpy()
         if np.any(pd.isna(y)):
-            raise ValueError(f"emotions outside {self.labels} in the training table")
+            raise ValueError(f"emotions outside {labels} in the training table")
         y = y.astype(int)
         speakers = train_df["speaker"].to_numpy()
         weights = self._weights(train_df)
@@ -361,15 +386,15 @@ class EmbeddingClassifier:
             rows = speakers == s
             by_speaker[rows] = (flat[rows] - mean) / np.maximum(std, self.std_floor_)
         self.n_states_ = n_states
-        self.classes_ = self.labels
+        self.classes_ = labels
         if self.layers == "auto" or self.C == "auto":
             self.layers_, self.C_, self.cv_scores_ = self._choose(
                 by_speaker if self.normalization == "speaker" else flat, y, speakers, weights, n_states)
         else:
             self.layers_, self.C_ = tuple(self.layers), float(self.C)
         columns = _columns(n_states, self.layers_)
-        self.global_head_ = _Head.fit(flat[:, columns], y, self.C_, weights, len(self.labels))
-        self.speaker_head_ = (_Head.fit(by_speaker[:, columns], y, self.C_, weights, len(self.labels))
+        self.global_head_ = _Head.fit(flat[:, columns], y, self.C_, weights, len(labels))
+        self.speaker_head_ = (_Head.fit(by_speaker[:, columns], y, self.C_, weights, len(labels))
                               if self.normalization == "speaker" else None)
         # Typicality: the mean squared z-score of a clip's features under the global head's
         # scaler. Training clips sit near 1; constant tones, noise and broken input far above.
@@ -392,8 +417,8 @@ class EmbeddingClassifier:
             for C in Cs:
                 predicted = np.empty_like(y)
                 for train, test in folds:
-                    head = _Head.fit(X[np.ix_(train, columns)], y[train], C, weights[train], len(self.labels))
-                    predicted[test] = head.proba(X[np.ix_(test, columns)], len(self.labels)).argmax(1)
+                    head = _Head.fit(X[np.ix_(train, columns)], y[train], C, weights[train], len(self.classes_))
+                    predicted[test] = head.proba(X[np.ix_(test, columns)], len(self.classes_)).argmax(1)
                 scores[(layers, C)] = balanced_accuracy_score(y, predicted)
         (layers, C), _ = max(scores.items(), key=lambda item: item[1])
         return layers, C, {f"{list(k[0])} C={k[1]:g}": round(v, 4) for k, v in scores.items()}
@@ -404,13 +429,13 @@ class EmbeddingClassifier:
         if not hasattr(self, "global_head_"):
             raise RuntimeError("fit the classifier before predicting")
         if len(X) == 0:
-            return np.zeros((0, len(self.labels)))
+            return np.zeros((0, len(self.classes_)))
         flat = np.asarray(X, np.float64).reshape(len(X), -1)
         columns = _columns(self.n_states_, self.layers_)
         if calibration is not None and self.speaker_head_ is not None:
             normalized = calibration.normalize(flat, self.std_floor_)
-            return self.speaker_head_.proba(normalized[:, columns], len(self.labels))
-        return self.global_head_.proba(flat[:, columns], len(self.labels))
+            return self.speaker_head_.proba(normalized[:, columns], len(self.classes_))
+        return self.global_head_.proba(flat[:, columns], len(self.classes_))
 
     def atypical(self, X, calibration: Calibration | None = None) -> np.ndarray:
         """Whether each row of pooled states ``X`` lies far outside the training clips (bool array).
@@ -430,10 +455,12 @@ class EmbeddingClassifier:
         calibrations : dict, optional
             speaker -> :class:`Calibration`; rows of those speakers use the speaker head.
         """
+        if not hasattr(self, "global_head_"):
+            raise RuntimeError("fit the classifier before predicting")
         X = self.embeddings(df)
         usable = ~np.isnan(X).any(axis=(1, 2))
         # A clip whose file cannot be used gets uniform probabilities.
-        out = np.full((len(df), len(self.labels)), 1.0 / len(self.labels))
+        out = np.full((len(df), len(self.classes_)), 1.0 / len(self.classes_))
         out[usable] = self.predict_features(X[usable])
         if calibrations:
             speakers = df["speaker"].to_numpy()
@@ -488,32 +515,18 @@ def save_bundle(classifier: EmbeddingClassifier, directory, *, task: str, traini
     --------
     >>> save_bundle(clf, "models/ser-emotion6", task="emotion6", training={...})   # doctest: +SKIP
     """
-    import datetime
-
-    from serwidgets import bundle
     from serwidgets.audio import AudioOptions
+    from serwidgets.card import ENCODER_HEAD, ModelCard
     from serwidgets.encoders import Encoder
 
     directory = Path(directory)
     encoder = Encoder.load(classifier.encoder)
     head = classifier.save_head(directory)
-    card = {
-        "card_format": bundle.CARD_FORMAT,
-        "kind": bundle.ENCODER_HEAD,
-        "name": name or directory.name,
-        "description": description,
-        "task": task,
-        "labels": list(classifier.labels),
-        "encoder": encoder.reference,
-        "head": head,
-        "audio_options": (classifier.audio_options or AudioOptions()).to_dict(),
-        "window_seconds": window_seconds,
-        "training": training,
-        "metrics": metrics or {},
-        "protocol": (metrics or {}).get("protocol"),
-        "files": {head["file"]: bundle.file_sha256(directory / head["file"])},
-        "versions": bundle.library_versions(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-    bundle._write_card(directory, card)
+    card = ModelCard(
+        kind=ENCODER_HEAD, name=name or directory.name, description=description, task=task,
+        labels=classifier.classes_, encoder=encoder.reference, head=head,
+        audio_options=classifier.audio_options or AudioOptions(), window_seconds=window_seconds,
+        training=training, metrics=metrics or {}, protocol=(metrics or {}).get("protocol"),
+    )
+    card.add_files(directory, head["file"]).stamp().write(directory)
     return directory

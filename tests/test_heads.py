@@ -112,6 +112,31 @@ def test_head_learns_emotions_of_an_unseen_speaker(fitted, split):
     assert not np.allclose(calibrated, fitted.predict_proba(test))   # the speaker head was used
 
 
+def test_clone_is_unfitted_and_refits_to_the_same_numbers(fitted, split):
+    """scikit-learn conventions: parameters as given, clone unfitted, a second fit the same heads."""
+    from sklearn.base import clone
+
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params() and copy.labels is not None
+    assert not [name for name in vars(copy) if name.endswith("_")]
+    with pytest.raises(RuntimeError, match="fit the classifier"):
+        copy.predict_features(np.zeros((1, 4, 1024)))
+    X_train, X_test = fitted.embeddings(split[0]), fitted.embeddings(split[1])
+    copy.fit_features(X_train, split[0])  # a real fit: fit() would take the memoised one
+    assert copy.classes_ == fitted.classes_ == EMODB3_TASK
+    np.testing.assert_array_equal(copy.predict_features(X_test), fitted.predict_features(X_test))
+    cal = Calibration.from_features(X_test, seconds=None)
+    np.testing.assert_array_equal(copy.predict_features(X_test, cal), fitted.predict_features(X_test, cal))
+
+
+def test_parameters_are_stored_as_given_and_checked_in_fit(split):
+    labels = list(EMODB3_TASK)
+    clf = EmbeddingClassifier(labels, normalization="per-corpus")  # no error: __init__ only stores
+    assert clf.labels is labels and clf.get_params()["normalization"] == "per-corpus"
+    with pytest.raises(ValueError, match="normalization must be one of"):
+        clf.fit_features(np.zeros((len(split[0]), 4, 1024)), split[0])
+
+
 def test_layers_and_C_chosen_by_cv_inside_the_training_side(split):
     clf = EmbeddingClassifier(EMODB3_TASK, layers="auto", C="auto").fit(split[0])
     assert clf.layers_ in heads.AUTO_LAYERS and clf.C_ in heads.AUTO_C
@@ -176,10 +201,10 @@ def test_timeline_windows_pool_one_encoding(fitted, split, tmp_path):
     calls = []
     run = model.encoder._run
     model.encoder._run = lambda mel: calls.append(mel.shape) or run(mel)
-    timeline = model.predict_timeline(y, 16000, hop=0.5)
+    timeline = model.predict_timeline(y, audio.TARGET_SR, hop=0.5)
     assert len(calls) == 1                                      # encoded once, windows pooled
-    prepared = model._prepare(y, 16000)                          # trimmed at the edges
-    assert timeline.ends[-1] == pytest.approx(len(prepared) / 16000, abs=0.03)
+    prepared = model._prepare(y, audio.TARGET_SR)                # trimmed at the edges
+    assert timeline.ends[-1] == pytest.approx(len(prepared) / audio.TARGET_SR, abs=0.03)
     assert np.all(np.diff(timeline.starts) > 0) and timeline.probabilities.shape[1] == 3
 
 
