@@ -51,7 +51,6 @@ from pathlib import Path
 import numpy as np
 
 from . import vad
-from .vad import TARGET_SR
 
 __all__ = [
     "TARGET_SR",
@@ -70,9 +69,10 @@ __all__ = [
     "load",
 ]
 
-#: TARGET_SR: the sample rate (Hz) of everything that reaches a model: 16 kHz, the one
-#: constant for it (defaults, the recorder's browser side via a synced trait). Defined in
-#: :mod:`serwidgets.vad` (below this module) and imported above.
+#: The sample rate (Hz) of everything that reaches a model: 16 kHz, the one constant for it
+#: (every default; the browser's recorder gets it through a synced trait). Defined in
+#: :mod:`serwidgets.vad`, the module below this one, so that vad can default to it too.
+TARGET_SR = vad.TARGET_SR
 
 
 def renamed_sr_keyword(function=None, *, old: str = "sample_rate"):
@@ -162,7 +162,8 @@ class AudioOptions:
     Parameters
     ----------
     sample_rate : int
-        Output sample rate in Hz.
+        Output sample rate in Hz (default :data:`TARGET_SR`). Saved in cards and cache keys
+        under this name; functions call the rate ``sr``.
     trim : bool
         Cut leading and trailing silence.
     trim_db : float
