@@ -82,7 +82,7 @@ def bench_files(config: FeatureConfig, files: list[Path]) -> None:
 
 
 def bench_functionals(config: FeatureConfig, n_clips: int) -> None:
-    from serwidgets.baseline import opensmile_functionals, utterance_features
+    from serwidgets.functionals import opensmile_functionals, utterance_features
 
     rng = np.random.default_rng(0)
     clips = [0.1 * rng.standard_normal(config.n_samples).astype(np.float32) for _ in range(n_clips)]

@@ -61,11 +61,12 @@ def main():
         rate, per_cpu, params = clips_per_second(name, shape, kwargs, args.steps, args.batch)
         print(f"{label:48s} {rate:7.1f} clips/s wall, {per_cpu:6.1f} per CPU-second "
               f"({params / 1e6:.2f} M parameters)", flush=True)
-    for path in sorted(RESULTS.glob("*.json")):
-        result = json.loads(path.read_text())
+    from serwidgets.results import classifier_of, load_results
+
+    for result in load_results(RESULTS):
         if result.get("protocol") == "loso" and "wall_seconds" in result:
             print(
-                f"{path.name}: {result['model']} {result['protocol']} on {result['corpora']}: "
+                f"{result['name']}.json: {classifier_of(result)} {result['protocol']} on {result['corpora']}: "
                 f"{result['wall_seconds'] / 60:.1f} min wall, UA {result['metrics']['UA']:.3f}"
             )
 

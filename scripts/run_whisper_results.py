@@ -4,7 +4,7 @@
     python scripts/run_whisper_results.py [--only emodb|ravdess|loco] [--data DIR]
 
 Each run is what ``ser evaluate`` does for the same arguments (``serwidgets.evaluate.evaluate`` +
-``write_results``); running the calibrated variants in one process lets the heads, memoised by
+``serwidgets.results.write_results``); running the calibrated variants in one process lets the heads, memoised by
 training clips, be fitted once per fold instead of once per variant.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from serwidgets import corpora, evaluate, labels  # noqa: E402
+from serwidgets import corpora, evaluate, labels, results  # noqa: E402
 
 ALL = ["emodb", "ravdess", "ased", "emovo", "urdu", "korean-emotiontts", "nemo"]
 #: Within-corpus runs choose states and C by speaker-grouped CV inside each training side. The
@@ -39,7 +39,7 @@ def main() -> None:
 
     def run(name, df, protocol, task, head=AUTO, **options):
         result = evaluate.evaluate(df, "whisper", protocol, task=task, head_options=head, **options)
-        evaluate.write_results(result, name, args.results)
+        results.write_results(result, name, args.results)
         extra = f", loco mean {result['loco_mean_UA']:.3f}" if "loco_mean_UA" in result else ""
         print(f"{name}: UA {result['metrics']['UA']:.3f}{extra} ({result['wall_seconds'] / 60:.1f} min)",
               flush=True)

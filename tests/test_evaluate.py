@@ -109,3 +109,41 @@ def test_a_name_an_estimator_and_a_deprecated_factory_give_the_same_result(emodb
         evaluate.evaluate(emodb3, BaselineClassifier(("angry", "sad")), "loso", **run)
     with pytest.raises(ValueError, match="unknown classifier"):
         evaluate.evaluate(emodb3, "forest", "loso", **run)
+
+
+def test_cli_classifier_options_and_their_deprecated_spellings(capsys):
+    from serwidgets.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["evaluate", "--classifier", "baseline", "--estimator", "svm", "--speaker-norm"])
+    assert (args.classifier, args.estimator, args.speaker_norm) == ("baseline", "svm", True)
+    assert capsys.readouterr().err == ""
+    # The old spellings: --model for the learner kind, --classifier logreg|svm for the estimator.
+    args = parser.parse_args(["evaluate", "--model", "baseline", "--classifier", "svm"])
+    assert (args.classifier, args.estimator) == ("baseline", "svm")
+    err = capsys.readouterr().err
+    assert "--model is deprecated; use --classifier" in err and "use --estimator svm" in err
+    args = parser.parse_args(["train", "--out", "x", "--model", "whisper"])
+    assert args.classifier == "whisper" and "--model is deprecated" in capsys.readouterr().err
+    assert parser.parse_args(["train", "--out", "x"]).classifier == "cnn"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["evaluate", "--classifier", "forest"])
+
+
+def test_cli_names_a_speaker_normalised_result_speaker_norm(emodb3, tmp_path, capsys, monkeypatch):
+    from serwidgets.cli import evaluate as cli_evaluate
+
+    monkeypatch.setattr(cli_evaluate, "load_table", lambda args: (emodb3, None))
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: {**FAKE_RESULT, "speaker_norm": True})
+    assert main(["evaluate", "--corpora", "emodb", "--task", "emodb7", "--classifier", "baseline",
+                 "--feature-set", "egemaps", "--speaker-norm", "--results", str(tmp_path)]) == 0
+    assert (tmp_path / "emodb-emodb7-loso-baseline-egemaps-speaker-norm.json").exists()
+
+
+FAKE_RESULT = {
+    "classifier": "baseline", "recipe": {}, "task": "emodb7", "labels": ["a", "b"], "protocol": "loso",
+    "n_folds": 2, "corpora": ["emodb"], "n_clips": 4, "speakers": 2, "leaky": False, "leakage": None,
+    "metrics": {"UA": 0.5, "WA": 0.5, "macro_F1": 0.5, "confusion": [[1, 1], [1, 1]]},
+    "fold_UA": {"mean": 0.5, "std": 0.0}, "per_speaker": {}, "per_corpus": {"emodb": 0.5},
+    "snr_UA": {"clean": 0.5}, "snr_noise": "white", "wall_seconds": 1.0,
+}

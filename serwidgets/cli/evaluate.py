@@ -2,15 +2,15 @@
 
 Examples::
 
-    ser evaluate --corpora emodb --task emodb7 --protocol loso --model cnn
+    ser evaluate --corpora emodb --task emodb7 --protocol loso --classifier cnn
     ser evaluate --corpora ravdess --task ravdess8 --protocol speaker-kfold --folds 6
-    ser evaluate --corpora emodb --task emodb7 --protocol leaky --model baseline
+    ser evaluate --corpora emodb --task emodb7 --protocol leaky --classifier baseline
     ser evaluate --corpora emodb ravdess ased emovo urdu korean-emotiontts nemo --task emotion6 \
-        --protocol loco --model baseline     # leave one corpus out: per-corpus and per-language UA
-    ser evaluate --corpora emodb --task emodb7 --model baseline --feature-set compare --speaker-norm
-    ser evaluate --corpora emodb --task emodb7 --model whisper          # frozen Whisper-base + LR head
+        --protocol loco --classifier baseline     # leave one corpus out: per-corpus and per-language UA
+    ser evaluate --corpora emodb --task emodb7 --classifier baseline --feature-set compare --speaker-norm
+    ser evaluate --corpora emodb --task emodb7 --classifier whisper          # frozen Whisper-base + LR head
     ser evaluate --corpora emodb ravdess ased emovo urdu korean-emotiontts nemo --task emotion6 \
-        --protocol loco --model whisper --calibration-clips 10   # calibrated to each test speaker
+        --protocol loco --classifier whisper --calibration-clips 10   # calibrated to each test speaker
     ser evaluate --table            # the README results table, from results/*.json
     ser evaluate --corpora emodb ravdess --task emotion6 --protocol speaker-kfold --folds 5 \\
         --name zhao2019-emotion6-kfold5 --card models/zhao2019-emotion6   # the shipped model's card metrics
@@ -18,41 +18,62 @@ Examples::
 
 from __future__ import annotations
 
-from .train import add_data_arguments, card_metrics, feature_config, load_table
+import argparse
+import sys
+
+from .train import DeprecatedAlias, add_data_arguments, card_metrics, feature_config, load_table
+
+#: ``--estimator`` choices (the baseline's scikit-learn estimator).
+ESTIMATORS = ("logreg", "svm")
+
+
+class ClassifierOrOldEstimator(argparse.Action):
+    """``--classifier``: the learner kind; an estimator name (``logreg``, ``svm``) is the old
+    meaning of this option (now ``--estimator``): accepted with a note on stderr."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values in ESTIMATORS:
+            print(f"{parser.prog}: --classifier {values} (the baseline's estimator) is deprecated; "
+                  f"use --estimator {values}", file=sys.stderr)
+            namespace.estimator = values
+        else:
+            namespace.classifier = values
 
 
 def run(args) -> int:
-    from serwidgets import evaluate
+    from serwidgets import evaluate, results
 
     if args.table:
-        print(evaluate.results_table(args.results), end="")
+        print(results.results_table(args.results), end="")
         return 0
     if args.protocol == "loco" and len(set(args.corpora)) < 2:
         raise SystemExit("ser evaluate: --protocol loco (leave one corpus out) needs two or more --corpora")
     df, recipe = load_table(args)
     snrs = [None] + [float(s) for s in args.snr]
     baseline_options = {"feature_set": args.feature_set, "speaker_norm": args.speaker_norm,
-                        "classifier": args.classifier, "C": _parse_C(args.C)}
+                        "estimator": args.estimator, "C": _parse_C(args.C)}
     head_options = {"layers": _parse_layers(args.layers), "C": _parse_C(args.head_C) if args.head_C else 0.01}
     calibration = _parse_calibration(args.calibration_clips)
-    if calibration is not None and args.model != "whisper":
-        raise SystemExit("ser evaluate: --calibration-clips needs --model whisper")
-    result = evaluate.evaluate(df, args.model, args.protocol, task=args.task, n_folds=args.folds,
+    if calibration is not None and args.classifier != "whisper":
+        raise SystemExit("ser evaluate: --calibration-clips needs --classifier whisper")
+    result = evaluate.evaluate(df, args.classifier, args.protocol, task=args.task, n_folds=args.folds,
                                snrs=snrs, recipe=recipe, baseline_options=baseline_options,
                                feature_config=feature_config(args), seed=args.seed,
-                               head_options=head_options if args.model == "whisper" else None,
+                               head_options=head_options if args.classifier == "whisper" else None,
                                calibration_clips=calibration, calibration_kind=args.calibration_kind)
-    model = {"cnn": "cnn", "whisper": "whisper"}.get(args.model, f"{args.model}-{args.feature_set}")
+    learner = {"cnn": "cnn", "whisper": "whisper"}.get(args.classifier, f"{args.classifier}-{args.feature_set}")
     calibrated = [] if calibration is None else [
         f"cal{calibration}" + ("-neutral" if args.calibration_kind == "neutral" else "")]
+    # Files written before the names were unified say "spknorm"; new ones "speaker-norm".
     name = args.name or "-".join([
-        "+".join(args.corpora), args.task, args.protocol, model, *(["spknorm"] * args.speaker_norm), *calibrated])
-    json_path, md_path = evaluate.write_results(result, name, args.results)
+        "+".join(args.corpora), args.task, args.protocol, learner, *(["speaker-norm"] * args.speaker_norm),
+        *calibrated])
+    json_path, md_path = results.write_results(result, name, args.results)
     if args.card:
         from serwidgets import bundle
 
-        if args.model != "cnn":
-            raise SystemExit("ser evaluate: --card takes the CNN recipe's scores (--model cnn)")
+        if args.classifier != "cnn":
+            raise SystemExit("ser evaluate: --card takes the CNN recipe's scores (--classifier cnn)")
         bundle.set_metrics(args.card, card_metrics({"name": name, **result}), task=args.task,
                            recipe=result["recipe"])
         print(f"ser evaluate: metrics written to {args.card}/card.json")
@@ -84,16 +105,19 @@ def _parse_C(text):
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("evaluate", help="evaluate a model under a protocol; write results/",
+    parser = subparsers.add_parser("evaluate", help="evaluate a classifier under a protocol; write results/",
                                    description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
     parser.add_argument("--protocol", choices=("loso", "speaker-kfold", "loco", "random", "leaky"), default="loso",
                         help="loso: leave one speaker out; speaker-kfold: --folds speaker folds; loco: leave one "
                              "corpus out (needs two or more --corpora); random, leaky: speaker-dependent")
     parser.add_argument("--folds", type=int, default=None, help="folds for speaker-kfold")
-    parser.add_argument("--model", choices=("cnn", "baseline", "whisper"), default="cnn",
+    parser.add_argument("--classifier", choices=("cnn", "baseline", "whisper", *ESTIMATORS), default="cnn",
+                        action=ClassifierOrOldEstimator, metavar="{cnn,baseline,whisper}",
                         help="cnn: the Zhao 2019 CNN-LSTM from scratch; baseline: functionals + LR; "
                              "whisper: frozen Whisper-base encoder + LR head (the shipped model's kind)")
+    parser.add_argument("--model", dest="classifier", choices=("cnn", "baseline", "whisper"), action=DeprecatedAlias,
+                        new="--classifier", help="deprecated name of --classifier")
     head = parser.add_argument_group("whisper head options")
     head.add_argument("--layers", default="1,2,3",
                       help="encoder states for the head, e.g. 2,3 (0 = convolutions), or 'auto' "
@@ -108,7 +132,8 @@ def register(subparsers) -> None:
     baseline.add_argument("--feature-set", choices=("stats", "compare", "egemaps"), default="stats",
                           help="utterance features: our numpy statistics, or openSMILE ComParE 2016 / "
                                "eGeMAPS v02 functionals (default: stats)")
-    baseline.add_argument("--classifier", choices=("logreg", "svm"), default="logreg")
+    baseline.add_argument("--estimator", choices=ESTIMATORS, default="logreg",
+                          help="the scikit-learn estimator after the scaler (default: logreg)")
     baseline.add_argument("--C", default=None,
                           help="inverse regularisation, or 'auto' (chosen by speaker-grouped CV on the "
                                "training side; default: 0.1 for stats, auto otherwise)")

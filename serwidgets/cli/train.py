@@ -6,7 +6,7 @@ speakers, ``results/<name>-kfold<K>.json``) and those scores go into the card; w
 
 The shipped model::
 
-    ser train --model whisper --corpora emodb ravdess --task emotion6 --cv-folds 5 --out models/ser-emotion6
+    ser train --classifier whisper --corpora emodb ravdess --task emotion6 --cv-folds 5 --out models/ser-emotion6
 
 The Zhao 2019 CNN-LSTM reference (the seed's model)::
 
@@ -15,9 +15,31 @@ The Zhao 2019 CNN-LSTM reference (the seed's model)::
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import time
 from pathlib import Path
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old option name kept for one release: stores into the new option's ``dest`` and
+    prints a note to stderr naming the new option."""
+
+    def __init__(self, option_strings, dest, new, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: {option_string} is deprecated; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_classifier_arguments(parser, choices, help) -> None:
+    """``--classifier`` (the learner kind) and its deprecated alias ``--model``."""
+    parser.add_argument("--classifier", choices=choices, default="cnn", help=help)
+    parser.add_argument("--model", dest="classifier", choices=choices, action=DeprecatedAlias, new="--classifier",
+                        help="deprecated name of --classifier")
 
 
 def add_data_arguments(parser) -> None:
@@ -80,9 +102,9 @@ def card_metrics(result: dict) -> dict:
 
 
 def run(args) -> int:
-    from serwidgets import evaluate, train
+    from serwidgets import evaluate, results, train
 
-    if args.model == "whisper":
+    if args.classifier == "whisper":
         return run_whisper(args)
     df, recipe = load_table(args)
     out = Path(args.out)
@@ -101,7 +123,7 @@ def run(args) -> int:
         result = evaluate.evaluate(df, "cnn", "speaker-kfold", task=args.task, n_folds=args.cv_folds,
                                    recipe=recipe, feature_config=config, seed=args.seed)
         result_name = f"{name}-kfold{args.cv_folds}"
-        evaluate.write_results(result, result_name, args.results)
+        results.write_results(result, result_name, args.results)
         metrics = card_metrics({"name": result_name, **result})
         classifier.save(out, task=args.task, metrics=metrics, name=name, description=description)
         print(f"ser train: cross-validated UA {metrics['UA']:.3f}, card updated", flush=True)
@@ -109,12 +131,12 @@ def run(args) -> int:
 
 
 def run_whisper(args) -> int:
-    """``ser train --model whisper``: a head on the frozen encoder, then (``--cv-folds``) its scores.
+    """``ser train --classifier whisper``: a head on the frozen encoder, then (``--cv-folds``) its scores.
 
     The card gets the speaker k-fold scores twice: uncalibrated, and calibrated with
     ``--calibration-clips`` clips of each test speaker (scored on the rest).
     """
-    from serwidgets import evaluate, heads
+    from serwidgets import evaluate, heads, results
     from serwidgets.cli.evaluate import _parse_C, _parse_layers
 
     df, _ = load_table(args)
@@ -147,7 +169,7 @@ def run_whisper(args) -> int:
                                        head_options=head_options, seed=args.seed, calibration_clips=k,
                                        snrs=[None, 20.0] if k is None else [None])
             result_name = f"{name}-kfold{args.cv_folds}" + ("" if k is None else f"-cal{k}")
-            evaluate.write_results(result, result_name, args.results)
+            results.write_results(result, result_name, args.results)
             runs[k] = card_metrics({"name": result_name, **result})
         metrics = {**runs[None], "calibrated": {**runs[args.calibration_clips],
                                                 "clips": args.calibration_clips}}
@@ -176,8 +198,8 @@ def register(subparsers) -> None:
     parser.add_argument("--metrics-from", default=None,
                         help="results JSON of an earlier `ser evaluate` for the card")
     parser.add_argument("--results", default="results", help="folder for the cross-validation results")
-    parser.add_argument("--model", choices=("cnn", "whisper"), default="cnn",
-                        help="cnn: the Zhao 2019 CNN-LSTM recipe; whisper: heads on the frozen Whisper-base "
+    add_classifier_arguments(parser, ("cnn", "whisper"),
+                             "cnn: the Zhao 2019 CNN-LSTM recipe; whisper: heads on the frozen Whisper-base "
                              "encoder (the shipped model)")
     parser.add_argument("--layers", default="1,2,3", help="whisper: encoder states, or 'auto' (default 1,2,3)")
     parser.add_argument("--head-C", default=None, help="whisper: inverse regularisation or 'auto' (default 0.01)")
