@@ -364,7 +364,8 @@ class NetClassifier(BaseEstimator):
         return self
 
     def save(self, directory, *, task, metrics=None, name=None, description=""):
-        """Write the trained model as a bundle (:func:`serwidgets.bundle.save_bundle`).
+        """Write the trained network as a bundle (:func:`serwidgets.export.save_bundle`: Keras,
+        LiteRT and the card).
 
         The card's ``training`` entry is :attr:`training_` (completed by :func:`train_bundle`).
 
@@ -372,11 +373,11 @@ class NetClassifier(BaseEstimator):
         -------
         pathlib.Path
         """
-        from . import bundle
+        from . import export
 
         if not hasattr(self, "network_"):
             raise RuntimeError("fit the classifier before saving it")
-        return bundle.save_bundle(
+        return export.save_bundle(
             self.network_, directory, net=self.net, labels=self.classes_, task=task,
             feature_config=self._feature_config, audio_options=self._audio_options,
             training=self.training_,

@@ -98,12 +98,13 @@ def test_fit_split_calls_the_leakage_guard(emodb6, fold):
 
 @pytest.mark.slow
 def test_train_bundle_writes_a_loadable_bundle(emodb6, tmp_path, cache_dir):
-    from serwidgets import bundle, predictor
+    from serwidgets import predictor
+    from serwidgets.card import ModelCard
 
     clf = train.train_bundle(emodb6, "emotion6", tmp_path / "b", recipe=train.Recipe(
         net_kwargs=TINY.net_kwargs, epochs=1, val_speakers=1), metrics={"UA": 0.5}, cache_dir=cache_dir,
         verbose=0)
-    card = bundle.read_card(tmp_path / "b")
+    card = ModelCard.read(tmp_path / "b")
     assert card["labels"] == list(labels.TASKS["emotion6"])
     assert card["training"]["val_speakers"] == clf.training_["val_speakers"]
     assert len(card["training"]["val_speakers"]) == 1

@@ -70,12 +70,13 @@ def run(args) -> int:
         *calibrated])
     json_path, md_path = results.write_results(result, name, args.results)
     if args.card:
-        from serwidgets import bundle
+        from serwidgets.card import ModelCard
 
         if args.classifier != "cnn":
             raise SystemExit("ser evaluate: --card takes the CNN recipe's scores (--classifier cnn)")
-        bundle.set_metrics(args.card, card_metrics({"name": name, **result}), task=args.task,
-                           recipe=result["recipe"])
+        card = ModelCard.read(args.card).set_metrics(card_metrics({"name": name, **result}), task=args.task,
+                                                     recipe=result["recipe"])
+        card.write(args.card)
         print(f"ser evaluate: metrics written to {args.card}/card.json")
     m = result["metrics"]
     print(f"ser evaluate: UA {m['UA']:.3f} WA {m['WA']:.3f} macro-F1 {m['macro_F1']:.3f} "
