@@ -38,22 +38,10 @@ import warnings
 
 import numpy as np
 
-from .audio import TARGET_SR
+from .audio import TARGET_SR, renamed_sr_keyword
 from .features import FeatureConfig
 
 __all__ = ["FEATURE_SETS", "utterance_features", "opensmile_functionals", "speaker_norm"]
-
-
-def _renamed(old, name, new_name, value, where):
-    """``value``, or the deprecated keyword ``name`` from ``old`` (with a DeprecationWarning)."""
-    unknown = set(old) - {name}
-    if unknown:
-        raise TypeError(f"{where}() got an unexpected keyword argument {sorted(unknown)[0]!r}")
-    if name in old:
-        warnings.warn(f"{where}({name}=...) is deprecated; use {new_name}=", DeprecationWarning, stacklevel=3)
-        return old[name]
-    return value
-
 
 _N_MFCC = 20
 _PERCENTILES = (10, 50, 90)
@@ -163,7 +151,8 @@ class _SmileWorker:
 _smile_worker = _SmileWorker()
 
 
-def opensmile_functionals(y, feature_set="compare", sr=TARGET_SR, **old):
+@renamed_sr_keyword
+def opensmile_functionals(y, feature_set="compare", sr=TARGET_SR):
     """openSMILE functionals of one prepared waveform (computed in a worker process).
 
     Parameters
@@ -190,7 +179,6 @@ def opensmile_functionals(y, feature_set="compare", sr=TARGET_SR, **old):
     >>> opensmile_functionals(y, "egemaps").shape                     # doctest: +SKIP
     (88,)
     """
-    sr = _renamed(old, "sample_rate", "sr", sr, "opensmile_functionals")
     if feature_set not in ("compare", "egemaps"):
         raise ValueError(f"feature_set must be 'compare' or 'egemaps', got {feature_set!r}")
     return _smile_worker(np.asarray(y, np.float32), feature_set, int(sr))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from serwidgets.audio import TARGET_SR
 from serwidgets.cli import main
 from serwidgets.predictor import load_model
 from tests.fixtures_bundle import LABELS, tiny_bundle
@@ -49,7 +50,7 @@ def test_predict_json(bundle_dir, files, capsys):
 
 def test_bad_files_are_reported_and_the_rest_predicted(bundle_dir, files, tmp_path, capsys):
     silence = tmp_path / "silence.wav"
-    soundfile.write(silence, np.zeros(48000, np.float32), 16000)
+    soundfile.write(silence, np.zeros(3 * TARGET_SR, np.float32), TARGET_SR)
     missing = tmp_path / "missing.wav"
     assert main(["predict", str(silence), files[0], str(missing), "--model", str(bundle_dir), "--json"]) == 1
     captured = capsys.readouterr()
