@@ -50,6 +50,9 @@ MODULES = [
     "serwidgets.export",
     "serwidgets.features",
     "serwidgets.fingerprint",
+    "serwidgets.functionals",
+    "serwidgets.heads",
+    "serwidgets.inputs",
     "serwidgets.labels",
     "serwidgets.nets",
     "serwidgets.plots",
@@ -61,19 +64,16 @@ MODULES = [
     "serwidgets.vad",
     "serwidgets.widgets",
     "serwidgets.widgets.calibrator",
+    "serwidgets.widgets.dashboard",
+    "serwidgets.widgets.limits",
+    "serwidgets.widgets.panel",
     "serwidgets.widgets.recorder",
     "serwidgets.widgets.uploader",
+    "serwidgets.widgets.webrtc",
 ]
 
 #: Modules with examples that do not run yet: module -> what is wrong.
-NOT_YET = {
-    "serwidgets.heads": "Calibration's example prints other means and stds than it shows",
-    "serwidgets.widgets.dashboard": "EmotionDashboard's ipywebrtc example runs a line that needs ipywebrtc's "
-                                    "import, which is skipped",
-    "serwidgets.widgets.limits": "the module example prints 'got 20' where the message says 'got 20.0'",
-    "serwidgets.widgets.panel": "EmotionPanel's example uses a model it loads in a skipped line",
-    "serwidgets.widgets.webrtc": "recorder_audio's '# doctest: +SKIP  (after recording)' is not a valid directive",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def run_examples(module) -> tuple[int, int, str]:
