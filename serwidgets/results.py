@@ -267,7 +267,7 @@ def model_label(result):
         return f"cnn ({', '.join(details)})"
     if classifier == "whisper":
         layers = recipe.get("layers")
-        return (f"whisper-base encoder (frozen) + logistic regression"
+        return ("whisper-base encoder (frozen) + logistic regression"
                 + (f" (states {layers})" if layers and layers != "auto" else " (states chosen by inner CV)"))
     if classifier != "baseline":
         return classifier

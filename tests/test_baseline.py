@@ -35,7 +35,8 @@ def test_parameters_are_stored_as_given_and_checked_by_fit(emodb3):
     with pytest.raises(ValueError, match="estimator must be"):
         BaselineClassifier(TASK, estimator="tree").fit(emodb3)
     assert BaselineClassifier(TASK).C is None
-    assert BaselineClassifier(TASK).recipe["C"] == 0.1 and BaselineClassifier(TASK, feature_set="egemaps").recipe["C"] == "auto"
+    assert BaselineClassifier(TASK).recipe["C"] == 0.1
+    assert BaselineClassifier(TASK, feature_set="egemaps").recipe["C"] == "auto"
     with pytest.raises(RuntimeError, match="fit the classifier"):
         BaselineClassifier(TASK).predict_proba(emodb3)
 

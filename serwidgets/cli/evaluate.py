@@ -21,7 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .train import DeprecatedAlias, add_data_arguments, card_metrics, feature_config, load_table
+from ._options import (DeprecatedAlias, add_data_arguments, card_metrics, feature_config, load_table, parse_C,
+                       parse_calibration, parse_layers)
 
 #: ``--estimator`` choices (the baseline's scikit-learn estimator).
 ESTIMATORS = ("logreg", "svm")
@@ -51,9 +52,9 @@ def run(args) -> int:
     df, recipe = load_table(args)
     snrs = [None] + [float(s) for s in args.snr]
     baseline_options = {"feature_set": args.feature_set, "speaker_norm": args.speaker_norm,
-                        "estimator": args.estimator, "C": _parse_C(args.C)}
-    head_options = {"layers": _parse_layers(args.layers), "C": _parse_C(args.head_C) if args.head_C else 0.01}
-    calibration = _parse_calibration(args.calibration_clips)
+                        "estimator": args.estimator, "C": parse_C(args.C)}
+    head_options = {"layers": parse_layers(args.layers), "C": parse_C(args.head_C) if args.head_C else 0.01}
+    calibration = parse_calibration(args.calibration_clips)
     if calibration is not None and args.classifier != "whisper":
         raise SystemExit("ser evaluate: --calibration-clips needs --classifier whisper")
     result = evaluate.evaluate(df, args.classifier, args.protocol, task=args.task, n_folds=args.folds,
@@ -85,24 +86,6 @@ def run(args) -> int:
         per_corpus = ", ".join(f"{c} {ua:.3f}" for c, ua in result["per_corpus"].items())
         print(f"ser evaluate: leave-one-corpus-out mean UA {result['loco_mean_UA']:.3f} ({per_corpus})")
     return 0
-
-
-def _parse_layers(text):
-    if text == "auto":
-        return text
-    return tuple(int(n) for n in text.split(","))
-
-
-def _parse_calibration(text):
-    if text is None or text == "all":
-        return text
-    return int(text)
-
-
-def _parse_C(text):
-    if text is None or text == "auto":
-        return text
-    return float(text)
 
 
 def register(subparsers) -> None:

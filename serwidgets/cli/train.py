@@ -15,90 +15,12 @@ The Zhao 2019 CNN-LSTM reference (the seed's model)::
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-
-class DeprecatedAlias(argparse.Action):
-    """An old option name kept for one release: stores into the new option's ``dest`` and
-    prints a note to stderr naming the new option."""
-
-    def __init__(self, option_strings, dest, new, **kwargs):
-        self.new = new
-        super().__init__(option_strings, dest, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"{parser.prog}: {option_string} is deprecated; use {self.new}", file=sys.stderr)
-        setattr(namespace, self.dest, values)
-
-
-def add_classifier_arguments(parser, choices, help) -> None:
-    """``--classifier`` (the learner kind) and its deprecated alias ``--model``."""
-    parser.add_argument("--classifier", choices=choices, default="cnn", help=help)
-    parser.add_argument("--model", dest="classifier", choices=choices, action=DeprecatedAlias, new="--classifier",
-                        help="deprecated name of --classifier")
-
-
-def add_data_arguments(parser) -> None:
-    """Corpus/task/recipe options shared by ``ser train`` and ``ser evaluate``."""
-    add = parser.add_argument
-    add("--corpora", nargs="+", default=["emodb"], help="corpus names (default: emodb)")
-    add("--data", default=None, help="folder with one subfolder per corpus (default: $SER_DATA)")
-    add("--task", default="emotion6", help="label set from serwidgets.labels.TASKS (default: emotion6)")
-    add("--epochs", type=int, default=None, help="override the recipe's epoch limit")
-    add("--net", default=None, help="network name from serwidgets.nets.NETS")
-    add("--net-kwargs", default=None, help='JSON builder arguments, e.g. \'{"pooling": "paper"}\'')
-    add("--noisy-copies", type=int, default=None, help="noisy copies of each training clip")
-    add("--recipe", default=None,
-        help='JSON changes to the training Recipe, e.g. \'{"patience": 10, "epochs": 60}\'')
-    add("--feature-config", default=None,
-        help='JSON log-mel settings over the defaults (FeatureConfig), e.g. \'{"n_mels": 128}\'')
-    add("--seed", type=int, default=0)
-
-
-def load_table(args):
-    """The corpus table restricted to the task, and the recipe, from parsed arguments."""
-    import dataclasses
-
-    from serwidgets import corpora, labels
-    from serwidgets.train import Recipe
-
-    df = labels.select_task(corpora.load_corpora(args.corpora, args.data), args.task)
-    changes = {"seed": args.seed}
-    if args.epochs is not None:
-        changes["epochs"] = args.epochs
-    if args.net is not None:
-        changes["net"] = args.net
-    if args.net_kwargs is not None:
-        changes["net_kwargs"] = json.loads(args.net_kwargs)
-    if args.noisy_copies is not None:
-        changes["noisy_copies"] = args.noisy_copies
-    if args.recipe is not None:
-        changes.update(json.loads(args.recipe))
-    return df, dataclasses.replace(Recipe(), **changes)
-
-
-def feature_config(args):
-    """The :class:`~serwidgets.features.FeatureConfig` of ``--feature-config`` (defaults elsewhere)."""
-    from serwidgets.features import FeatureConfig
-
-    if args.feature_config is None:
-        return FeatureConfig()
-    return FeatureConfig.from_dict({**FeatureConfig().to_dict(), **json.loads(args.feature_config)})
-
-
-def card_metrics(result: dict) -> dict:
-    """The part of a results file that goes into a model card."""
-    m = result["metrics"]
-    return {
-        "protocol": f"{result['protocol']} ({result['n_folds']} folds)",
-        "UA": m["UA"], "WA": m["WA"], "macro_F1": m["macro_F1"], "recall": m["recall"],
-        "fold_UA": result["fold_UA"], "per_corpus_UA": result["per_corpus"],
-        "snr_UA": result["snr_UA"], "results_file": f"results/{result['name']}.json",
-    }
+from ._options import add_classifier_arguments, add_data_arguments, card_metrics, feature_config, load_table
+from ._options import parse_C, parse_layers
 
 
 def run(args) -> int:
@@ -137,12 +59,11 @@ def run_whisper(args) -> int:
     ``--calibration-clips`` clips of each test speaker (scored on the rest).
     """
     from serwidgets import evaluate, heads, results
-    from serwidgets.cli.evaluate import _parse_C, _parse_layers
 
     df, _ = load_table(args)
     out = Path(args.out)
     name = args.name or out.name
-    head_options = {"layers": _parse_layers(args.layers), "C": _parse_C(args.head_C) if args.head_C else 0.01}
+    head_options = {"layers": parse_layers(args.layers), "C": parse_C(args.head_C) if args.head_C else 0.01}
     description = args.description or (
         f"Whisper-base encoder (frozen, LiteRT) + logistic-regression heads, trained on "
         f"{', '.join(args.corpora)} for {args.task}")
