@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 import serwidgets
@@ -23,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _normalise(req: str) -> tuple[str, str]:
-    name, _, bound = re.match(r"([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*(.*)", req.strip()).groups()
-    return name.lower().replace("_", "-"), bound.replace(" ", "")
+    requirement = Requirement(req)
+    return canonicalize_name(requirement.name), str(requirement.specifier)
 
 
 def _pyproject_requirements() -> dict[str, str]:
