@@ -437,7 +437,7 @@ class EncoderPredictor(Predictor):
 
     def __init__(self, card: ModelCard, directory: Path, num_threads: int):
         from serwidgets.encoders import Encoder
-        from serwidgets.heads import EmbeddingClassifier
+        from serwidgets.heads import load_head
 
         self.card = card
         self.directory = directory
@@ -446,7 +446,7 @@ class EncoderPredictor(Predictor):
         self.audio_options = card.audio_options
         self.encoder = Encoder.load(card.encoder["name"], num_threads)
         self.encoder.check(card.encoder)
-        self.head = EmbeddingClassifier.from_head(directory, self.labels, card.head)
+        self.head = load_head(directory, self.labels, card.head)
         self.feature_config = None
         self.input_kind = "encoder"
         self.backend = "litert"

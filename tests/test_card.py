@@ -105,7 +105,8 @@ def test_a_new_card_writes_and_reads_back(tmp_path):
                   audio_options=AudioOptions(), files=None).write(tmp_path)
     card.add_files(tmp_path, "head.npz").stamp().write(tmp_path)
     back = ModelCard.read(tmp_path)
-    assert back == card and back.labels == ("sad", "angry") and back.files == {"head.npz": file_sha256(tmp_path / "head.npz")}
+    assert back == card and back.labels == ("sad", "angry")
+    assert back.files == {"head.npz": file_sha256(tmp_path / "head.npz")}
     assert back.versions["numpy"] and back.date
     written = json.loads((tmp_path / CARD).read_text())
     assert list(written)[:6] == ["card_format", "kind", "name", "task", "labels", "encoder"]

@@ -167,6 +167,20 @@ def test_bundle_round_trip_and_predictor(fitted, split, tmp_path, emodb_root):
         model.calibrate(clips[:2])
 
 
+def test_prediction_from_a_saved_head_imports_no_scikit_learn(emodb_root):
+    """The shipped encoder-head model predicts without scikit-learn (and the pandas it imports)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, serwidgets\n"
+            "model = serwidgets.load_model('ser-emotion6')\n"
+            f"probabilities = model.predict_file({str(emodb_root / 'wav' / '03a01Wa.wav')!r})\n"
+            "print(sorted(m for m in ('sklearn', 'pandas') if m in sys.modules), len(probabilities))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "[] 6"
+
+
 def test_head_on_another_encoder_is_refused(fitted, tmp_path):
     from serwidgets.encoders import EncoderMismatchError
     from serwidgets.predictor import load_model
