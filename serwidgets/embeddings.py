@@ -95,10 +95,10 @@ def cached_embeddings(df, encoder=None, audio_options=None, cache_dir=None, prog
 def noisy_embeddings(df, encoder=None, audio_options=None) -> np.ndarray:
     """Pooled states of rows with test-time noise (``snr_db``, ``noise``, ``copy`` columns; not cached).
 
-    The noise is the one :func:`serwidgets.train.load_inputs` adds for the other models, so
+    The noise is the one :func:`serwidgets.inputs.load_inputs` adds for the other models, so
     the noise sweep of every model hears the same noisy clips.
     """
-    from serwidgets.train import load_inputs
+    from serwidgets.inputs import load_inputs
 
     config = embedding_config(encoder)
     encoder = _encoder(config["encoder"], config["encoder_sha256"])

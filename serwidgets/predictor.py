@@ -1,7 +1,7 @@
 """Predict emotions from audio with a model bundle.
 
-:func:`load_model` reads a bundle (see :mod:`serwidgets.bundle`), checks it, and returns a
-:class:`Predictor`. The predictor runs exactly the training path: audio is decoded and prepared
+:func:`load_model` reads a bundle's card (:class:`serwidgets.card.ModelCard`; the bundle
+folder is described in :mod:`serwidgets.bundle`), checks it, and returns a :class:`Predictor`. The predictor runs exactly the training path: audio is decoded and prepared
 with the card's :class:`~serwidgets.audio.AudioOptions`, features come from
 :func:`serwidgets.features.log_mel` and :func:`~serwidgets.features.fix_frames` with the card's
 :class:`~serwidgets.features.FeatureConfig`, and outputs are named by the card's labels.
@@ -18,7 +18,7 @@ Clips of any length
     silence (:func:`~serwidgets.features.fix_frames`), exactly as in training. For a longer
     clip, the log-mel of the whole clip is cut into windows of that length every ``hop``
     seconds (the last window ends at the end of the clip), as in training and evaluation
-    (:mod:`serwidgets.train`): :meth:`Predictor.predict_timeline` returns each window's
+    (:func:`serwidgets.features.windows`): :meth:`Predictor.predict_timeline` returns each window's
     probabilities, and :meth:`Predictor.predict` returns their mean (hop 1 s).
 
 Uncertain predictions
@@ -29,8 +29,8 @@ Uncertain predictions
 Examples
 --------
 >>> import serwidgets
->>> model = serwidgets.load_model()                          # doctest: +SKIP
->>> model.labels                                             # doctest: +SKIP
+>>> model = serwidgets.load_model()
+>>> model.labels
 ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad')
 >>> probabilities = model.predict_file("speech.wav")         # doctest: +SKIP
 >>> max(probabilities, key=probabilities.get)                # doctest: +SKIP
@@ -134,11 +134,19 @@ def load_model(path=None, *, feature_config=None, backend: str = "auto", num_thr
         ``feature_config`` differs from the card's, or the card's feature config does not fit
         the model's input shape.
 
+    See Also
+    --------
+    serwidgets.card.ModelCard.read : the card this reads and checks.
+    serwidgets.export.save_bundle, serwidgets.heads.save_bundle : write bundles.
+
     Examples
     --------
-    >>> model = load_model("models/ser-emotion6")            # doctest: +SKIP
-    >>> model.backend                                        # doctest: +SKIP
-    'litert'
+    >>> model = load_model("zhao2019-emotion6")              # a name in models/, or a folder
+    >>> from serwidgets.audio import TARGET_SR
+    >>> model.backend, model.input_kind, model.sr == TARGET_SR
+    ('litert', 'log_mel', True)
+    >>> model.card.metrics["protocol"]
+    'speaker-kfold (5 folds)'
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
