@@ -1,12 +1,17 @@
 """Jupyter widgets for speech emotion recognition.
 
-* :class:`Recorder` — record from the browser's microphone (16 kHz mono PCM to the kernel)
+* :class:`Recorder` — record from the browser's microphone (mono PCM at
+  :data:`serwidgets.audio.TARGET_SR` to the kernel)
 * :class:`Uploader` — upload an audio file, with size and duration limits
 * :class:`EmotionPanel` — top emotion, probabilities, waveform, spectrogram, timeline, playback
 * :class:`Calibrator` — "Calibrate to my voice": prompts read with different feelings
   (encoder models only)
 * :class:`EmotionDashboard` — all of them around one predictor; also served by Voilà
   (``ser dashboard``)
+
+Recorder, Uploader and Calibrator share their limits (``max_seconds``, ``min_seconds``,
+``max_bytes``: :class:`~serwidgets.widgets.limits.Limits`); their ``on_*`` methods register
+callbacks with ipywidgets' ``CallbackDispatcher`` (``remove=True`` unregisters).
 
 Examples
 --------
