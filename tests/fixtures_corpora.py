@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-SR = 16000
+from serwidgets.audio import TARGET_SR
+
+SR = TARGET_SR
 
 
 def write_wav(path: Path, seconds: float = 0.1) -> Path:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from serwidgets.audio import TARGET_SR
 from serwidgets.augment import (
     Augmenter,
     add_noise,
@@ -18,7 +19,7 @@ from serwidgets.augment import (
     time_shift,
 )
 
-SR = 16000
+SR = TARGET_SR
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from serwidgets import audio, vad
 
-SR = 16000
+SR = audio.TARGET_SR
 
 
 def waveform(path) -> np.ndarray:

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from serwidgets.audio import TARGET_SR
+
 pytestmark = pytest.mark.browser
 
 RECORD_SECONDS = 3.0
@@ -178,7 +180,7 @@ def test_dashboard_in_jupyterlab(lab_url, new_page, model_labels, screenshot):
     screenshot(page, "jupyterlab-result")
 
     # The second cell: a Recorder alone stops by itself after max_seconds = 1.5 s, and the
-    # kernel receives a 16 kHz 16-bit WAV of that length.
+    # kernel receives a 16-bit WAV of that length at the Recorder's sr (audio.TARGET_SR).
     page.locator(cells).nth(1).click()
     page.keyboard.press("Control+Enter")
     button = page.locator(".ser-recorder").nth(1).locator(".ser-record")
@@ -186,5 +188,5 @@ def test_dashboard_in_jupyterlab(lab_url, new_page, model_labels, screenshot):
     page.wait_for_selector(".received:has-text('received')", timeout=TIMEOUT_MS)
     assert button.get_attribute("data-state") == "idle"
     n_bytes = int(page.text_content(".received").split()[1])
-    seconds = (n_bytes - 44) / (2 * 16000)
+    seconds = (n_bytes - 44) / (2 * TARGET_SR)
     assert 1.5 <= seconds < 1.6
