@@ -41,8 +41,8 @@ def test_import_serwidgets_is_light():
 
 
 def test_core_modules_are_light():
-    code = ("import serwidgets.bundle, serwidgets.predictor, serwidgets.export, serwidgets.cli.predict, "
-            "serwidgets.cli.export")
+    code = ("import serwidgets.bundle, serwidgets.card, serwidgets.predictor, serwidgets.export, "
+            "serwidgets.results, serwidgets.cli.predict, serwidgets.cli.export")
     assert imported_after(code)["heavy"] == []
 
 
