@@ -32,8 +32,11 @@ Examples
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
+
+from serwidgets import shipped
 
 # The card's names stay importable from here (older code reads bundle.CARD, bundle.IntegrityError, ...).
 from serwidgets.card import (CARD, CARD_FORMAT, ENCODER, ENCODER_HEAD, NETWORK, BundleError,  # noqa: F401
@@ -42,10 +45,30 @@ from serwidgets.card import (CARD, CARD_FORMAT, ENCODER, ENCODER_HEAD, NETWORK, 
 __all__ = ["KERAS", "LITERT", "INPUT_KINDS", "FeatureConfigMismatchError", "network_card", "load_keras",
            "check_input_shape", "BundleError", "BundleNotFoundError", "IntegrityError", "ModelCard"]
 
+#: Where bundles named without a path are found: the checkout's models/ or the wheel's copy.
+MODELS_DIR = shipped.path("models")
+DEFAULT_MODEL = "ser-emotion6"
 KERAS = "model.keras"
 LITERT = "model.tflite"
 
 INPUT_KINDS = ("log_mel", "waveform")
+
+
+def resolve(path=None) -> Path:
+    """The bundle folder ``path`` names: a folder, a name in :data:`MODELS_DIR`, or (None)
+    ``$SER_MODEL`` else the shipped default.
+
+    Examples
+    --------
+    >>> resolve("ser-emotion6") == MODELS_DIR / "ser-emotion6"
+    True
+    """
+    if path is None:
+        path = os.environ.get("SER_MODEL") or MODELS_DIR / DEFAULT_MODEL
+    path = Path(path).expanduser()
+    if not path.exists() and not path.is_absolute() and (MODELS_DIR / path).is_dir():
+        path = MODELS_DIR / path
+    return path
 
 
 class FeatureConfigMismatchError(BundleError):

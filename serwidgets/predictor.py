@@ -47,13 +47,10 @@ from pathlib import Path
 
 import numpy as np
 
-from serwidgets import bundle, shipped
+from serwidgets import bundle
+# Where bundles are found is the bundle module's business; these stay importable from here.
+from serwidgets.bundle import DEFAULT_MODEL, MODELS_DIR, resolve  # noqa: F401
 from serwidgets.card import ENCODER_HEAD, ModelCard
-
-#: Where shipped bundles live (the repository's ``models/``; in an installed wheel, its
-#: packaged copy: see :mod:`serwidgets.shipped`) and which one loads by default.
-MODELS_DIR = shipped.path("models")
-DEFAULT_MODEL = "ser-emotion6"
 
 #: An analysis is uncertain below this top probability ...
 UNCERTAIN_BELOW = 0.4
@@ -174,16 +171,6 @@ def load_model(path=None, *, feature_config=None, backend: str = "auto", num_thr
     runner = (_LiteRT(directory / bundle.LITERT, threads) if backend == "litert"
               else _TensorFlow(directory, card, threads))
     return Predictor(card, runner, directory)
-
-
-def resolve(path=None) -> Path:
-    """The bundle folder :func:`load_model` would use for ``path``."""
-    if path is None:
-        path = os.environ.get("SER_MODEL") or MODELS_DIR / DEFAULT_MODEL
-    path = Path(path).expanduser()
-    if not path.exists() and not path.is_absolute() and (MODELS_DIR / path).is_dir():
-        path = MODELS_DIR / path
-    return path
 
 
 class Predictor:

@@ -88,7 +88,7 @@ class Encoder:
     @classmethod
     def load(cls, name_or_path=None, num_threads: int = 2) -> Encoder:
         """The encoder bundle ``name_or_path`` (a folder, or a name in ``models/``; default: shipped)."""
-        from serwidgets.predictor import resolve
+        from serwidgets.bundle import resolve
 
         return cls(resolve(name_or_path or DEFAULT_ENCODER), num_threads)
 
