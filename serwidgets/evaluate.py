@@ -1,4 +1,4 @@
-"""Evaluation protocols, metrics, and the results files behind the README table.
+"""Evaluation protocols and metrics: what the results files (:mod:`serwidgets.results`) hold.
 
 Protocols
 ---------

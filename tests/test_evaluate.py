@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from serwidgets import evaluate, splits
+from serwidgets import evaluate, results, splits
 from serwidgets.baseline import BaselineClassifier
 from serwidgets.cli import main
 
@@ -63,11 +63,11 @@ def test_leaky_protocol_inflates_the_score(emodb3, tmp_path):
     assert loso["snr_UA"]["0"] < loso["snr_UA"]["clean"]
 
     for name, result in (("loso", loso), ("leaky", leaky)):
-        evaluate.write_results(result, f"emodb3-{name}", tmp_path)
+        results.write_results(result, f"emodb3-{name}", tmp_path)
     saved = json.loads((tmp_path / "emodb3-loso.json").read_text())
     assert saved["metrics"]["UA"] == pytest.approx(loso["metrics"]["UA"])
     assert "LEAKY" in (tmp_path / "emodb3-leaky.md").read_text()
-    table = evaluate.results_table(tmp_path)
+    table = results.results_table(tmp_path)
     assert f"{loso['metrics']['UA']:.3f}" in table and "inflated" in table
     assert len(table.strip().splitlines()) == 2 + 2
 
@@ -75,7 +75,7 @@ def test_leaky_protocol_inflates_the_score(emodb3, tmp_path):
 def test_cli_prints_the_table(tmp_path, capsys, emodb3):
     result = evaluate.evaluate(emodb3, BaselineClassifier(TASK, "logreg"), "random",
                                task=TASK, snrs=[None], log=lambda m: None)
-    evaluate.write_results(result, "emodb3-random", tmp_path)
+    results.write_results(result, "emodb3-random", tmp_path)
     assert main(["evaluate", "--table", "--results", str(tmp_path)]) == 0
     assert "emodb3-random" in capsys.readouterr().out
 
@@ -86,10 +86,10 @@ def test_speaker_normalised_results_are_flagged(emodb3, tmp_path):
                                only_folds=["loso:emodb:03"], log=lambda m: None)
     assert result["speaker_norm"] and result["n_folds"] == 1 and "speaker_normalised" not in result
     assert result["recipe"]["feature_set"] == "egemaps" and result["folds"][0]["C"] in (0.001, 0.01, 0.1)
-    assert evaluate.model_label(result) == "baseline (egemaps + logreg)"
-    evaluate.write_results(result, "emodb3-spknorm", tmp_path)
-    assert "speaker-normalised" in (tmp_path / "emodb3-spknorm.md").read_text()
-    assert "speaker-normalised (transductive)" in evaluate.results_table(tmp_path)
+    assert results.model_label(result) == "baseline (egemaps + logreg)"
+    results.write_results(result, "emodb3-speaker-norm", tmp_path)
+    assert "speaker-normalised" in (tmp_path / "emodb3-speaker-norm.md").read_text()
+    assert "speaker-normalised (transductive)" in results.results_table(tmp_path)
     with pytest.raises(ValueError, match="no fold named"):
         evaluate.evaluate(emodb3, "baseline", "loso", task=TASK, only_folds=["loso:emodb:99"])
 
