@@ -138,11 +138,11 @@ def make_splits(df, protocol, *, n_folds=None, val_speakers=0, seed=0):
 def make_classifier(name, labels, *, recipe=None, feature_config=None, audio_options=None, verbose=2,
                     baseline_options=None, head_options=None):
     """A fresh classifier: ``"cnn"`` (:class:`~serwidgets.train.NetClassifier`), ``"baseline"``
-    or ``"whisper"`` (:class:`~serwidgets.heads.EmbeddingClassifier` on the frozen encoder).
+    or ``"whisper"`` (:class:`~serwidgets.embedding_classifier.EmbeddingClassifier` on the frozen encoder).
 
     ``baseline_options`` (e.g. ``{"feature_set": "compare", "speaker_norm": True}``) go to
     :class:`~serwidgets.baseline.BaselineClassifier`; ``head_options`` (e.g.
-    ``{"layers": "auto"}``) to :class:`~serwidgets.heads.EmbeddingClassifier`.
+    ``{"layers": "auto"}``) to :class:`~serwidgets.embedding_classifier.EmbeddingClassifier`.
 
     Examples
     --------
@@ -159,7 +159,7 @@ def make_classifier(name, labels, *, recipe=None, feature_config=None, audio_opt
         return BaselineClassifier(labels, feature_config=feature_config, audio_options=audio_options,
                                   **(baseline_options or {}))
     if name == "whisper":
-        from .heads import EmbeddingClassifier
+        from .embedding_classifier import EmbeddingClassifier
 
         return EmbeddingClassifier(labels, audio_options=audio_options, **(head_options or {}))
     raise ValueError(f"unknown classifier {name!r}; expected one of {CLASSIFIERS}")
@@ -305,7 +305,7 @@ def evaluate(df, classifier, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS,
     baseline_options : dict, optional
         For the baseline (:class:`~serwidgets.baseline.BaselineClassifier` arguments).
     head_options : dict, optional
-        For ``"whisper"`` (:class:`~serwidgets.heads.EmbeddingClassifier` arguments).
+        For ``"whisper"`` (:class:`~serwidgets.embedding_classifier.EmbeddingClassifier` arguments).
     calibration_clips : int or "all", optional
         ``"whisper"`` only. ``k``: for each test speaker, ``k`` of their clips (drawn at
         random, ``calibration_kind``) calibrate the model to that speaker and only the *other*
