@@ -11,7 +11,7 @@ on synthetic non-speech.
 
 Usage::
 
-    python benchmarks/bench_vad.py [--data PATH] [--clips 200] [--corpora]
+    python benchmarks/bench_vad.py [--data-dir DIR] [--clips 200] [--corpora]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 SR = audio.TARGET_SR
 
 
-def data_root(arg: str | None) -> Path:
+def data_dir(arg: str | None) -> Path:
     return Path(arg or os.environ.get("SER_DATA") or REPO.parent / "shared" / "data")
 
 
@@ -106,17 +106,17 @@ def non_speech() -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="folder holding emodb/ and ravdess/ (default $SER_DATA or ../shared/data)")
+    parser.add_argument("--data-dir", "--data", help="folder holding emodb/ and ravdess/ (default $SER_DATA or ../shared/data)")
     parser.add_argument("--clips", type=int, default=200, help="3-s clips timed per signal")
     parser.add_argument("--corpora", action="store_true", help="also check every EmoDB and RAVDESS clip")
     args = parser.parse_args(argv)
-    root = data_root(args.data)
-    bench_cost(root / "emodb", args.clips)
+    data = data_dir(args.data_dir)
+    bench_cost(data / "emodb", args.clips)
     print("synthetic signals:")
     non_speech()
     if args.corpora:
-        validate(sorted((root / "emodb" / "wav").glob("*.wav")), "EmoDB")
-        validate(sorted((root / "ravdess").glob("Actor_*/*.*")), "RAVDESS")
+        validate(sorted((data / "emodb" / "wav").glob("*.wav")), "EmoDB")
+        validate(sorted((data / "ravdess").glob("Actor_*/*.*")), "RAVDESS")
     return 0
 
 

@@ -7,7 +7,7 @@ other corpora, and scored on the held-out corpus uncalibrated (k = 0) and calibr
 varied clips of each test speaker (scored on the rest). Writes
 ``results/experiments/training-mix-loco.md`` and prints the same table.
 
-    python scripts/compare_training_mixes.py [--data DIR]
+    python scripts/compare_training_mixes.py [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ MIXES = {"EmoDB + RAVDESS": lambda held: [c for c in ALL[:2] if c != held],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=None)
+    parser.add_argument("--data-dir", "--data", default=None, help="folder with one subfolder per corpus (default $SER_DATA)")
     args = parser.parse_args()
-    df = labels.select_task(corpora.load_corpora(ALL, args.data), "emotion6").reset_index(drop=True)
+    df = labels.select_task(corpora.load_corpora(ALL, args.data_dir), "emotion6").reset_index(drop=True)
     X = embeddings.cached_embeddings(df, progress=False)
     task = labels.task_labels("emotion6")
     y = df["emotion"].map({label: i for i, label in enumerate(task)}).to_numpy()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write the Whisper-encoder results files behind the README (one process, so heads fit once per fold).
 
-    python scripts/run_whisper_results.py [--only emodb|ravdess|loco] [--data DIR]
+    python scripts/run_whisper_results.py [--only emodb|ravdess|loco] [--data-dir DIR]
 
 Each run is what ``ser evaluate`` does for the same arguments (``serwidgets.evaluate.evaluate`` +
 ``serwidgets.results.write_results``); running the calibrated variants in one process lets the heads, memoised by
@@ -32,7 +32,7 @@ SNRS = [None, 20.0, 10.0]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("emodb", "ravdess", "loco", "calall"), action="append")
-    parser.add_argument("--data", default=None)
+    parser.add_argument("--data-dir", "--data", default=None, help="folder with one subfolder per corpus (default $SER_DATA)")
     parser.add_argument("--results", default=str(REPO / "results"))
     args = parser.parse_args()
     only = set(args.only or ("emodb", "ravdess", "loco", "calall"))
@@ -45,12 +45,12 @@ def main() -> None:
               flush=True)
 
     if "emodb" in only:
-        df = labels.select_task(corpora.load_corpus("emodb", _root(args, "emodb")), "emodb7")
+        df = labels.select_task(corpora.load_corpus("emodb", data_dir=args.data_dir), "emodb7")
         run("emodb7-loso-whisper", df, "loso", "emodb7", snrs=SNRS)
     if "ravdess" in only:
-        df = labels.select_task(corpora.load_corpus("ravdess", _root(args, "ravdess")), "ravdess8")
+        df = labels.select_task(corpora.load_corpus("ravdess", data_dir=args.data_dir), "ravdess8")
         run("ravdess8-kfold6-whisper", df, "speaker-kfold", "ravdess8", n_folds=6, snrs=SNRS)
-    df = labels.select_task(corpora.load_corpora(ALL, args.data), "emotion6")
+    df = labels.select_task(corpora.load_corpora(ALL, args.data_dir), "emotion6")
     base = "emotion6-loco7-whisper"
     loco = {"head": DEFAULTS, "snrs": [None]}
     if "loco" in only:
@@ -61,10 +61,6 @@ def main() -> None:
             **loco)
     if "calall" in only:
         run(f"{base}-calall", df, "loco", "emotion6", calibration_clips="all", **loco)
-
-
-def _root(args, name):
-    return None if args.data is None else Path(args.data) / name
 
 
 if __name__ == "__main__":

@@ -520,7 +520,7 @@ def table_with_bad_files(emodb_root, tmp_path):
 
 
 def test_feature_scans_skip_unusable_files_and_count_them(table_with_bad_files, tmp_path, capsys):
-    from serwidgets import cache, train
+    from serwidgets import cache, inputs
 
     df = table_with_bad_files.iloc[[0, 1, 30, 31]].reset_index(drop=True)
     specs = cache.cached_features(df, cache_dir=tmp_path / "cache", progress=False)
@@ -528,13 +528,13 @@ def test_feature_scans_skip_unusable_files_and_count_them(table_with_bad_files, 
     assert specs.skipped_counts() == {"CorruptAudioError": 1, "EmptyAudioError": 1}
     assert set(specs.skipped) == set(df["path"][2:])
     assert "skipped 2 of 4 files" in capsys.readouterr().err
-    waves = train.load_inputs(df.assign(snr_db=10.0), "waveform")  # the noisy, uncached path
+    waves = inputs.load_inputs(df.assign(snr_db=10.0), "waveform")  # the noisy, uncached path
     assert [w is None for w in waves] == [False, False, True, True]
     assert cache.count_causes(waves.skipped) == {"CorruptAudioError": 1, "EmptyAudioError": 1}
 
 
 def test_evaluate_drops_unusable_files_and_records_them(table_with_bad_files, tmp_path, monkeypatch, capsys):
-    from serwidgets import evaluate
+    from serwidgets import evaluate, results
 
     monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
     result = evaluate.evaluate(table_with_bad_files, "baseline", "loso", task="emodb7", snrs=[None],
@@ -543,7 +543,7 @@ def test_evaluate_drops_unusable_files_and_records_them(table_with_bad_files, tm
     assert result["n_clips"] == 30 and result["metrics"]["n"] == 30
     assert result["n_folds"] == 3
     assert "skipped 2 of 32 files that cannot be used" in capsys.readouterr().err
-    _, md = evaluate.write_results(result, "with-bad-files", tmp_path / "results")
+    _, md = results.write_results(result, "with-bad-files", tmp_path / "results")
     assert "Files skipped because they cannot be used: CorruptAudioError 1, EmptyAudioError 1." in md.read_text()
 
 

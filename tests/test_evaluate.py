@@ -128,6 +128,12 @@ def test_cli_classifier_options_and_their_deprecated_spellings(capsys):
     assert parser.parse_args(["train", "--out", "x"]).classifier == "cnn"
     with pytest.raises(SystemExit):
         parser.parse_args(["evaluate", "--classifier", "forest"])
+    capsys.readouterr()
+    # The folder holding the corpora is --data-dir (a corpus's own folder is its root); --data warns.
+    assert parser.parse_args(["evaluate", "--data-dir", "d"]).data_dir == "d"
+    assert capsys.readouterr().err == ""
+    assert parser.parse_args(["train", "--out", "x", "--data", "d"]).data_dir == "d"
+    assert "--data is deprecated; use --data-dir" in capsys.readouterr().err
 
 
 def test_cli_names_a_speaker_normalised_result_speaker_norm(emodb3, tmp_path, capsys, monkeypatch):

@@ -245,7 +245,7 @@ class _PathRule(BaseEstimator):
 
 
 def test_evaluate_loco_per_corpus_and_language(tmp_path):
-    from serwidgets import evaluate
+    from serwidgets import evaluate, results
 
     df = three_corpora()
     task = ("angry", "fear", "sad")
@@ -263,7 +263,7 @@ def test_evaluate_loco_per_corpus_and_language(tmp_path):
     assert r["per_language"]["de"] == {"UA": 1.0, "WA": 1.0, "n": 8, "corpora": ["a"]}
     assert r["per_language"]["en"]["corpora"] == ["b", "c"] and r["per_language"]["en"]["n"] == 18
     assert r["per_language"]["en"]["UA"] == pytest.approx(2 / 3)  # fear recall 0 pooled over b and c
-    json_path, md_path = evaluate.write_results(r, "toy-loco", tmp_path)
+    json_path, md_path = results.write_results(r, "toy-loco", tmp_path)
     md = md_path.read_text()
     assert "Mean UA over held-out corpora (leave one corpus out): **0.889**" in md
     assert "- c: angry, fear, sad" in md and "c: fear" in md

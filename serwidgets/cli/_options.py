@@ -35,7 +35,8 @@ def add_data_arguments(parser) -> None:
     """Corpus/task/recipe options shared by ``ser train`` and ``ser evaluate``."""
     add = parser.add_argument
     add("--corpora", nargs="+", default=["emodb"], help="corpus names (default: emodb)")
-    add("--data", default=None, help="folder with one subfolder per corpus (default: $SER_DATA)")
+    add("--data-dir", default=None, help="folder with one subfolder per corpus (default: $SER_DATA)")
+    add("--data", dest="data_dir", action=DeprecatedAlias, new="--data-dir", help="deprecated name of --data-dir")
     add("--task", default="emotion6", help="label set from serwidgets.labels.TASKS (default: emotion6)")
     add("--epochs", type=int, default=None, help="override the recipe's epoch limit")
     add("--net", default=None, help="network name from serwidgets.nets.NETS")
@@ -55,7 +56,7 @@ def load_table(args):
     from serwidgets import corpora, labels
     from serwidgets.train import Recipe
 
-    df = labels.select_task(corpora.load_corpora(args.corpora, args.data), args.task)
+    df = labels.select_task(corpora.load_corpora(args.corpora, args.data_dir), args.task)
     changes = {"seed": args.seed}
     if args.epochs is not None:
         changes["epochs"] = args.epochs
