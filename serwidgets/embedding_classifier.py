@@ -104,7 +104,7 @@ class EmbeddingClassifier(_FittedHeads, BaseEstimator):
     # -- features --------------------------------------------------------------------------
     @property
     def recipe(self) -> dict:
-        return {"model": "whisper", "layers": self.layers if self.layers == "auto" else list(self.layers),
+        return {"classifier": "whisper", "layers": self.layers if self.layers == "auto" else list(self.layers),
                 "C": self.C, "normalization": self.normalization, "balance": self.balance,
                 "encoder": self.encoder or "default"}
 
