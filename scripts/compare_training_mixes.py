@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from serwidgets import corpora, embeddings, evaluate, labels  # noqa: E402
-from serwidgets.heads import Calibration, EmbeddingClassifier  # noqa: E402
+from serwidgets.embedding_classifier import EmbeddingClassifier  # noqa: E402
+from serwidgets.heads import Calibration  # noqa: E402
 
 ALL = ["emodb", "ravdess", "ased", "emovo", "urdu", "korean-emotiontts", "nemo"]
 NEW = ALL[2:]

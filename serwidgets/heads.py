@@ -19,7 +19,7 @@ their mean is off the centre of the speaker's emotions (notebook 04 measures by 
 
 Examples
 --------
->>> from serwidgets.heads import EmbeddingClassifier
+>>> from serwidgets.embedding_classifier import EmbeddingClassifier
 >>> clf = EmbeddingClassifier(("angry", "neutral", "sad")).fit(train_df)    # doctest: +SKIP
 >>> clf.predict_proba(test_df).shape                                        # doctest: +SKIP
 (40, 3)
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Calibration", "CalibrationError", "EmbeddingClassifier", "load_head", "save_bundle",
+__all__ = ["Calibration", "CalibrationError", "load_head", "save_bundle",
            "MIN_CALIBRATION_CLIPS", "MIN_CLIP_SECONDS", "GOOD_CALIBRATION_CLIPS", "DEFAULT_LAYERS", "AUTO_LAYERS", "AUTO_C"]
 
 #: States used when ``layers`` is not chosen by cross-validation: blocks 1-3 of Whisper-base.
@@ -322,11 +322,15 @@ def load_head(directory, labels, head: dict) -> _FittedHeads:
 
 
 def __getattr__(name):
-    # EmbeddingClassifier lives in serwidgets.embedding_classifier, which imports scikit-learn;
-    # importing it only when asked keeps the predictor's path (this module) free of scikit-learn.
+    # A deprecated name, kept for a release: EmbeddingClassifier lives in
+    # serwidgets.embedding_classifier (it imports scikit-learn, which the predictor's path avoids).
     if name == "EmbeddingClassifier":
+        import warnings
+
         from serwidgets.embedding_classifier import EmbeddingClassifier
 
+        warnings.warn("serwidgets.heads.EmbeddingClassifier moved to serwidgets.embedding_classifier",
+                      DeprecationWarning, stacklevel=2)
         return EmbeddingClassifier
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

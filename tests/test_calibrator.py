@@ -34,8 +34,9 @@ def encoder_bundle(tmp_path_factory, emodb3):
     trained once per session on three EmoDB speakers (angry, neutral, sad; embeddings cached).
     """
     from serwidgets import heads
+    from serwidgets.bundle import resolve
     from serwidgets.card import ENCODER_HEAD, ModelCard
-    from serwidgets.predictor import resolve
+    from serwidgets.embedding_classifier import EmbeddingClassifier
 
     shipped = resolve()
     try:
@@ -45,7 +46,7 @@ def encoder_bundle(tmp_path_factory, emodb3):
         pass
     if "emodb3" not in _BUNDLES:
         train = emodb3[emodb3["speaker"].isin(TRAIN_SPEAKERS)]
-        classifier = heads.EmbeddingClassifier(sorted(train["emotion"].unique())).fit(train)
+        classifier = EmbeddingClassifier(sorted(train["emotion"].unique())).fit(train)
         _BUNDLES["emodb3"] = heads.save_bundle(classifier, tmp_path_factory.mktemp("encoder") / "emodb3-whisper",
                                                task="emodb3", training={"speakers": TRAIN_SPEAKERS})
     return _BUNDLES["emodb3"]

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from serwidgets import evaluate, heads
-from serwidgets.heads import Calibration, CalibrationError, EmbeddingClassifier
+from serwidgets.embedding_classifier import EmbeddingClassifier
+from serwidgets.heads import Calibration, CalibrationError
 
 from tests.conftest import EMODB3_TASK
 
@@ -226,3 +227,10 @@ def test_far_out_input_is_atypical(fitted, split):
     X = fitted.embeddings(split[1].iloc[:3])
     assert not fitted.atypical(X).any()
     assert fitted.atypical(X * 0 + 50.0).all()
+
+
+def test_the_old_home_of_embedding_classifier_still_works_and_says_where_it_went():
+    from serwidgets import heads
+
+    with pytest.warns(DeprecationWarning, match="serwidgets.embedding_classifier"):
+        assert heads.EmbeddingClassifier is EmbeddingClassifier

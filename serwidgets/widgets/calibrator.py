@@ -276,7 +276,7 @@ class Calibrator(Limits, ipywidgets.VBox):
         from serwidgets import audio
         from serwidgets.heads import MIN_CALIBRATION_CLIPS, Calibration
 
-        from .dashboard import no_speech_message
+        from .panel import no_speech_message
 
         if self.current is None:
             return self._refuse("Every prompt has a take. Press Reset to calibrate again.")

@@ -21,7 +21,7 @@ import numpy as np
 from serwidgets.audio import TARGET_SR, renamed_sr_keyword
 
 from .calibrator import Calibrator, can_calibrate
-from .panel import EmotionPanel
+from .panel import EmotionPanel, no_speech_message
 from .recorder import Recorder
 from .uploader import MAX_UPLOAD_BYTES, Uploader
 
@@ -297,20 +297,6 @@ class _LiveBuffer:
     def last(self, seconds: float) -> np.ndarray:
         y = np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
         return y[-int(seconds * self.sr):]
-
-
-def no_speech_message(error: Exception) -> str:
-    """The panel's sentence for a ``NoSpeechError``: what the error says, as a sentence.
-
-    Examples
-    --------
-    >>> no_speech_message(ValueError("no speech detected in <array>: noise-like, no voiced sound"))
-    'No speech detected: noise-like, no voiced sound.'
-    """
-    text = str(error).replace(" in <array>", "").strip().rstrip(".") or "no speech detected"
-    if not text.lower().startswith("no speech detected"):
-        text = f"no speech detected: {text}"
-    return text[0].upper() + text[1:] + "."
 
 
 def describe_calibration(calibration) -> str:

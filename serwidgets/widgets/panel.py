@@ -213,3 +213,17 @@ def wav_bytes(y: np.ndarray, sr: int) -> bytes:
     buffer = io.BytesIO()
     soundfile.write(buffer, np.clip(y, -1, 1), sr, subtype="PCM_16", format="WAV")
     return buffer.getvalue()
+
+
+def no_speech_message(error: Exception) -> str:
+    """The panel's sentence for a ``NoSpeechError``: what the error says, as a sentence.
+
+    Examples
+    --------
+    >>> no_speech_message(ValueError("no speech detected in <array>: noise-like, no voiced sound"))
+    'No speech detected: noise-like, no voiced sound.'
+    """
+    text = str(error).replace(" in <array>", "").strip().rstrip(".") or "no speech detected"
+    if not text.lower().startswith("no speech detected"):
+        text = f"no speech detected: {text}"
+    return text[0].upper() + text[1:] + "."
