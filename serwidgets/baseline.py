@@ -35,6 +35,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .audio import AudioOptions
+from .deprecation import renamed_attribute
 from .features import FeatureConfig
 
 # Functionals moved to serwidgets.functionals; importable from here for one more release.
@@ -176,23 +177,9 @@ class BaselineClassifier(BaseEstimator):
                 "C": self._C, "speaker_norm": bool(self.speaker_norm), "seed": self.seed}
 
     # -- deprecated attribute names (one release) --------------------------------------------
-    @property
-    def classifier(self):
-        """Deprecated: :attr:`estimator`."""
-        warnings.warn("BaselineClassifier.classifier is deprecated; use .estimator", DeprecationWarning, stacklevel=2)
-        return self.estimator
-
-    @property
-    def chosen_C(self):
-        """Deprecated: :attr:`C_`."""
-        warnings.warn("BaselineClassifier.chosen_C is deprecated; use .C_", DeprecationWarning, stacklevel=2)
-        return getattr(self, "C_", None)
-
-    @property
-    def pipeline(self):
-        """Deprecated: :attr:`pipeline_`."""
-        warnings.warn("BaselineClassifier.pipeline is deprecated; use .pipeline_", DeprecationWarning, stacklevel=2)
-        return getattr(self, "pipeline_", None)
+    classifier = renamed_attribute("estimator")
+    chosen_C = renamed_attribute("C_")
+    pipeline = renamed_attribute("pipeline_")
 
     # -- features ----------------------------------------------------------------------------
     def _features(self, df, skipped=None):

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +50,7 @@ from serwidgets import bundle
 # Where bundles are found is the bundle module's business; these stay importable from here.
 from serwidgets.bundle import DEFAULT_MODEL, MODELS_DIR, resolve  # noqa: F401
 from serwidgets.card import ENCODER_HEAD, ModelCard
+from serwidgets.deprecation import renamed_attribute
 
 #: An analysis is uncertain below this top probability ...
 UNCERTAIN_BELOW = 0.4
@@ -95,11 +95,7 @@ class Analysis:
         """Label -> probability."""
         return dict(zip(self.labels, self.probabilities.tolist()))
 
-    @property
-    def sample_rate(self) -> int:
-        """Deprecated name of :attr:`sr`."""
-        warnings.warn("Analysis.sample_rate is deprecated; use Analysis.sr", DeprecationWarning, stacklevel=2)
-        return self.sr
+    sample_rate = renamed_attribute("sr")
 
 
 def load_model(path=None, *, feature_config=None, backend: str = "auto", num_threads: int | None = None):
@@ -199,11 +195,7 @@ class Predictor:
         self.sr = self.feature_config.sample_rate
         self.window = float(self.feature_config.duration)
 
-    @property
-    def sample_rate(self) -> int:
-        """Deprecated name of :attr:`sr` (the rate of the prepared audio the model hears)."""
-        warnings.warn("Predictor.sample_rate is deprecated; use Predictor.sr", DeprecationWarning, stacklevel=2)
-        return self.sr
+    sample_rate = renamed_attribute("sr")
 
     def __repr__(self) -> str:
         return f"<Predictor {self.name!r} ({self.backend}): {', '.join(self.labels)}>"

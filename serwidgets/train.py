@@ -26,7 +26,6 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .audio import AudioOptions
+from .deprecation import renamed_attribute
 from .augment import Augmenter
 from .features import FeatureConfig
 
@@ -240,23 +240,9 @@ class NetClassifier(BaseEstimator):
                 "input_shape": list(self.input_shape)}
 
     # -- deprecated attribute names (one release) --------------------------------------------
-    @property
-    def model(self):
-        """Deprecated: :attr:`network_`."""
-        warnings.warn("NetClassifier.model is deprecated; use .network_", DeprecationWarning, stacklevel=2)
-        return getattr(self, "network_", None)
-
-    @property
-    def history(self):
-        """Deprecated: :attr:`history_`."""
-        warnings.warn("NetClassifier.history is deprecated; use .history_", DeprecationWarning, stacklevel=2)
-        return getattr(self, "history_", {})
-
-    @property
-    def training(self):
-        """Deprecated: :attr:`training_`."""
-        warnings.warn("NetClassifier.training is deprecated; use .training_", DeprecationWarning, stacklevel=2)
-        return getattr(self, "training_", {"recipe": self._recipe.to_dict()})
+    model = renamed_attribute("network_")
+    history = renamed_attribute("history_", default=lambda self: {})
+    training = renamed_attribute("training_", default=lambda self: {"recipe": self._recipe.to_dict()})
 
     def _targets(self, df):
         index = {label: i for i, label in enumerate(self.labels)}

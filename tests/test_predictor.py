@@ -120,7 +120,7 @@ def test_analyze_long_and_short(model, long_clip, emodb_root):
     assert analysis.duration == pytest.approx(len(long_clip) / audio.TARGET_SR)
     assert analysis.log_mel.shape == features.log_mel(analysis.waveform, model.feature_config).shape
     assert analysis.sr == audio.TARGET_SR
-    with pytest.warns(DeprecationWarning, match="Analysis.sr"):
+    with pytest.warns(DeprecationWarning, match=r"Analysis.sample_rate is deprecated; use \.sr"):
         assert analysis.sample_rate == analysis.sr
 
     short = model.analyze(emodb_root / EMODB_WAV)
