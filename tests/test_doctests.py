@@ -43,6 +43,7 @@ MODULES = [
     "serwidgets.corpora.savee",
     "serwidgets.corpora.tess",
     "serwidgets.corpora.urdu",
+    "serwidgets.deprecation",
     "serwidgets.embedding_classifier",
     "serwidgets.embeddings",
     "serwidgets.encoders",
