@@ -276,15 +276,26 @@ def model_label(result):
     return f"baseline ({recipe.get('feature_set', 'stats')} + {estimator})"
 
 
-def results_table(directory="results"):
+def results_table(directory=None, links=None):
     """The README's results table (Markdown), generated from ``<directory>/*.json``.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path, optional
+        Default: :func:`default_directory`.
+    links : str, optional
+        Folder the rows link to (each result's ``.md``), as seen from where the table is shown;
+        default: the directory's own name (right for the README, beside ``results/``).
 
     Examples
     --------
-    >>> print(results_table())                                          # doctest: +SKIP
+    >>> print(results_table(links="../results").splitlines()[0])
+    | result | classifier | task | corpora | protocol | UA | WA | macro-F1 | wall time |
     """
+    directory = default_directory() if directory is None else Path(directory)
+    links = directory.name if links is None else str(links).rstrip("/")
     rows = [
-        "| result | model | task | corpora | protocol | UA | WA | macro-F1 | wall time |",
+        "| result | classifier | task | corpora | protocol | UA | WA | macro-F1 | wall time |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in load_results(directory):
@@ -298,7 +309,7 @@ def results_table(directory="results"):
                          "per test speaker (scored on the rest)")
         m = r["metrics"]
         rows.append(
-            f"| [{r['name']}]({Path(directory).name}/{r['name']}.md) | {model_label(r)} | {r['task']} | "
+            f"| [{r['name']}]({links}/{r['name']}.md) | {model_label(r)} | {r['task']} | "
             f"{', '.join(r['corpora'])} | {protocol} | {m['UA']:.3f} | {m['WA']:.3f} | "
             f"{m['macro_F1']:.3f} | {r['wall_seconds'] / 60:.1f} min |"
         )
