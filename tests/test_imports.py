@@ -13,7 +13,7 @@ import pytest
 
 from tests.fixtures_bundle import LABELS, tiny_bundle
 
-HEAVY = ("tensorflow", "keras", "librosa", "numba", "matplotlib")
+HEAVY = ("tensorflow", "keras", "librosa", "numba", "matplotlib", "sklearn")
 
 
 def imported_after(code: str) -> dict:
