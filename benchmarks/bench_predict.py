@@ -56,7 +56,7 @@ model = serwidgets.load_model(sys.argv[1], backend=sys.argv[3])
 t1 = time.perf_counter()
 model.predict_file(sys.argv[2])
 t2 = time.perf_counter()
-heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'librosa', 'numba', 'matplotlib'})
+heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'librosa', 'numba', 'matplotlib', 'sklearn', 'pandas'})
 hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))
 print(t1 - t0, t2 - t0, int(hwm.split()[1]) / 1024, ','.join(heavy) or '-')
 """
