@@ -1,6 +1,6 @@
 """Export trained models for inference outside Keras: LiteRT (``.tflite``) and ONNX.
 
-LiteRT is what the predictor uses by default: it runs the model without importing TensorFlow,
+LiteRT is what a network model uses by default: it runs the model without importing TensorFlow,
 so the dashboard starts fast and stays small. The converted graph uses TFLite builtin ops only
 (no Flex/"select TF" ops, which would need TensorFlow at run time); for that, the LSTM is
 unrolled over its (fixed) number of time steps — same weights, same arithmetic.
@@ -8,7 +8,7 @@ unrolled over its (fixed) number of time steps — same weights, same arithmetic
 Every export is checked: the exported model must reproduce the Keras model's probabilities
 on random inputs (max absolute difference ``<= atol``), or :class:`ExportError` is raised.
 
-:func:`save_bundle` writes a trained network as a bundle (``model.keras``, ``model.tflite``,
+:func:`save_network` writes a trained network as a bundle (``model.keras``, ``model.tflite``,
 ``card.json``): this module depends on :mod:`serwidgets.bundle`, never the reverse.
 
 Examples
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from serwidgets import bundle
-from serwidgets.card import ModelCard
+from serwidgets.card import CARD, BundleError, NetworkCard
 
 FORMATS = ("litert", "onnx")
 
@@ -34,35 +34,21 @@ class ExportError(RuntimeError):
     """Conversion failed, or the converted model disagrees with the Keras model."""
 
 
-def save_bundle(model, directory, *, net: dict, labels, task: str, feature_config, audio_options,
-                training: dict, metrics: dict, name: str, description: str = "",
-                protocol=None) -> Path:
+def save_network(model, directory, card: NetworkCard) -> Path:
     """Write a trained Keras network as a bundle: ``model.keras``, ``model.tflite`` and ``card.json``.
+
+    The card's ``files`` are filled in here, and its versions and date stamped; what the
+    network was trained on and how it scores is the caller's (its ``save``).
 
     Parameters
     ----------
     model : keras.Model
-        The trained network; its outputs are probabilities over ``labels``, in that order.
+        The trained network; its outputs are probabilities over ``card.labels``, in that order.
     directory : str or Path
         Bundle folder (created; existing bundle files are overwritten).
-    net : dict
-        How to rebuild the architecture: ``name`` (in :data:`serwidgets.nets.NETS`),
-        ``kwargs`` and ``input_shape``. The LiteRT file is made from a rebuild with
-        ``unroll=True`` (see :func:`to_litert`).
-    labels : sequence of str
-        Output names, in output order.
-    task : str
-        Task name, e.g. ``"emotion6"`` (see :data:`serwidgets.labels.TASKS`).
-    feature_config : serwidgets.features.FeatureConfig
-    audio_options : serwidgets.audio.AudioOptions
-    training : dict
-        What the network was trained on: corpora, counts per emotion, epochs, seed, ...
-    metrics : dict
-        Held-out scores (e.g. ``{"UA": 0.61, "protocol": "loso"}``), measured under ``protocol``.
-    name, description : str
-    protocol : str or dict, optional
-        The evaluation protocol the metrics come from (e.g. ``"loso"``); default:
-        ``metrics["protocol"]`` if present.
+    card : serwidgets.card.NetworkCard
+        Its card. ``card.net`` (``name`` in :data:`serwidgets.nets.NETS`, ``kwargs``) rebuilds the
+        architecture with ``unroll=True`` for LiteRT (see :func:`to_litert`).
 
     Returns
     -------
@@ -71,35 +57,37 @@ def save_bundle(model, directory, *, net: dict, labels, task: str, feature_confi
 
     Raises
     ------
-    serwidgets.bundle.BundleError
-        The network does not fit ``labels`` or ``feature_config`` (nothing is written).
+    serwidgets.card.BundleError
+        The network does not fit the card's labels, input kind or feature config (nothing is written).
     ExportError
         The LiteRT conversion failed or disagrees with Keras.
 
     See Also
     --------
-    serwidgets.bundle.network_card : the card written here.
-    serwidgets.heads.save_bundle : the same for an encoder head.
-    serwidgets.predictor.load_model : load the bundle.
+    serwidgets.train.NetClassifier.save : builds the card and calls this.
+    serwidgets.model.load_model : load the bundle.
 
     Examples
     --------
-    >>> save_bundle(model, "models/zhao2019-emotion6", net={"name": "zhao2019_2d", "kwargs": {},
-    ...             "input_shape": [64, 188]}, labels=TASKS["emotion6"], task="emotion6",
-    ...             feature_config=FeatureConfig(), audio_options=AudioOptions(),
-    ...             training={"corpora": ["emodb"]}, metrics={"UA": 0.61}, protocol="loso",
-    ...             name="zhao2019-emotion6")                  # doctest: +SKIP
+    >>> save_network(model, "models/zhao2019-emotion6", NetworkCard(...))      # doctest: +SKIP
     """
-    card = bundle.network_card(model, net=net, labels=labels, task=task, feature_config=feature_config,
-                               audio_options=audio_options, training=training, metrics=metrics, name=name,
-                               description=description, protocol=protocol)
+    input_shape = [int(n) for n in model.input_shape[1:]]
+    n_outputs = int(model.output_shape[-1])
+    if n_outputs != len(card.labels):
+        raise BundleError(f"the model has {n_outputs} outputs but the card {len(card.labels)} labels")
+    if input_shape != card.input_shape:
+        raise BundleError(f"the model's input shape {input_shape} is not the card's {card.input_shape}")
+    input_kind = bundle.check_input_shape(input_shape, card.feature_config)
+    if input_kind != card.input_kind:
+        raise bundle.FeatureConfigMismatchError(
+            f"the model's input is a {input_kind} under the card's feature config, the card says {card.input_kind}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     # The card goes last: a folder without one is not a bundle, so an interrupted save
     # can never be loaded half-written.
-    (directory / bundle.CARD).unlink(missing_ok=True)
+    (directory / CARD).unlink(missing_ok=True)
     model.save(directory / bundle.KERAS)
-    to_litert(model, directory / bundle.LITERT, net=net)
+    to_litert(model, directory / bundle.LITERT, net=card.net)
     card.add_files(directory, bundle.KERAS, bundle.LITERT).stamp().write(directory)
     return directory
 
@@ -113,7 +101,7 @@ def to_litert(model, path, *, net: dict | None = None, atol: float = 1e-4) -> Pa
     path : str or Path
         Output ``.tflite`` file.
     net : dict, optional
-        ``name``, ``kwargs`` (and ``input_shape``) of the :mod:`serwidgets.nets` builder that
+        ``name`` and ``kwargs`` of the :mod:`serwidgets.nets` builder that
         made ``model``; the model is rebuilt with ``unroll=True`` and given ``model``'s weights.
         Without it, ``model`` is converted as it is (fine when it has no recurrent layer).
     atol : float
@@ -212,7 +200,7 @@ def export_bundle(directory, format: str = "litert", output=None) -> Path:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     directory = Path(directory)
     # Only the Keras model must be intact: the file being exported may be missing or stale.
-    card = ModelCard.read(directory, verify=False)
+    card = NetworkCard.read(directory, verify=False)
     model = bundle.load_keras(directory)
     filename = bundle.LITERT if format == "litert" else "model.onnx"
     path = Path(output) if output is not None else directory / filename

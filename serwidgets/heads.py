@@ -348,17 +348,17 @@ def save_bundle(classifier, directory, *, task: str, training: dict,
     >>> save_bundle(clf, "models/ser-emotion6", task="emotion6", training={...})   # doctest: +SKIP
     """
     from serwidgets.audio import AudioOptions
-    from serwidgets.card import ENCODER_HEAD, ModelCard
+    from serwidgets.card import EncoderHeadCard
     from serwidgets.encoders import Encoder
 
     directory = Path(directory)
     encoder = Encoder.load(classifier.encoder)
     head = classifier.save_head(directory)
-    card = ModelCard(
-        kind=ENCODER_HEAD, name=name or directory.name, description=description, task=task,
+    card = EncoderHeadCard(
+        name=name or directory.name, description=description, task=task,
         labels=classifier.classes_, encoder=encoder.reference, head=head,
         audio_options=classifier.audio_options or AudioOptions(), window_seconds=window_seconds,
-        training=training, metrics=metrics or {}, protocol=(metrics or {}).get("protocol"),
+        training=training, metrics=metrics or {},
     )
     card.add_files(directory, head["file"]).stamp().write(directory)
     return directory

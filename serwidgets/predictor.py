@@ -49,7 +49,7 @@ import numpy as np
 from serwidgets import bundle
 # Where bundles are found is the bundle module's business; these stay importable from here.
 from serwidgets.bundle import DEFAULT_MODEL, MODELS_DIR, resolve  # noqa: F401
-from serwidgets.card import ENCODER_HEAD, ModelCard
+from serwidgets.card import ModelCard
 from serwidgets.deprecation import renamed_attribute
 
 #: An analysis is uncertain below this top probability ...
@@ -146,7 +146,7 @@ def load_model(path=None, *, feature_config=None, backend: str = "auto", num_thr
     directory = resolve(path)
     card = ModelCard.read(directory)
     threads = num_threads if num_threads is not None else min(2, os.cpu_count() or 1)
-    if card.kind == ENCODER_HEAD:
+    if card.kind == "encoder-head":
         if backend == "tensorflow":
             raise bundle.BundleError(f"{directory.name} runs its encoder with LiteRT only")
         return EncoderPredictor(card, directory, threads)

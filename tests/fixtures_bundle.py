@@ -30,6 +30,7 @@ def _train_and_save(directory: Path, emodb_root: Path) -> Path:
     import keras
 
     from serwidgets import audio, corpora, export, features, nets
+    from serwidgets.card import NetworkCard
 
     keras.utils.set_random_seed(0)
     config, options = features.FeatureConfig(), audio.AudioOptions()
@@ -42,10 +43,9 @@ def _train_and_save(directory: Path, emodb_root: Path) -> Path:
     model = nets.build(NET["name"], input_shape, len(LABELS), **NET["kwargs"])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
-    return export.save_bundle(
-        model, directory, net={**NET, "input_shape": list(input_shape)}, labels=LABELS, task="tiny4",
-        feature_config=config, audio_options=options,
+    card = NetworkCard(
+        name="tiny-emodb4", description="test fixture: not a usable emotion model", task="tiny4", labels=LABELS,
+        audio_options=options, feature_config=config, input_kind="log_mel", input_shape=list(input_shape), net=NET,
         training={"corpora": ["emodb"], "counts": table["emotion"].value_counts().to_dict(), "epochs": 2},
-        metrics={"UA": None}, protocol="none (test fixture)", name="tiny-emodb4",
-        description="test fixture: not a usable emotion model",
-    )
+        metrics={"protocol": "none (test fixture)"})
+    return export.save_network(model, directory, card)

@@ -1,4 +1,4 @@
-"""ModelCard: the shipped cards read and write back unchanged; required keys, hashes, unknown keys."""
+"""Cards: one class per kind, canonical JSON, strict reading (kinds, keys, required fields, sha256)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from serwidgets import shipped
 from serwidgets.audio import AudioOptions
-from serwidgets.card import (CARD, ENCODER, ENCODER_HEAD, NETWORK, BundleError, IntegrityError, ModelCard,
-                             file_sha256)
+from serwidgets.card import (CARD, KINDS, BaselineCard, BundleError, BundleNotFoundError, Card, EncoderCard,
+                             EncoderHeadCard, IntegrityError, ModelCard, NetworkCard, file_sha256)
 from serwidgets.features import FeatureConfig
 
 MODELS = shipped.path("models")
@@ -22,101 +22,129 @@ def test_the_shipped_bundles_are_all_here():
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_a_shipped_card_is_written_back_byte_for_byte(name, tmp_path):
-    card = ModelCard.read(MODELS / name)  # sha256 of every file checked
+def test_a_shipped_card_is_canonical_json(name, tmp_path):
+    text = (MODELS / name / CARD).read_text()
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+    card = Card.read(MODELS / name)  # sha256 of every file checked
     card.write(tmp_path)
-    assert (tmp_path / CARD).read_bytes() == (MODELS / name / CARD).read_bytes()
-    assert card == json.loads((MODELS / name / CARD).read_text())
+    assert (tmp_path / CARD).read_text() == text
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_a_card_rebuilt_from_its_fields_keeps_every_key(name):
-    """Without the file's key order to follow, the typed fields and ``extra`` still hold all of it."""
-    raw = json.loads((MODELS / name / CARD).read_text())
-    card = ModelCard.read(MODELS / name, verify=False)
-    fields = {f: getattr(card, f) for f in ("name", "kind", "description", "task", "labels", "audio_options",
-                                            "feature_config", "input_kind", "input_shape", "sr", "net",
-                                            "encoder", "encoder_id", "head", "window_seconds", "training",
-                                            "metrics", "protocol", "files", "versions", "date", "card_format",
-                                            "extra")}
-    rebuilt = ModelCard(**fields).to_dict()
-    rebuilt.pop("kind") if "kind" not in raw else None
-    if "format" in raw:  # the first cards' name of card_format
-        rebuilt["format"] = rebuilt.pop("card_format")
-    if "audio_options" in raw:  # options added later are written in full by a new card
-        assert AudioOptions.from_dict(raw["audio_options"]) == AudioOptions.from_dict(rebuilt["audio_options"])
-        rebuilt["audio_options"] = raw["audio_options"]
-    assert rebuilt == raw
-
-
-def test_typed_fields_of_each_kind():
-    network = ModelCard.read(MODELS / "zhao2019-emotion6")
-    assert network.kind == NETWORK and "kind" not in network  # read as a network, written as it was
+def test_each_kind_reads_as_its_class_with_typed_fields():
+    network = Card.read(MODELS / "zhao2019-emotion6")
+    assert type(network) is NetworkCard and network.kind == "network"
     assert isinstance(network.feature_config, FeatureConfig) and isinstance(network.audio_options, AudioOptions)
-    assert network.sr == network.feature_config.sample_rate == network["sample_rate"]
-    assert network.card_format == 1 and network["format"] == 1
-    assert network.labels == tuple(network["labels"]) and isinstance(network.labels, tuple)
-    head = ModelCard.read(MODELS / "ser-emotion6")
-    assert head.kind == ENCODER_HEAD and head.feature_config is None and head.window_seconds == 3.0
-    assert head.encoder["name"] == "whisper-base-l3" and head.metrics["protocol"] == head.protocol
-    encoder = ModelCard.read(MODELS / "whisper-base-l3")
-    assert encoder.kind == ENCODER and encoder.labels == () and encoder.audio_options is None
-    assert encoder.encoder_id == "whisper-base/states-0-3" and encoder.extra["dim"] == 512
+    assert network.labels == ("angry", "disgust", "fear", "happy", "neutral", "sad")
+    assert network.input_shape == [64, 188] and network.net["name"] == "zhao2019_2d"
+    head = Card.read(MODELS / "ser-emotion6")
+    assert type(head) is EncoderHeadCard and head.window_seconds == 3.0
+    assert head.encoder["name"] == "whisper-base-l3" and head.head["layers"] == [1, 2, 3]
+    assert head.metrics["protocol"] == "speaker-kfold (5 folds)"
+    encoder = Card.read(MODELS / "whisper-base-l3")
+    assert type(encoder) is EncoderCard and not isinstance(encoder, ModelCard)
+    assert encoder.encoder_id == "whisper-base/states-0-3" and encoder.dim == 512 and encoder.n_states == 4
 
 
-def test_unknown_keys_and_edits_round_trip(tmp_path):
-    directory = shutil.copytree(MODELS / "zhao2019-emotion6", tmp_path / "b")
+def test_a_class_reads_only_its_kinds():
+    assert isinstance(ModelCard.read(MODELS / "ser-emotion6"), EncoderHeadCard)
+    with pytest.raises(BundleError, match="kind 'encoder', not a ModelCard"):
+        ModelCard.read(MODELS / "whisper-base-l3")
+    with pytest.raises(BundleError, match="kind 'encoder-head', not a NetworkCard"):
+        NetworkCard.read(MODELS / "ser-emotion6")
+
+
+def _edited(tmp_path, name, edit):
+    directory = shutil.copytree(MODELS / name, tmp_path / name)
     raw = json.loads((directory / CARD).read_text())
-    keys = list(raw)
-    raw = {**{k: raw[k] for k in keys[:3]}, "reviewed_by": {"who": "x", "ok": True}, **{k: raw[k] for k in keys[3:]}}
-    (directory / CARD).write_text(json.dumps(raw, indent=2) + "\n")
-    card = ModelCard.read(directory)
-    assert card.extra == {"reviewed_by": {"who": "x", "ok": True}}
-    card.description = "edited"
-    card.window_seconds = 2.0  # a field the file did not have goes after the file's keys
-    card.audio_options = AudioOptions(remove_dc=True)
-    card.write(directory)
-    written = json.loads((directory / CARD).read_text())
-    assert list(written) == [*raw, "window_seconds"]
-    assert written["reviewed_by"] == {"who": "x", "ok": True} and written["description"] == "edited"
-    # An edited AudioOptions is written in full; the unedited feature config stays as read.
-    assert written["audio_options"] == AudioOptions(remove_dc=True).to_dict()
-    assert written["feature_config"] == raw["feature_config"]
-    assert ModelCard.read(directory).audio_options == AudioOptions(remove_dc=True)
+    edit(raw)
+    (directory / CARD).write_text(json.dumps(raw))
+    return directory
 
 
-def test_required_keys_per_kind():
-    with pytest.raises(BundleError, match="lacks encoder, head"):
-        ModelCard.from_dict({"kind": ENCODER_HEAD, "labels": ["a"], "audio_options": {}, "files": {}})
-    with pytest.raises(BundleError, match="lacks feature_config, input_kind"):
-        ModelCard.from_dict({"labels": ["a"], "audio_options": {}, "files": {}})
-    with pytest.raises(BundleError, match="unknown AudioOptions keys"):
-        ModelCard.from_dict({"kind": ENCODER_HEAD, "labels": ["a"], "encoder": {}, "head": {},
-                             "audio_options": {"volume": 11}, "files": {}})
+@pytest.mark.parametrize("edit, message", [
+    (lambda raw: raw.update(reviewed_by="x"), "unknown keys for a card of kind 'encoder-head': reviewed_by"),
+    (lambda raw: raw.update(protocol="loso"), "unknown keys .*: protocol"),  # format 1's duplicate
+    (lambda raw: raw.pop("kind"), "has kind None"),
+    (lambda raw: raw.update(kind="personal"), "has kind 'personal'"),
+    (lambda raw: raw.update(card_format=1), "has card_format 1"),
+    (lambda raw: raw.pop("labels"), "lacks labels"),
+    (lambda raw: [raw.pop("encoder"), raw.pop("head")], "lacks encoder, head"),
+    (lambda raw: raw.update(labels=["angry"]), "labels must be two or more distinct names"),
+    (lambda raw: raw["audio_options"].update(volume=11), "unknown AudioOptions keys"),
+    (lambda raw: raw.update(files={}), "lists none of head.npz in files"),
+])
+def test_a_card_that_is_not_exactly_a_card_is_refused_and_says_why(tmp_path, edit, message):
+    directory = _edited(tmp_path, "ser-emotion6", edit)
+    with pytest.raises(BundleError, match=message):
+        Card.read(directory)
 
 
-def test_a_new_card_writes_and_reads_back(tmp_path):
-    (tmp_path / "head.npz").write_bytes(b"weights")
-    card = ModelCard(name="demo", kind=ENCODER_HEAD, task="t", labels=["sad", "angry"],
-                     encoder={"name": "e"}, head={"file": "head.npz"}, audio_options=AudioOptions(),
-                     metrics={}, training={"n": 3})
-    with pytest.raises(BundleError, match="lacks files"):
-        ModelCard(name="demo", kind=ENCODER_HEAD, labels=["a"], encoder={}, head={},
-                  audio_options=AudioOptions(), files=None).write(tmp_path)
-    card.add_files(tmp_path, "head.npz").stamp().write(tmp_path)
-    back = ModelCard.read(tmp_path)
-    assert back == card and back.labels == ("sad", "angry")
-    assert back.files == {"head.npz": file_sha256(tmp_path / "head.npz")}
-    assert back.versions["numpy"] and back.date
-    written = json.loads((tmp_path / CARD).read_text())
-    assert list(written)[:6] == ["card_format", "kind", "name", "task", "labels", "encoder"]
-    assert "protocol" not in written and "feature_config" not in written  # None fields stay out
+def test_a_network_card_whose_features_and_audio_disagree_is_refused(tmp_path):
+    directory = _edited(tmp_path, "zhao2019-emotion6", lambda raw: raw["audio_options"].update(sample_rate=22050))
+    with pytest.raises(BundleError, match="features expect 16000 Hz, audio options give 22050 Hz"):
+        Card.read(directory)
 
 
-def test_a_changed_file_is_refused_by_name(tmp_path):
+def test_a_changed_or_missing_file_is_refused_by_name(tmp_path):
     directory = shutil.copytree(MODELS / "ser-emotion6", tmp_path / "b")
     with open(directory / "head.npz", "ab") as file:
         file.write(b"\0")
     with pytest.raises(IntegrityError, match="head.npz in .* does not match its card"):
-        ModelCard.read(directory)
-    assert ModelCard.read(directory, verify=False).name == "ser-emotion6"
+        Card.read(directory)
+    assert Card.read(directory, verify=False).name == "ser-emotion6"
+    (directory / "head.npz").unlink()
+    with pytest.raises(IntegrityError, match="head.npz is listed in card.json but missing"):
+        Card.read(directory)
+
+
+def test_no_card_no_bundle(tmp_path):
+    with pytest.raises(BundleNotFoundError, match="card.json not found") as caught:
+        Card.read(tmp_path)
+    assert isinstance(caught.value, FileNotFoundError)
+    (tmp_path / CARD).write_text("{not json")
+    with pytest.raises(BundleError, match="is not valid JSON"):
+        Card.read(tmp_path)
+
+
+def test_a_new_card_of_each_kind_writes_and_reads_back(tmp_path):
+    common = {"task": "t", "labels": ["sad", "angry"], "audio_options": AudioOptions(), "training": {"n": 3}}
+    new = {
+        "network": (NetworkCard(name="n", feature_config=FeatureConfig(), input_kind="log_mel",
+                                input_shape=(64, 188), net={"name": "zhao2019_2d", "kwargs": {}}, **common),
+                    "model.tflite"),
+        "encoder-head": (EncoderHeadCard(name="h", encoder={"name": "e"}, head={"file": "head.npz"}, **common),
+                         "head.npz"),
+        "baseline": (BaselineCard(name="b", feature_set="stats", feature_config=FeatureConfig(), **common),
+                     "baseline.npz"),
+        "encoder": (EncoderCard(name="e", encoder_id="e/1", n_states=2, frame_seconds=0.02), "encoder.tflite"),
+    }
+    assert set(new) == set(KINDS)
+    for kind, (card, weights) in new.items():
+        directory = tmp_path / kind
+        directory.mkdir()
+        (directory / weights).write_bytes(b"weights")
+        with pytest.raises(BundleError, match=f"lists none of .*{weights}"):
+            card.write(directory)  # files not listed yet
+        card.add_files(directory, weights).stamp().write(directory)
+        back = Card.read(directory)
+        assert back == card and type(back) is type(card) and back.kind == kind
+        assert back.files == {weights: file_sha256(directory / weights)}
+        assert back.versions["numpy"] and back.date
+        written = json.loads((directory / CARD).read_text())
+        assert written["kind"] == kind and written["card_format"] == 2
+        if isinstance(card, ModelCard):
+            assert back.labels == ("sad", "angry")  # the given order, not sorted
+
+
+def test_set_metrics_checks_task_and_recipe_and_replaces_the_metrics(tmp_path):
+    directory = shutil.copytree(MODELS / "ser-emotion6", tmp_path / "b")
+    card = ModelCard.read(directory)
+    with pytest.raises(BundleError, match="task 'emotion4'"):
+        card.set_metrics({"UA": 0.5}, task="emotion4")
+    with pytest.raises(BundleError, match="another recipe"):
+        card.set_metrics({"UA": 0.5}, task="emotion6", recipe={"C": 1.0})
+    card.set_metrics({"UA": 0.5, "protocol": "loso"}, task="emotion6", recipe=card.training["recipe"])
+    card.write(directory)
+    back = ModelCard.read(directory)
+    assert back.metrics == {"UA": 0.5, "protocol": "loso"}
+    assert back.files == card.files and back.training == card.training

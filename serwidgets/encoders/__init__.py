@@ -73,12 +73,12 @@ class Encoder:
     """A loaded encoder bundle: waveform -> hidden states (see :func:`Encoder.load`)."""
 
     def __init__(self, directory, num_threads: int = 2):
-        from serwidgets.card import ModelCard
+        from serwidgets.card import EncoderCard
 
         from .whisper import LiteRTEncoder
 
         self.directory = Path(directory)
-        self.card = ModelCard.read(self.directory, verify=False)
+        self.card = EncoderCard.read(self.directory, verify=False)
         self.card.verify_file(self.directory, ENCODER_FILE)
         self.name = self.card.name
         self.sha256 = self.card.files[ENCODER_FILE]
@@ -140,7 +140,7 @@ def write_encoder_bundle(directory, n_layers: int = 4) -> Path:
     Checks the LiteRT file against the numpy reference on a test signal before writing the card.
     """
     from serwidgets.audio import TARGET_SR
-    from serwidgets.card import ENCODER, ModelCard
+    from serwidgets.card import EncoderCard
     from serwidgets.features import whisper_log_mel
 
     from . import whisper
@@ -156,20 +156,16 @@ def write_encoder_bundle(directory, n_layers: int = 4) -> Path:
     difference = float(np.abs(LiteRTEncoder(path)(mel) - whisper.numpy_encoder(mel, n_layers)).max())
     if difference > 5e-3:
         raise RuntimeError(f"exported encoder differs from the numpy reference by {difference}")
-    card = ModelCard(
-        kind=ENCODER, name=directory.name, encoder_id=f"{whisper.ENCODER_ID}/states-0-{n_layers}",
+    card = EncoderCard(
+        name=directory.name, encoder_id=f"{whisper.ENCODER_ID}/states-0-{n_layers}",
         description=f"OpenAI Whisper-base encoder, frozen, cut after block {n_layers} of {whisper.N_LAYERS}; "
                     f"returns hidden states 0..{n_layers} (0 = convolutions + positions).",
-        extra={"source": {"packages": list(whisper.SOURCE_PACKAGES), "model_bin_sha256": whisper.MODEL_BIN_SHA256,
-                          "upstream": "Systran/faster-whisper-base (CTranslate2 conversion of openai/whisper base)",
-                          "licence": "MIT"},
-               "n_layers": n_layers,
-               "n_states": n_layers + 1,
-               "dim": whisper.D_MODEL,
-               "frontend": "whisper_log_mel (80 Slaney bands, 25-ms window, 10-ms hop, 16 kHz)",
-               "frame_seconds": FRAME_SECONDS,
-               "precision": "float32",
-               "max_difference_vs_numpy_reference": difference},
+        source={"packages": list(whisper.SOURCE_PACKAGES), "model_bin_sha256": whisper.MODEL_BIN_SHA256,
+                "upstream": "Systran/faster-whisper-base (CTranslate2 conversion of openai/whisper base)",
+                "licence": "MIT"},
+        n_layers=n_layers, n_states=n_layers + 1, dim=whisper.D_MODEL,
+        frontend="whisper_log_mel (80 Slaney bands, 25-ms window, 10-ms hop, 16 kHz)",
+        frame_seconds=FRAME_SECONDS, precision="float32", max_difference=difference,
     )
     card.add_files(directory, ENCODER_FILE).stamp().write(directory)
     return directory

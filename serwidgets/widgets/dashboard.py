@@ -318,32 +318,21 @@ def describe_calibration(calibration) -> str:
 def describe_model(predictor) -> str:
     """One line naming the model and its honest (cross-validated) accuracy from its card.
 
-    The card (:class:`~serwidgets.card.ModelCard`) holds UA/WA in ``metrics``, either at the
-    top or under ``"metrics"`` (a whole evaluation result); a value may be a number or
-    ``{"mean", "std"}``.
+    The card (:class:`~serwidgets.card.ModelCard`) holds UA/WA in ``metrics``; a value may be
+    a number or ``{"mean", "std"}``.
 
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> from serwidgets.card import ModelCard
-    >>> card = ModelCard(name="demo", metrics={"UA": 0.612, "WA": 0.634}, protocol="loso")
-    >>> describe_model(SimpleNamespace(name="demo", labels=("a", "b"), card=card))
+    >>> metrics = {"UA": 0.612, "WA": 0.634, "protocol": "loso"}
+    >>> describe_model(SimpleNamespace(name="demo", labels=("a", "b"), card=SimpleNamespace(metrics=metrics)))
     'Model demo: 2 emotions; cross-validated UA 61.2%, WA 63.4%, loso; chance 50.0%'
     """
-    from serwidgets.card import ModelCard
-
-    card = getattr(predictor, "card", None)
-    if card is None:
-        card = ModelCard()
-    elif not isinstance(card, ModelCard):  # a card.json read as a dict
-        card = ModelCard.from_dict(card)
-    head = f"Model {getattr(predictor, 'name', None) or card.name or '?'}"
+    head = f"Model {predictor.name}"
     backend = getattr(predictor, "backend", None)
     if backend:
         head += f" ({backend})"
-    metrics = card.metrics or {}
-    if isinstance(metrics.get("metrics"), dict):
-        metrics = {**metrics, **metrics["metrics"]}
+    metrics = predictor.card.metrics
     scores = []
     for key in ("UA", "WA"):
         value = metrics.get(key)
@@ -352,7 +341,7 @@ def describe_model(predictor) -> str:
             scores.append(f"{key} {100 * value['mean']:.1f}%{std}")
         elif isinstance(value, (int, float)):
             scores.append(f"{key} {100 * value:.1f}%")
-    protocol = card.protocol or metrics.get("protocol")
+    protocol = metrics.get("protocol")
     if scores:
         accuracy = "cross-validated " + ", ".join(scores + ([protocol] if protocol else []))
         accuracy += f"; chance {100 / len(predictor.labels):.1f}%"
