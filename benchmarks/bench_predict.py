@@ -1,6 +1,6 @@
 """Prediction speed: latency per 3-s clip, and time to first prediction in a fresh process.
 
-Latency is ``Predictor.predict_file(wav_bytes)`` -- decode, resample, trim, normalise, log-mel,
+Latency is ``Model.predict_file(wav_bytes)`` -- decode, resample, trim, normalise, features,
 model -- for a 3-s clip of real speech (EmoDB, 16 kHz WAV; RAVDESS, 48 kHz FLAC), p50/p90
 over ``--runs`` calls after a warm-up, per backend and thread count. The first-prediction
 figures come from fresh interpreters (``python -c``): wall time from spawn to the first
@@ -38,8 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from serwidgets import audio, features  # noqa: E402
-from serwidgets.card import ENCODER_HEAD, ModelCard  # noqa: E402
-from serwidgets.predictor import load_model, resolve  # noqa: E402
+from serwidgets.bundle import resolve  # noqa: E402
+from serwidgets.model import EncoderModel, load_model  # noqa: E402
 
 DATA = Path(os.environ.get("SER_DATA", REPO.parent / "shared" / "data"))
 CLIPS = {
@@ -94,14 +94,17 @@ def ms(times: np.ndarray) -> str:
 def write_untrained_bundle(directory: Path) -> None:
     """A full-size zhao2019_2d bundle with random weights (same graph, same cost)."""
     from serwidgets import export, nets
+    from serwidgets.card import NetworkCard
 
     config = features.FeatureConfig()
     labels = ("angry", "disgust", "fear", "happy", "neutral", "sad")
-    model = nets.build("zhao2019_2d", (config.n_mels, config.n_frames), len(labels))
-    export.save_bundle(model, directory, net={"name": "zhao2019_2d", "kwargs": {}}, labels=labels,
-                       task="emotion6", feature_config=config, audio_options=audio.AudioOptions(),
-                       training={"corpora": [], "note": "untrained: for benchmarks only"}, metrics={},
-                       name="untrained-zhao2019_2d", description="random weights, for timing only")
+    shape = [config.n_mels, config.n_frames]
+    model = nets.build("zhao2019_2d", tuple(shape), len(labels))
+    card = NetworkCard(name="untrained-zhao2019_2d", description="random weights, for timing only", task="emotion6",
+                       labels=labels, audio_options=audio.AudioOptions(), feature_config=config, input_kind="log_mel",
+                       input_shape=shape, net={"name": "zhao2019_2d", "kwargs": {}},
+                       training={"corpora": [], "note": "untrained: for benchmarks only"})
+    export.save_network(model, directory, card)
 
 
 def main() -> None:
@@ -126,7 +129,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     clips = {name: three_second_bytes(path) for name, path in CLIPS.items()}
-    encoder_head = ModelCard.read(directory, verify=False).kind == ENCODER_HEAD
+    encoder_head = isinstance(load_model(directory), EncoderModel)
     backends = (("litert", None), ("litert", 1)) + (() if encoder_head else (("tensorflow", None),))
     print(f"\nlatency of predict_file(3-s clip bytes), {args.runs} runs")
     for backend, threads in backends:
@@ -136,10 +139,10 @@ def main() -> None:
             print(f"  {label:<30} {name:<22} {ms(timed(lambda: model.predict_file(data), args.runs))}")
 
     model = load_model(directory)
-    config, options = model.feature_config, model.audio_options
+    options = model.audio_options
     data = clips["EmoDB wav 16 kHz"]
     y = audio.load(data, options)
-    print("\nstages (EmoDB clip; one BLAS thread, as in the predictor)")
+    print("\nstages (EmoDB clip; one BLAS thread, as in a model)")
     with threadpool_limits(limits=1, user_api="blas"):
         print(f"  decode + prepare        {ms(timed(lambda: audio.load(data, options), args.runs))}")
         if encoder_head:
@@ -160,10 +163,11 @@ def main() -> None:
                 np.concatenate([features_10, model.features([last])]), [3.0] * 10), max(args.runs // 10, 5))
             print(f"  calibration after the 10th clip (encode it + statistics) {ms(calibration)}")
         else:
+            config = model.feature_config
             spectrogram = timed(lambda: features.fix_frames(features.log_mel(y, config), config.n_frames), args.runs)
             print(f"  log_mel + fix_frames    {ms(spectrogram)}")
     if not encoder_head:
-        print(f"  log_mel, all BLAS threads {ms(timed(lambda: features.log_mel(y, config), args.runs))}")
+        print(f"  log_mel, all BLAS threads {ms(timed(lambda: features.log_mel(y, model.feature_config), args.runs))}")
     long_clip = np.tile(y, int(np.ceil(10 * options.sample_rate / len(y))))[: 10 * options.sample_rate]
     timeline = timed(lambda: model.predict_timeline(long_clip, options.sample_rate), max(args.runs // 10, 5))
     print(f"  predict_timeline(10 s)  {ms(timeline)}  ({len(model.predict_timeline(long_clip, options.sample_rate).starts)} windows)")

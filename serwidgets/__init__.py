@@ -2,7 +2,7 @@
 
 Data flows one way::
 
-    audio (decode/resample) -> features (log-mel) -> model (Keras) -> predictor -> widgets
+    audio (decode/resample) -> features / encoder -> model (load_model) -> widgets
 
 ``import serwidgets`` is cheap: TensorFlow, librosa's numba paths, matplotlib and the widget
 code are imported only when first used (see ``__getattr__``).
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 __all__ = ["load_model", "EmotionDashboard", "Recorder", "Uploader", "EmotionPanel", "__version__"]
 
 _LAZY = {
-    "load_model": ("serwidgets.predictor", "load_model"),
+    "load_model": ("serwidgets.model", "load_model"),
     "EmotionDashboard": ("serwidgets.widgets", "EmotionDashboard"),
     "Recorder": ("serwidgets.widgets", "Recorder"),
     "Uploader": ("serwidgets.widgets", "Uploader"),

@@ -17,12 +17,22 @@ has never heard a voice, a microphone or a room misreads them, and a few clips o
 own varied speech tell it what their "normal" sounds like. Neutral-only clips work less well:
 their mean is off the centre of the speaker's emotions (notebook 04 measures by how much).
 
+This module is numpy only: it is what a loaded model predicts with (:func:`load_head`, in
+:class:`serwidgets.model.EncoderModel`), and what the estimator that trains the heads
+(:class:`serwidgets.embedding_classifier.EmbeddingClassifier`, scikit-learn) fits into.
+
 Examples
 --------
->>> from serwidgets.embedding_classifier import EmbeddingClassifier
->>> clf = EmbeddingClassifier(("angry", "neutral", "sad")).fit(train_df)    # doctest: +SKIP
->>> clf.predict_proba(test_df).shape                                        # doctest: +SKIP
-(40, 3)
+>>> from serwidgets import shipped
+>>> from serwidgets.card import EncoderHeadCard
+>>> directory = shipped.path("models") / "ser-emotion6"
+>>> card = EncoderHeadCard.read(directory)
+>>> heads = load_head(directory, card.labels, card.head)
+>>> X = np.random.default_rng(0).normal(size=(12, 4, 1024))
+>>> heads.predict_features(X).shape                     # the global head: no calibration
+(12, 6)
+>>> heads.predict_features(X, Calibration.from_features(X, seconds=None)).sum(axis=1).round(6)[:3]
+array([1., 1., 1.])
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Calibration", "CalibrationError", "load_head", "save_bundle",
+__all__ = ["Calibration", "CalibrationError", "LinearHead", "FittedHeads", "load_head", "state_columns",
            "MIN_CALIBRATION_CLIPS", "MIN_CLIP_SECONDS", "GOOD_CALIBRATION_CLIPS", "DEFAULT_LAYERS", "AUTO_LAYERS", "AUTO_C"]
 
 #: States used when ``layers`` is not chosen by cross-validation: blocks 1-3 of Whisper-base.
@@ -64,7 +74,7 @@ class CalibrationError(ValueError):
 class Calibration:
     """Per-dimension mean and standard deviation of one speaker's pooled encoder features.
 
-    Make one with :meth:`serwidgets.predictor.Predictor.calibrate` (from clips) or
+    Make one with :meth:`serwidgets.model.Model.calibrate` (from clips) or
     :meth:`from_features`; update it with more clips with :meth:`update`; save with
     :meth:`save`. It belongs to one encoder (``encoder_sha256``).
 
@@ -176,28 +186,33 @@ def _speaker_statistics(X, speakers):
     return {s: (X[speakers == s].mean(0), X[speakers == s].std(0)) for s in np.unique(speakers)}
 
 
-class _Head:
-    """Standardise -> logistic regression, as plain arrays (saved without pickle)."""
+class LinearHead:
+    """Standardise, then a multinomial logistic regression, as plain arrays (saved without pickle).
+
+    Parameters
+    ----------
+    mean, scale : np.ndarray [shape=(d,)]
+        The standardisation (a zero ``scale`` must have been replaced by 1).
+    coef : np.ndarray [shape=(n_classes, d) or (1, d)]
+        Coefficients (one row: a binary model, as scikit-learn keeps it).
+    intercept : np.ndarray [shape=(n_classes,) or (1,)]
+    classes : np.ndarray of int
+        The label index of each row of ``coef``.
+
+    Examples
+    --------
+    >>> head = LinearHead(mean=np.zeros(2), scale=np.ones(2), coef=np.array([[2.0, 0.0]]),
+    ...                   intercept=np.zeros(1), classes=np.array([0, 2]))
+    >>> head.proba(np.array([[1.0, 5.0]]), n_classes=3).round(3)       # class 1 never seen in training
+    array([[0.119, 0.   , 0.881]])
+    """
 
     def __init__(self, mean, scale, coef, intercept, classes):
         self.mean, self.scale, self.coef, self.intercept = mean, scale, coef, intercept
         self.classes = np.asarray(classes)
 
-    @classmethod
-    def fit(cls, X, y, C, sample_weight, n_classes):
-        from sklearn.linear_model import LogisticRegression
-        from threadpoolctl import threadpool_limits
-
-        mean, scale = X.mean(0), X.std(0)
-        scale = np.where(scale > 0, scale, 1.0)
-        model = LogisticRegression(C=C, max_iter=3000)
-        # One BLAS thread: on 2 cores OpenBLAS's threads spin against each other in lbfgs's
-        # small matrix products (measured: one fit 3.4 s with 2 threads, 0.12 s with 1).
-        with threadpool_limits(limits=1, user_api="blas"):
-            model.fit((X - mean) / scale, y, sample_weight=sample_weight)
-        return cls(mean, scale, model.coef_, model.intercept_, model.classes_)
-
-    def proba(self, X, n_classes):
+    def proba(self, X, n_classes: int) -> np.ndarray:
+        """Probabilities ``(n, n_classes)`` of rows ``X`` ``(n, d)``; classes not in :attr:`classes` get 0."""
         logits = ((X - self.mean) / self.scale) @ self.coef.T + self.intercept
         if logits.shape[1] == 1:  # binary: sklearn keeps one row of coefficients
             logits = np.concatenate([-logits / 2, logits / 2], axis=1)
@@ -208,31 +223,52 @@ class _Head:
         out[:, self.classes] = p
         return out
 
-    def typicality(self, X):
+    def typicality(self, X) -> np.ndarray:
+        """Mean squared z-score of each row under the standardisation (training rows: about 1)."""
         return (((X - self.mean) / self.scale) ** 2).mean(1)
 
-    def arrays(self, prefix):
+    def arrays(self, prefix: str) -> dict:
+        """The arrays, keyed ``{prefix}_{name}`` (for ``np.savez``)."""
         return {f"{prefix}_{k}": getattr(self, k) for k in ("mean", "scale", "coef", "intercept", "classes")}
 
     @classmethod
-    def from_arrays(cls, arrays, prefix):
+    def from_arrays(cls, arrays, prefix: str) -> LinearHead:
+        """Inverse of :meth:`arrays`."""
         return cls(*(arrays[f"{prefix}_{k}"] for k in ("mean", "scale", "coef", "intercept", "classes")))
 
 
-def _columns(n_states, layers, dim=1024):
-    """Indices of the flattened ``(n_states * dim)`` features that belong to ``layers``."""
+def state_columns(n_states: int, layers, dim: int = 1024) -> np.ndarray:
+    """Indices of the flattened ``(n_states * dim)`` pooled features that belong to states ``layers``.
+
+    Examples
+    --------
+    >>> state_columns(3, (0, 2), dim=2)
+    array([0, 1, 4, 5])
+    """
     return np.concatenate([np.arange(layer * dim, (layer + 1) * dim) for layer in layers])
 
 
-class _FittedHeads:
-    """What a fitted :class:`EmbeddingClassifier` predicts with: its heads as plain arrays.
+class FittedHeads:
+    """The fitted ``global`` and ``speaker`` heads on pooled encoder states (see the module docstring).
 
-    The estimator itself needs scikit-learn, whose import costs about a second and 120 MB
-    (it brings pandas and pyarrow); prediction from a saved bundle needs none of that, so
-    :func:`load_head` returns this base of the estimator instead.
+    What a loaded model predicts with (:func:`load_head`); the training estimator
+    (:class:`serwidgets.embedding_classifier.EmbeddingClassifier`) is one, fitted.
+
+    Attributes
+    ----------
+    classes_ : tuple of str
+    layers_ : tuple of int
+        The encoder states the heads read.
+    C_ : float
+    n_states_ : int
+    std_floor_ : np.ndarray
+        Lower bound of a calibration's standard deviations.
+    atypical_above_ : float
+        Typicality above which a clip is :meth:`atypical`.
+    global_head_, speaker_head_ : LinearHead
+        ``speaker_head_`` is None when only the global head was fitted.
     """
 
-    # -- prediction ------------------------------------------------------------------------
     def predict_features(self, X, calibration: Calibration | None = None) -> np.ndarray:
         """Probabilities for pooled states ``X`` ``(n, n_states, 1024)``; calibrated when given one."""
         if not hasattr(self, "global_head_"):
@@ -240,7 +276,7 @@ class _FittedHeads:
         if len(X) == 0:
             return np.zeros((0, len(self.classes_)))
         flat = np.asarray(X, np.float64).reshape(len(X), -1)
-        columns = _columns(self.n_states_, self.layers_)
+        columns = state_columns(self.n_states_, self.layers_)
         if calibration is not None and self.speaker_head_ is not None:
             normalized = calibration.normalize(flat, self.std_floor_)
             return self.speaker_head_.proba(normalized[:, columns], len(self.classes_))
@@ -252,10 +288,9 @@ class _FittedHeads:
         Uses the global head's scaler (a calibration changes where "normal" is, not how far
         out a broken input lies).
         """
-        flat = np.asarray(X, np.float64).reshape(len(X), -1)[:, _columns(self.n_states_, self.layers_)]
+        flat = np.asarray(X, np.float64).reshape(len(X), -1)[:, state_columns(self.n_states_, self.layers_)]
         return self.global_head_.typicality(flat) > self.atypical_above_
 
-    # -- saving ----------------------------------------------------------------------------
     def save_head(self, directory) -> dict:
         """Write ``head.npz`` (plain arrays, no pickle) into ``directory``; returns the card's ``head`` entry."""
         directory = Path(directory)
@@ -272,19 +307,9 @@ class _FittedHeads:
                           **({"speaker": "features standardised per speaker: needs a Calibration"}
                              if self.speaker_head_ is not None else {})}}
 
-    def _set_fitted(self, directory, labels, head: dict) -> None:
-        with np.load(Path(directory) / head["file"], allow_pickle=False) as arrays:
-            arrays = dict(arrays)
-        self.classes_, self.layers_ = tuple(labels), tuple(head["layers"])
-        self.C_, self.n_states_ = head["C"], head["n_states"]
-        self.std_floor_ = arrays["std_floor"]
-        self.atypical_above_ = float(arrays["atypical_above"])
-        self.global_head_ = _Head.from_arrays(arrays, "global")
-        self.speaker_head_ = _Head.from_arrays(arrays, "speaker") if "speaker_mean" in arrays else None
 
-
-def load_head(directory, labels, head: dict) -> _FittedHeads:
-    """The heads saved by :meth:`EmbeddingClassifier.save_head`, for prediction from pooled states.
+def load_head(directory, labels, head: dict) -> FittedHeads:
+    """The heads :meth:`FittedHeads.save_head` wrote into ``directory``, for prediction (numpy only).
 
     Parameters
     ----------
@@ -295,70 +320,23 @@ def load_head(directory, labels, head: dict) -> _FittedHeads:
     head : dict
         The card's ``head`` entry.
 
-    Returns
-    -------
-    object
-        With ``predict_features`` and ``atypical`` of :class:`EmbeddingClassifier`; scikit-learn
-        is not imported.
-
-    See Also
-    --------
-    EmbeddingClassifier.from_head : the same as an estimator (imports scikit-learn).
-
     Examples
     --------
     >>> from serwidgets import shipped
-    >>> from serwidgets.card import ModelCard
+    >>> from serwidgets.card import EncoderHeadCard
     >>> directory = shipped.path("models") / "ser-emotion6"
-    >>> card = ModelCard.read(directory)
+    >>> card = EncoderHeadCard.read(directory)
     >>> fitted = load_head(directory, card.labels, card.head)
-    >>> fitted.predict_features(np.zeros((2, 4, 1024))).shape
-    (2, 6)
+    >>> fitted.layers_, fitted.speaker_head_ is not None
+    ((1, 2, 3), True)
     """
-    fitted = _FittedHeads()
-    fitted.normalization, fitted.balance = head["normalization"], head.get("balance")
-    fitted._set_fitted(directory, labels, head)
+    with np.load(Path(directory) / head["file"], allow_pickle=False) as arrays:
+        arrays = dict(arrays)
+    fitted = FittedHeads()
+    fitted.classes_, fitted.layers_ = tuple(labels), tuple(head["layers"])
+    fitted.C_, fitted.n_states_ = head["C"], head["n_states"]
+    fitted.std_floor_ = arrays["std_floor"]
+    fitted.atypical_above_ = float(arrays["atypical_above"])
+    fitted.global_head_ = LinearHead.from_arrays(arrays, "global")
+    fitted.speaker_head_ = LinearHead.from_arrays(arrays, "speaker") if "speaker_mean" in arrays else None
     return fitted
-
-
-def __getattr__(name):
-    # A deprecated name, kept for a release: EmbeddingClassifier lives in
-    # serwidgets.embedding_classifier (it imports scikit-learn, which the predictor's path avoids).
-    if name == "EmbeddingClassifier":
-        import warnings
-
-        from serwidgets.embedding_classifier import EmbeddingClassifier
-
-        warnings.warn("serwidgets.heads.EmbeddingClassifier moved to serwidgets.embedding_classifier",
-                      DeprecationWarning, stacklevel=2)
-        return EmbeddingClassifier
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def save_bundle(classifier, directory, *, task: str, training: dict,
-                metrics: dict | None = None, name: str | None = None, description: str = "",
-                window_seconds: float = 3.0) -> Path:
-    """Write a fitted :class:`EmbeddingClassifier` as a model bundle: ``head.npz`` + ``card.json``.
-
-    The card names the encoder bundle (its name, id and the sha256 of its ``encoder.tflite``),
-    so :func:`serwidgets.predictor.load_model` refuses to run the head on another encoder.
-
-    Examples
-    --------
-    >>> save_bundle(clf, "models/ser-emotion6", task="emotion6", training={...})   # doctest: +SKIP
-    """
-    from serwidgets.audio import AudioOptions
-    from serwidgets.card import EncoderHeadCard
-    from serwidgets.encoders import Encoder
-
-    directory = Path(directory)
-    encoder = Encoder.load(classifier.encoder)
-    head = classifier.save_head(directory)
-    card = EncoderHeadCard(
-        name=name or directory.name, description=description, task=task,
-        labels=classifier.classes_, encoder=encoder.reference, head=head,
-        audio_options=classifier.audio_options or AudioOptions(), window_seconds=window_seconds,
-        training=training, metrics=metrics or {},
-    )
-    card.add_files(directory, head["file"]).stamp().write(directory)
-    return directory

@@ -1,7 +1,7 @@
 """A tiny model trained in seconds on real EmoDB clips, saved as a bundle (shared by tests).
 
 It is far too small and too briefly trained to recognise emotions; it exists so that the
-bundle, predictor, export and CLI tests run the real path -- real audio, the card's features,
+bundle, model, export and CLI tests run the real path -- real audio, the card's features,
 a real zhao2019_2d graph (with fewer filters), LiteRT conversion -- on every run.
 """
 

@@ -10,7 +10,7 @@ import soundfile
 
 from serwidgets.audio import TARGET_SR
 from serwidgets.cli import main
-from serwidgets.predictor import load_model
+from serwidgets.model import load_model
 from tests.fixtures_bundle import LABELS, tiny_bundle
 
 
@@ -88,5 +88,5 @@ def test_evaluate_card_option_writes_the_scores_into_the_bundle_card(bundle_dir,
                  "--results", str(tmp_path / "results")]) == 0
     card = ModelCard.read(target)  # the weight files still match their hashes
     assert card.metrics["UA"] == 0.625 and card.metrics["results_file"] == "results/tiny-cv.json"
-    assert card.protocol == "loso (2 folds)" and card.labels == LABELS
+    assert card.metrics["protocol"] == "loso (2 folds)" and card.labels == LABELS
     assert "metrics written to" in capsys.readouterr().out

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from serwidgets import audio, bundle, export, features
-from serwidgets.card import ModelCard
+from serwidgets.card import CARD, NetworkCard, file_sha256
 from serwidgets.cli import main
-from serwidgets.predictor import load_model
+from serwidgets.model import load_model
 from tests.fixtures_bundle import tiny_bundle
 
 
@@ -21,7 +21,7 @@ def bundle_dir(tmp_path_factory, emodb_root):
 
 @pytest.fixture(scope="module")
 def real_inputs(emodb_root):
-    """Model inputs from real EmoDB clips, computed the predictor's way."""
+    """Network inputs from real EmoDB clips, computed as a NetworkModel computes them."""
     config = features.FeatureConfig()
     paths = sorted((emodb_root / "wav").glob("08a0*.wav"))[:3]
     return np.stack([features.fix_frames(features.log_mel(audio.load(p), config), config.n_frames) for p in paths])
@@ -63,11 +63,12 @@ def test_cli_litert_export_updates_the_card(bundle_dir, tmp_path, capsys, real_i
     (copy / bundle.LITERT).unlink()
     assert main(["export", "--format", "litert", str(copy)]) == 0
     assert f"wrote {copy / bundle.LITERT}" in capsys.readouterr().out
-    card = ModelCard.read(copy)  # verifies the new sha256
-    assert card.files[bundle.LITERT] == bundle.file_sha256(copy / bundle.LITERT)
+    card = NetworkCard.read(copy)  # verifies the new sha256
+    assert card.files[bundle.LITERT] == file_sha256(copy / bundle.LITERT)
     # Only the file list changed: the rest of the card is as it was, key for key.
-    before = ModelCard.read(bundle_dir).to_dict()
-    assert {k: v for k, v in card.items() if k != "files"} == {k: v for k, v in before.items() if k != "files"}
+    before = NetworkCard.read(bundle_dir).to_dict()
+    assert {k: v for k, v in card.to_dict().items() if k != "files"} == {
+        k: v for k, v in before.items() if k != "files"}
     expected = bundle.load_keras(copy).predict_on_batch(real_inputs)
     assert run_litert(copy / bundle.LITERT, real_inputs) == pytest.approx(expected, abs=1e-4)
     assert load_model(copy).backend == "litert"
@@ -75,10 +76,10 @@ def test_cli_litert_export_updates_the_card(bundle_dir, tmp_path, capsys, real_i
 
 def test_onnx_export_agrees_with_keras(bundle_dir, tmp_path, real_inputs):
     onnxruntime = pytest.importorskip("onnxruntime", reason="needs the 'export' extra")
-    card_before = (bundle_dir / bundle.CARD).read_text()
+    card_before = (bundle_dir / CARD).read_text()
     path = export.export_bundle(bundle_dir, "onnx", output=tmp_path / "elsewhere.onnx")
     assert path == tmp_path / "elsewhere.onnx"
-    assert (bundle_dir / bundle.CARD).read_text() == card_before  # only files inside go into the card
+    assert (bundle_dir / CARD).read_text() == card_before  # only files inside go into the card
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {session.get_inputs()[0].name: real_inputs})[0]
     expected = bundle.load_keras(bundle_dir).predict_on_batch(real_inputs)

@@ -41,7 +41,7 @@ def test_import_serwidgets_is_light():
 
 
 def test_core_modules_are_light():
-    code = ("import serwidgets.bundle, serwidgets.card, serwidgets.predictor, serwidgets.export, "
+    code = ("import serwidgets.bundle, serwidgets.card, serwidgets.model, serwidgets.heads, serwidgets.export, "
             "serwidgets.results, serwidgets.cli.predict, serwidgets.cli.export")
     assert imported_after(code)["heavy"] == []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from serwidgets.card import ModelCard
+from serwidgets.card import EncoderHeadCard
 from serwidgets.results import results_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ def test_results_table_is_generated_from_results_files():
 
 def test_shipped_model_figures_match_its_card():
     """The paragraph on what the shipped model scores quotes its card's figures, in that order."""
-    card = ModelCard.read(REPO / "models" / "ser-emotion6")
+    card = EncoderHeadCard.read(REPO / "models" / "ser-emotion6")
     paragraph = re.search(r"^What it scores \(card.*?(?=\n\n)", README, re.DOTALL | re.MULTILINE)
     assert paragraph, "README has no 'What it scores (card ...' paragraph"
     quoted = [float(x) for x in re.findall(r"\b[01]\.\d{3}\b", paragraph.group(0))]

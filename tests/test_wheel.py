@@ -81,9 +81,9 @@ def test_the_wheel_ships_every_file_under_models_and_the_dashboard_files(wheel):
 
 def test_the_installed_package_loads_the_shipped_model(installed):
     run, target = installed
-    code = ("import json, importlib.metadata as m, serwidgets, serwidgets.predictor as p; "
+    code = ("import json, importlib.metadata as m, serwidgets, serwidgets.bundle as b; "
             "model = serwidgets.load_model(); "
-            "print(json.dumps({'file': serwidgets.__file__, 'model': str(p.resolve()), "
+            "print(json.dumps({'file': serwidgets.__file__, 'model': str(b.resolve()), "
             "'labels': list(model.labels), 'version': serwidgets.__version__, "
             "'metadata': m.version('serwidgets')}))")
     got = json.loads(run([sys.executable, "-c", code]).stdout)

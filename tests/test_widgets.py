@@ -1,6 +1,6 @@
 """Widgets on the kernel side (no browser): limits, messages, what the panel is given.
 
-Audio is real (EmoDB, RAVDESS) and the predictor is the shipped model.
+Audio is real (EmoDB, RAVDESS) and the model is the shipped one.
 """
 
 from __future__ import annotations
@@ -290,8 +290,8 @@ def test_panel_shows_a_real_analysis(model, emodb_root):
     assert panel.labels == list(model.labels)
     assert sum(panel.probabilities) == pytest.approx(1.0, abs=1e-5)
     assert panel.top == analysis.top == model.labels[int(np.argmax(panel.probabilities))]
-    rows, cols = panel.spectrogram_shape
-    assert (rows, cols) == analysis.log_mel.shape and len(panel.spectrogram) == rows * cols
+    rows, cols = panel.spectrogram_shape  # Whisper's log-mel: 80 bands, 10-ms frames
+    assert (rows, cols) == (80, len(analysis.waveform) // 160) and len(panel.spectrogram) == rows * cols
     assert len(panel.waveform) == 4 * 2 * min(600, len(analysis.waveform))  # float32 pairs
     played, sr = soundfile.read(io.BytesIO(panel.audio))
     assert sr == analysis.sr == panel.sr and len(played) == len(analysis.waveform)
@@ -308,19 +308,15 @@ def test_panel_shows_a_real_analysis(model, emodb_root):
     assert panel.state == "no_speech"  # unchanged by the refused values
 
 
-def test_wav_bytes_takes_sr_and_its_old_keyword_with_a_warning():
+def test_wav_bytes_writes_the_rate_it_is_given():
     y = np.zeros(TARGET_SR // 10, np.float32)
-    assert soundfile.info(io.BytesIO(wav_bytes(y, sr=8000))).samplerate == 8000
-    with pytest.warns(DeprecationWarning, match=r"sample_rate=\.\.\.\) is deprecated; use sr="):
-        old = wav_bytes(y, sample_rate=8000)
-    assert old == wav_bytes(y, 8000)
-    with pytest.raises(TypeError, match="both sr and"):
-        wav_bytes(y, sr=8000, sample_rate=8000)
+    played, sr = soundfile.read(io.BytesIO(wav_bytes(y, 8000)))
+    assert sr == 8000 and len(played) == len(y)
 
 
 # -- EmotionDashboard --------------------------------------------------------------------
 def test_dashboard_analyses_a_recording(model, speech_wav):
-    dashboard = EmotionDashboard(predictor=model)
+    dashboard = EmotionDashboard(model=model)
     assert dashboard.panel.model_info.startswith(f"Model {model.name}")
     dashboard.recorder._handle_message(dashboard.recorder, {"type": "recording"}, [memoryview(speech_wav)])
     panel = dashboard.panel
@@ -330,7 +326,7 @@ def test_dashboard_analyses_a_recording(model, speech_wav):
 
 
 def test_dashboard_says_no_speech_for_silence(model):
-    dashboard = EmotionDashboard(predictor=model)
+    dashboard = EmotionDashboard(model=model)
     dashboard.recorder._handle_message(dashboard.recorder, {"type": "recording"},
                                        [memoryview(wav(np.zeros(32000, np.int16)))])
     assert dashboard.panel.state == "no_speech"
@@ -339,7 +335,7 @@ def test_dashboard_says_no_speech_for_silence(model):
 
 def test_dashboard_follows_a_recording_live(model, emodb_root):
     y, sr = soundfile.read(emodb_root / "wav" / UTTERANCE, dtype="int16")
-    dashboard = EmotionDashboard(predictor=model, live_interval=1e-6)
+    dashboard = EmotionDashboard(model=model, live_interval=1e-6)
     dashboard.recorder.recording = True  # as the browser does before streaming
     assert dashboard.panel.state == "recording" and dashboard.panel.timeline_live
     chunk = sr // 4
@@ -358,9 +354,9 @@ def test_dashboard_without_a_model_says_so(monkeypatch):
     def missing(*args, **kwargs):
         raise FileNotFoundError("models/ser-emotion6 does not exist")
 
-    monkeypatch.setattr("serwidgets.predictor.load_model", missing)
+    monkeypatch.setattr("serwidgets.model.load_model", missing)
     dashboard = EmotionDashboard()
-    assert dashboard.predictor is None
+    assert dashboard.model is None
     assert dashboard.panel.state == "no_model" and "No model yet" in dashboard.panel.message
 
 
@@ -374,7 +370,7 @@ def test_ipywebrtc_recording_is_decoded(model, emodb_root):
     mic = AudioRecorder()
     with pytest.raises(audio.EmptyAudioError):
         recorder_audio(mic)
-    dashboard = EmotionDashboard(predictor=model, source=mic)
+    dashboard = EmotionDashboard(model=model, source=mic)
     assert dashboard.children[0].children[0] is mic
     mic.audio.value = webm_opus(y, sr)  # what the browser's MediaRecorder hands over
     decoded, decoded_sr = recorder_audio(mic)
@@ -449,39 +445,29 @@ def test_ser_dashboard_runs_voila_on_the_notebook(monkeypatch):
     assert cli.main(["dashboard", "--notebook", "missing.ipynb"]) == 2
 
 
-@pytest.mark.parametrize("metrics, protocol, expected", [
-    ({"UA": 0.612, "WA": 0.634}, "loso", "cross-validated UA 61.2%, WA 63.4%, loso; chance 50.0%"),
-    ({"protocol": "speaker-kfold", "metrics": {"UA": 0.5, "WA": 0.55}}, None,
-     "cross-validated UA 50.0%, WA 55.0%, speaker-kfold; chance 50.0%"),
-    ({"UA": {"mean": 0.6, "std": 0.05}}, "loso", "cross-validated UA 60.0% ± 5.0, loso; chance 50.0%"),
-    ({"UA": None}, "none", "no cross-validated accuracy in its card"),
+@pytest.mark.parametrize("metrics, expected", [
+    ({"UA": 0.612, "WA": 0.634, "protocol": "loso"}, "cross-validated UA 61.2%, WA 63.4%, loso; chance 50.0%"),
+    ({"UA": {"mean": 0.6, "std": 0.05}, "protocol": "loso"}, "cross-validated UA 60.0% ± 5.0, loso; chance 50.0%"),
+    ({"UA": None, "protocol": "none"}, "no cross-validated accuracy in its card"),
+    ({}, "no cross-validated accuracy in its card"),
 ])
-def test_describe_model_quotes_the_cards_accuracy(metrics, protocol, expected):
+def test_describe_model_quotes_the_cards_accuracy(metrics, expected):
     from serwidgets.widgets.dashboard import describe_model
 
-    from serwidgets.card import ModelCard
-
-    card = ModelCard(name="m", labels=("a", "b"), metrics=metrics, protocol=protocol)
-    predictor = SimpleNamespace(name="m", backend="litert", labels=("a", "b"), card=card)
-    assert describe_model(predictor) == f"Model m (litert): 2 emotions; {expected}"
+    model = SimpleNamespace(name="m", backend="litert", labels=("a", "b"), card=SimpleNamespace(metrics=metrics))
+    assert describe_model(model) == f"Model m (litert): 2 emotions; {expected}"
 
 
-def test_describe_model_reads_the_shipped_card_through_model_card(model):
-    from serwidgets.card import ModelCard
+def test_describe_model_reads_the_shipped_card(model):
     from serwidgets.widgets.dashboard import describe_model
 
-    card = ModelCard.read(model.directory)
-    ua = card.metrics["metrics"]["UA"] if "metrics" in card.metrics else card.metrics["UA"]
-    ua = ua["mean"] if isinstance(ua, dict) else ua
-    described = describe_model(model)
-    assert described.startswith(f"Model {model.name}") and f"UA {100 * ua:.1f}%" in described
-    # A card held as a plain dict (read before ModelCard existed) reads the same.
-    assert describe_model(SimpleNamespace(name=model.name, backend=model.backend, labels=model.labels,
-                                          card=card.to_dict())) == described
+    ua = model.card.metrics["UA"]
+    assert describe_model(model) == (f"Model ser-emotion6 (litert): 6 emotions; cross-validated UA {100 * ua:.1f}%, "
+                                     f"WA {100 * model.card.metrics['WA']:.1f}%, speaker-kfold (5 folds); chance 16.7%")
 
 
 def test_dashboard_clears_the_old_result_when_an_upload_fails(model, speech_wav):
-    dashboard = EmotionDashboard(predictor=model)
+    dashboard = EmotionDashboard(model=model)
     uploader, panel = dashboard.uploader, dashboard.panel
     uploader.send = lambda content, buffers=None: None
     upload = {"type": "upload", "name": "speech.wav"}
@@ -498,7 +484,7 @@ def test_dashboard_clears_the_old_result_when_an_upload_fails(model, speech_wav)
 
 
 def test_dashboard_reports_a_broken_recording(model, speech_wav):
-    dashboard = EmotionDashboard(predictor=model)
+    dashboard = EmotionDashboard(model=model)
     dashboard.recorder._handle_message(dashboard.recorder, {"type": "recording"}, [memoryview(speech_wav[:30])])
     assert dashboard.recorder.status.startswith("Could not read the recording")
     assert dashboard.panel.state == "idle"

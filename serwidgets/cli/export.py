@@ -12,7 +12,7 @@ import sys
 
 
 def run(args) -> int:
-    from serwidgets.bundle import BundleError
+    from serwidgets.card import BundleError
     from serwidgets.export import ExportError, export_bundle
 
     try:

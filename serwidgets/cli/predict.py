@@ -15,8 +15,8 @@ import sys
 
 def run(args) -> int:
     from serwidgets.audio import AudioError
-    from serwidgets.bundle import BundleError
-    from serwidgets.predictor import load_model
+    from serwidgets.card import BundleError
+    from serwidgets.model import load_model
 
     try:
         model = load_model(args.model, backend=args.backend)
@@ -61,6 +61,8 @@ def format_prediction(path: str, probabilities: dict, uncertain: bool = False) -
 
 
 def register(subparsers) -> None:
+    from serwidgets.model import BACKENDS
+
     parser = subparsers.add_parser(
         "predict", help="emotion probabilities of audio files",
         description=__doc__.split("\n\n")[0],
@@ -68,7 +70,7 @@ def register(subparsers) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="audio files (wav, flac, ogg, mp3, webm, m4a, ...)")
     parser.add_argument("--model", default=None,
                         help="model bundle folder or name in models/ (default: $SER_MODEL, else models/ser-emotion6)")
-    parser.add_argument("--backend", choices=("auto", "litert", "tensorflow"), default="auto",
-                        help="inference backend (default: LiteRT when the bundle has model.tflite)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="what runs a network (default: LiteRT when the bundle has model.tflite)")
     parser.add_argument("--json", action="store_true", help="print JSON {file: {label: probability}}")
     parser.set_defaults(func=run)

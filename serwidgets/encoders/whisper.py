@@ -20,7 +20,7 @@ Three implementations of the same function, each checked against the previous on
 
 * :func:`numpy_encoder` -- the readable reference (float32 numpy);
 * :func:`build_keras` -- a Keras 3 model, exported by :func:`export_litert`;
-* :class:`LiteRTEncoder` -- the exported ``.tflite`` through LiteRT, the one the predictor
+* :class:`LiteRTEncoder` -- the exported ``.tflite`` through LiteRT, the one the encoder models
   and feature extraction use (no TensorFlow import).
 
 Input is Whisper's own log-mel (:func:`serwidgets.features.whisper_log_mel`). A clip is

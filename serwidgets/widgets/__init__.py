@@ -6,7 +6,7 @@
 * :class:`EmotionPanel` — top emotion, probabilities, waveform, spectrogram, timeline, playback
 * :class:`Calibrator` — "Calibrate to my voice": prompts read with different feelings
   (encoder models only)
-* :class:`EmotionDashboard` — all of them around one predictor; also served by Voilà
+* :class:`EmotionDashboard` — all of them around one model; also served by Voilà
   (``ser dashboard``)
 
 Recorder, Uploader and Calibrator share their limits (``max_seconds``, ``min_seconds``,

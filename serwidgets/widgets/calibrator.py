@@ -2,11 +2,11 @@
 
 The user reads one short sentence with each feeling of :data:`PROMPTS`, recording each take
 with a :class:`~serwidgets.widgets.Recorder`. Each take is checked and encoded *when it
-arrives* (``predictor.features``: ~0.1 s for a 3-s take), so once the last needed take is in,
+arrives* (:meth:`serwidgets.model.Model.features`: ~0.1 s for a 3-s take), so once the last needed take is in,
 only the statistics remain (:meth:`serwidgets.heads.Calibration.from_features` /
 :meth:`~serwidgets.heads.Calibration.update`: well under a millisecond). From
 :data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS` takes on, :attr:`Calibrator.calibration` is a
-:class:`~serwidgets.heads.Calibration` that the predictor uses (``calibration=``); from
+:class:`~serwidgets.heads.Calibration` that the model uses (``calibration=``); from
 :data:`~serwidgets.heads.GOOD_CALIBRATION_CLIPS` on it is called good. Varied takes are what
 make it work: neutral-only clips do not.
 
@@ -22,15 +22,12 @@ from __future__ import annotations
 import html
 import logging
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import ipywidgets
 import numpy as np
 import traitlets
-
-from serwidgets.audio import renamed_sr_keyword
 
 from .limits import Limits
 from .recorder import Recorder
@@ -90,27 +87,20 @@ KEEP_LEARNING_NOTE = (
 )
 
 
-def can_calibrate(predictor) -> bool:
-    """Whether ``predictor`` can be calibrated to a voice (an encoder model: has ``features``)."""
-    return predictor is not None and callable(getattr(predictor, "features", None)) \
-        and callable(getattr(predictor, "calibrate", None))
-
-
 class Calibrator(Limits, ipywidgets.VBox):
     """The "Calibrate to my voice" step: prompts, takes, progress, refusals, reset.
 
     Parameters
     ----------
-    predictor : EncoderPredictor
-        The model to calibrate (one with ``features``; see :func:`can_calibrate`).
+    model : serwidgets.model.Model
+        The model to calibrate (one whose ``calibratable`` is true: an encoder model).
     prompts : sequence of Prompt
         What to read (default :data:`PROMPTS`).
     opened : bool
         Show the prompts now (True), or only the "Calibrate to my voice" button and the status.
     max_seconds : float
         Longest take (default :data:`TAKE_SECONDS`); recording stops by itself. Passed on to
-        the take's :class:`Recorder` (so is ``max_bytes``). ``take_seconds`` is its deprecated
-        old name.
+        the take's :class:`Recorder` (so is ``max_bytes``).
     min_seconds : float
         Least speech in a take after trimming (default
         :data:`~serwidgets.heads.MIN_CLIP_SECONDS`); shorter takes are refused.
@@ -141,18 +131,14 @@ class Calibrator(Limits, ipywidgets.VBox):
     keep_learning = traitlets.Bool(False, help="later recordings of the session update the calibration")
     state = traitlets.Enum(STATES, "empty", help="no take yet, collecting takes, or calibrated")
 
-    def __init__(self, predictor, prompts=PROMPTS, opened: bool = True, **kwargs):
-        from serwidgets.heads import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS
+    def __init__(self, model, prompts=PROMPTS, opened: bool = True, **kwargs):
+        from serwidgets.heads import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS, CalibrationError
 
-        if "take_seconds" in kwargs:
-            warnings.warn("Calibrator(take_seconds=...) is deprecated; use max_seconds=...", DeprecationWarning,
-                          stacklevel=2)
-            kwargs.setdefault("max_seconds", kwargs.pop("take_seconds"))
-        if not can_calibrate(predictor):
-            raise ValueError(f"{getattr(predictor, 'name', predictor)!r} cannot be calibrated: it has no encoder head")
+        if not model.calibratable:
+            raise CalibrationError(f"{model.name} cannot be calibrated to a speaker: it has no speaker-normalised head")
         if len(prompts) < MIN_CALIBRATION_CLIPS:
             raise ValueError(f"at least {MIN_CALIBRATION_CLIPS} prompts are needed, got {len(prompts)}")
-        self.predictor = predictor
+        self.model = model
         self.prompts = tuple(prompts)
         self.calibration = None
         self.timings: dict[str, float] = {}
@@ -270,7 +256,6 @@ class Calibrator(Limits, ipywidgets.VBox):
             log.exception("calibration take failed")
             self._refuse(f"That take could not be used: {type(error).__name__}: {error}")
 
-    @renamed_sr_keyword
     def add_take(self, y: np.ndarray, sr: int) -> bool:
         """Use audio ``y`` (at ``sr`` Hz) as the take of the current prompt; False (and a message) if refused."""
         from serwidgets import audio
@@ -282,7 +267,7 @@ class Calibrator(Limits, ipywidgets.VBox):
             return self._refuse("Every prompt has a take. Press Reset to calibrate again.")
         started = time.perf_counter()
         try:
-            waveform = audio.prepare(y, sr, self.predictor.audio_options, name="that take")
+            waveform = audio.prepare(y, sr, self.model.audio_options, name="that take")
         except audio.NoSpeechError as error:
             return self._refuse(f"{no_speech_message(error)} Record the prompt again, a little closer to the "
                                 f"microphone.")
@@ -290,11 +275,11 @@ class Calibrator(Limits, ipywidgets.VBox):
             return self._refuse(self._too_short(None))
         except audio.AudioError as error:
             return self._refuse(f"That take cannot be used: {error}. Record it again.")
-        seconds = len(waveform) / self.predictor.sr
+        seconds = len(waveform) / self.model.sr
         if seconds < self.min_seconds:
             return self._refuse(self._too_short(seconds))
         prepared = time.perf_counter()
-        features = self.predictor.features([waveform])  # encoded once, now: finishing costs only statistics
+        features = self.model.features([waveform])  # encoded once, now: finishing costs only statistics
         encoded = time.perf_counter()
         self._features.append(features[0])
         self._seconds.append(seconds)
@@ -303,7 +288,7 @@ class Calibrator(Limits, ipywidgets.VBox):
         self.message = self.recorder.status = ""
         if self.calibration is None and self.n_clips >= MIN_CALIBRATION_CLIPS:
             self.calibration = Calibration.from_features(np.stack(self._features), self._seconds,
-                                                         encoder_sha256=_encoder_sha256(self.predictor))
+                                                         encoder_sha256=self.model.encoder.sha256)
         elif self.calibration is not None:
             self.calibration.update(features, [seconds])
         done = time.perf_counter()
@@ -360,10 +345,10 @@ class Calibrator(Limits, ipywidgets.VBox):
         """
         if not self.keep_learning or self.calibration is None:
             return False
-        seconds = len(waveform) / self.predictor.sr
+        seconds = len(waveform) / self.model.sr
         if seconds < self.min_seconds:
             return False
-        self.calibration.update(self.predictor.features([waveform]), [seconds])
+        self.calibration.update(self.model.features([waveform]), [seconds])
         self.learned += 1
         self._changed()
         return True
@@ -445,10 +430,6 @@ class Calibrator(Limits, ipywidgets.VBox):
             f'<div class="ser-progress-fill" style="width:{100 * share:.0f}%"></div></div>'
             f'<div class="ser-progress-text" data-clips="{self.n_clips}" data-seconds="{self.seconds:.2f}">'
             f'{self.n_clips} of {n} clips · {self.seconds:.1f} s of speech</div>')
-
-
-def _encoder_sha256(predictor) -> str:
-    return getattr(getattr(predictor, "encoder", None), "sha256", "") or ""
 
 
 def _button(description: str, css_class: str, tooltip: str) -> ipywidgets.Button:

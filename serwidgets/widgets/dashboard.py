@@ -1,7 +1,7 @@
 """EmotionDashboard: record or upload speech, see its emotion — in a notebook or in Voilà.
 
 Composes :class:`Recorder` (or an ipywebrtc ``AudioRecorder``), :class:`Uploader` and
-:class:`EmotionPanel` around one predictor. While recording, the panel's timeline follows the
+:class:`EmotionPanel` around one model (:mod:`serwidgets.model`). While recording, the panel's timeline follows the
 last window of audio; when recording stops, the whole take is analysed.
 
 With a model that can be calibrated (an encoder model), a :class:`Calibrator` step sits between
@@ -18,9 +18,9 @@ import time
 import ipywidgets
 import numpy as np
 
-from serwidgets.audio import TARGET_SR, renamed_sr_keyword
+from serwidgets.audio import TARGET_SR
 
-from .calibrator import Calibrator, can_calibrate
+from .calibrator import Calibrator
 from .panel import EmotionPanel, no_speech_message
 from .recorder import Recorder
 from .uploader import MAX_UPLOAD_BYTES, Uploader
@@ -35,7 +35,7 @@ class EmotionDashboard(ipywidgets.VBox):
 
     Parameters
     ----------
-    predictor : Predictor, optional
+    model : serwidgets.model.Model, optional
         What answers. Default: :func:`serwidgets.load_model` (the shipped bundle), loaded when
         the dashboard is created. Without a bundle the dashboard says so instead of failing.
     source : ipywebrtc.AudioRecorder, optional
@@ -52,7 +52,7 @@ class EmotionDashboard(ipywidgets.VBox):
         Seconds between two live timeline updates while recording.
     num_threads : int, optional
         Threads of the default model's runtime. Default: ``$SER_NUM_THREADS`` if set (the
-        dashboard server sets 1: many kernels share the cores), else the predictor's default.
+        dashboard server sets 1: many kernels share the cores), else the model's default.
 
     Examples
     --------
@@ -66,7 +66,7 @@ class EmotionDashboard(ipywidgets.VBox):
     >>> serwidgets.EmotionDashboard(source=mic)                     # doctest: +SKIP
     """
 
-    def __init__(self, predictor=None, source=None, max_seconds: float = 30.0, max_upload_seconds: float = 120.0,
+    def __init__(self, model=None, source=None, max_seconds: float = 30.0, max_upload_seconds: float = 120.0,
                  max_upload_bytes: int = MAX_UPLOAD_BYTES, live_interval: float = 0.5,
                  num_threads: int | None = None, **kwargs):
         if live_interval <= 0:
@@ -97,21 +97,21 @@ class EmotionDashboard(ipywidgets.VBox):
         if num_threads is None and os.environ.get("SER_NUM_THREADS", "").isdigit():
             num_threads = int(os.environ["SER_NUM_THREADS"]) or None
         self.num_threads = num_threads
-        self.predictor = predictor if predictor is not None else self._load_default()
+        self.model = model if model is not None else self._load_default()
         self.calibrator = None
-        if self.predictor is not None:
-            self.panel.labels = list(self.predictor.labels)
-            self.panel.model_info = describe_model(self.predictor)
-            self.panel.window = float(self.predictor.window)
+        if self.model is not None:
+            self.panel.labels = list(self.model.labels)
+            self.panel.model_info = describe_model(self.model)
+            self.panel.window = float(self.model.window)
             self.panel.message = IDLE_HINT
             self._warm_up()
-            if can_calibrate(self.predictor):
+            if self.model.calibratable:
                 self._add_calibrator()
 
     def _add_calibrator(self) -> None:
         # Its own Recorder shows only while its prompts are open; the main inputs hide meanwhile,
         # so there is one Record button on the screen, and it records what the prompt asks for.
-        self.calibrator = Calibrator(self.predictor, opened=False)
+        self.calibrator = Calibrator(self.model, opened=False)
         self.calibrator.observe(self._calibrator_opened, names="opened")
         self.children = [self.inputs, self.calibrator, self.panel]
 
@@ -140,36 +140,34 @@ class EmotionDashboard(ipywidgets.VBox):
     def _warm_up(self) -> None:
         # The first prediction pays for imports (scipy.fft) and the runtime's first run: ~0.8 s.
         # Pay it now, not on the first stop click (Voilà's preheated kernel hides it entirely).
-        # A voice-like buzz (150 Hz harmonics, syllable-rate envelope) passes a speech detector.
+        # A voice-like buzz (harmonics of a pitch gliding around 150 Hz, syllable-rate envelope)
+        # passes the speech detector, which refuses a steady pitch.
         from serwidgets import audio
 
-        sr = self.predictor.sr
+        sr = self.model.sr
         t = np.arange(int(1.5 * sr)) / sr
-        buzz = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 12))
+        phase = 2 * np.pi * np.cumsum(150 * (1 + 0.1 * np.sin(6 * np.pi * t))) / sr
+        buzz = sum(np.sin(k * phase) / k for k in range(1, 12))
         y = (0.1 * buzz * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
         try:
-            self.predictor.predict(y, sr)
+            self.model.predict(y, sr)
         except audio.AudioError:
             log.info("warm-up clip refused by the audio checks; the first prediction will be slower")
 
     # -- whole clips ---------------------------------------------------------------------
-    @renamed_sr_keyword
     def analyze(self, y: np.ndarray, sr: int, status_widget=None):
         """Analyse audio ``y`` at ``sr`` Hz and show the result; problems go to ``status_widget.status``.
 
-        Uses the calibration when there is one. Returns the :class:`~serwidgets.predictor.Analysis`
+        Uses the calibration when there is one. Returns the :class:`~serwidgets.model.Analysis`
         shown, or None.
         """
         from serwidgets import audio
 
-        if self.predictor is None:
+        if self.model is None:
             return None  # the panel already explains that there is no model
         calibration = self.calibration
         try:
-            if calibration is None:
-                analysis = self.predictor.analyze(y, sr)
-            else:
-                analysis = self.predictor.analyze(y, sr, calibration=calibration)
+            analysis = self.model.analyze(y, sr, calibration=calibration)
         except audio.NoSpeechError as error:
             self.panel.show_message("no_speech", no_speech_message(error))
             return None
@@ -244,13 +242,13 @@ class EmotionDashboard(ipywidgets.VBox):
     def _recording_changed(self, change) -> None:
         if change["new"]:
             self._live = _LiveBuffer()
-            if self.predictor is not None:
+            if self.model is not None:
                 self.panel.start_live()
 
     def _follow_chunk(self, samples: np.ndarray, sr: int) -> None:
         live = self._live
         live.append(samples, sr)
-        if self.predictor is None:
+        if self.model is None:
             return
         now = time.monotonic()
         if now - live.updated < self.live_interval or live.seconds - live.shown < 0.25:
@@ -262,10 +260,8 @@ class EmotionDashboard(ipywidgets.VBox):
         from serwidgets import audio
 
         try:
-            calibration = self.calibration
             y = live.last(self.panel.window)
-            probabilities = (self.predictor.predict(y, live.sr) if calibration is None
-                             else self.predictor.predict(y, live.sr, calibration=calibration))
+            probabilities = self.model.predict(y, live.sr, calibration=self.calibration)
         except audio.AudioError:  # silence or too little speech so far
             probabilities = None
         else:
@@ -315,7 +311,7 @@ def describe_calibration(calibration) -> str:
     return f"Calibrated to your voice from {calibration.n_clips} clips ({calibration.seconds:.1f} s of speech)"
 
 
-def describe_model(predictor) -> str:
+def describe_model(model) -> str:
     """One line naming the model and its honest (cross-validated) accuracy from its card.
 
     The card (:class:`~serwidgets.card.ModelCard`) holds UA/WA in ``metrics``; a value may be
@@ -325,14 +321,12 @@ def describe_model(predictor) -> str:
     --------
     >>> from types import SimpleNamespace
     >>> metrics = {"UA": 0.612, "WA": 0.634, "protocol": "loso"}
-    >>> describe_model(SimpleNamespace(name="demo", labels=("a", "b"), card=SimpleNamespace(metrics=metrics)))
-    'Model demo: 2 emotions; cross-validated UA 61.2%, WA 63.4%, loso; chance 50.0%'
+    >>> describe_model(SimpleNamespace(name="demo", backend="numpy", labels=("a", "b"),
+    ...                                card=SimpleNamespace(metrics=metrics)))
+    'Model demo (numpy): 2 emotions; cross-validated UA 61.2%, WA 63.4%, loso; chance 50.0%'
     """
-    head = f"Model {predictor.name}"
-    backend = getattr(predictor, "backend", None)
-    if backend:
-        head += f" ({backend})"
-    metrics = predictor.card.metrics
+    head = f"Model {model.name} ({model.backend})"
+    metrics = model.card.metrics
     scores = []
     for key in ("UA", "WA"):
         value = metrics.get(key)
@@ -344,7 +338,7 @@ def describe_model(predictor) -> str:
     protocol = metrics.get("protocol")
     if scores:
         accuracy = "cross-validated " + ", ".join(scores + ([protocol] if protocol else []))
-        accuracy += f"; chance {100 / len(predictor.labels):.1f}%"
+        accuracy += f"; chance {100 / len(model.labels):.1f}%"
     else:
         accuracy = "no cross-validated accuracy in its card"
-    return f"{head}: {len(predictor.labels)} emotions; {accuracy}"
+    return f"{head}: {len(model.labels)} emotions; {accuracy}"

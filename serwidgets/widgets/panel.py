@@ -14,7 +14,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from serwidgets.audio import TARGET_SR, renamed_sr_keyword
+from serwidgets.audio import TARGET_SR
 
 STATIC = Path(__file__).parent / "static"
 
@@ -41,7 +41,7 @@ ENVELOPE_COLUMNS = 600
 
 
 class EmotionPanel(anywidget.AnyWidget):
-    """Display an :class:`~serwidgets.predictor.Analysis` and the model it came from.
+    """Display an :class:`~serwidgets.model.Analysis` and the model it came from.
 
     Examples
     --------
@@ -95,9 +95,14 @@ class EmotionPanel(anywidget.AnyWidget):
     def show(self, analysis, calibration_info: str = "") -> None:
         """Show an analysis: label and bars first, then the timeline, pictures and playback.
 
+        The spectrogram drawn is Whisper's log-mel of the prepared clip, whatever the model
+        (a picture of what was heard, computed after the label is on its way).
+
         A calibrated analysis (``analysis.calibrated``) is marked "calibrated to your voice";
         ``calibration_info`` says from what (the mark's tooltip).
         """
+        from serwidgets.features import whisper_log_mel
+
         labels = list(analysis.labels)
         with self.hold_sync():
             self.probabilities = []
@@ -119,7 +124,7 @@ class EmotionPanel(anywidget.AnyWidget):
             self.timeline_live = False
             self.timeline = timeline_segments(analysis.timeline) if analysis.timeline is not None else []
             self.waveform = envelope(analysis.waveform).tobytes() or None
-            image = spectrogram_image(analysis.log_mel)
+            image = spectrogram_image(whisper_log_mel(analysis.waveform))
             self.spectrogram_shape = list(image.shape)
             self.spectrogram = image.tobytes() or None
             self.sr = int(analysis.sr)
@@ -162,7 +167,7 @@ class EmotionPanel(anywidget.AnyWidget):
 
 
 def timeline_segments(timeline) -> list[dict]:
-    """Turn a predictor ``Timeline`` into non-overlapping segments for the strip.
+    """Turn a model's :class:`~serwidgets.model.Timeline` into non-overlapping segments for the strip.
 
     Windows overlap (hop < window), so each segment runs from its window's start to the next
     window's start and carries that window's top emotion.
@@ -199,7 +204,6 @@ def spectrogram_image(log_mel: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.round(scaled * 255).astype(np.uint8))
 
 
-@renamed_sr_keyword
 def wav_bytes(y: np.ndarray, sr: int) -> bytes:
     """Encode ``y`` (at ``sr`` Hz) as 16-bit PCM WAV (what the browser plays back).
 

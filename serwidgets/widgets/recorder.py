@@ -13,7 +13,6 @@ Both carry the audio as binary buffers, not JSON.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -139,10 +138,3 @@ def _wav_seconds(data: bytes) -> float | None:
     except Exception:  # noqa: BLE001 - whoever decodes the recording reports what is wrong with it
         return None
 
-
-def __getattr__(name: str):
-    if name == "SAMPLE_RATE":  # deprecated: one constant, serwidgets.audio.TARGET_SR
-        warnings.warn("serwidgets.widgets.recorder.SAMPLE_RATE is deprecated; use serwidgets.audio.TARGET_SR "
-                      "(or Recorder.sr)", DeprecationWarning, stacklevel=2)
-        return TARGET_SR
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
