@@ -10,7 +10,11 @@ code are imported only when first used (see ``__getattr__``).
 Examples
 --------
 >>> import serwidgets
->>> model = serwidgets.load_model()          # doctest: +SKIP
+>>> serwidgets.load_model.__module__         # imported on first use, not by ``import serwidgets``
+'serwidgets.model'
+>>> model = serwidgets.load_model()
+>>> model.labels
+('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad')
 >>> model.predict_file("speech.wav")         # doctest: +SKIP
 {'angry': 0.02, 'disgust': 0.01, ...}
 """

@@ -206,23 +206,16 @@ class Card:
         if missing:
             raise BundleError(f"lacks {', '.join(missing)}")
         try:
-            card = card_class(**{key: card_class._from_json(key, value) for key, value in data.items()})
+            card = card_class(**{key: _from_json(key, value) for key, value in data.items()})
         except (TypeError, ValueError) as error:
             raise BundleError(str(error)) from None
         card._check_files()
         return card
 
-    def __post_init__(self):
-        pass
-
     def _check_files(self):
         for choices in self.weights:
             if not set(self.files) & set(choices):
                 raise BundleError(f"lists none of {', '.join(choices)} in files")
-
-    @classmethod
-    def _from_json(cls, key, value):
-        return value
 
     # -- writing -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -326,6 +319,14 @@ def _required(f) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
+def _from_json(key, value):
+    from serwidgets.audio import AudioOptions
+    from serwidgets.features import FeatureConfig
+
+    typed = {"audio_options": AudioOptions, "feature_config": FeatureConfig}
+    return typed[key].from_dict(value) if key in typed else value
+
+
 @dataclass(kw_only=True, eq=True)
 class EncoderCard(Card):
     """The card of an encoder bundle (:mod:`serwidgets.encoders`): ``encoder.tflite`` and where it came from.
@@ -385,21 +386,9 @@ class ModelCard(Card):
     metrics: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        super().__post_init__()
         self.labels = tuple(str(label) for label in self.labels)
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
             raise BundleError(f"card of {self.name!r}: labels must be two or more distinct names, got {self.labels}")
-
-    @classmethod
-    def _from_json(cls, key, value):
-        from serwidgets.audio import AudioOptions
-        from serwidgets.features import FeatureConfig
-
-        if key == "audio_options":
-            return AudioOptions.from_dict(value)
-        if key == "feature_config":
-            return FeatureConfig.from_dict(value)
-        return value
 
     def set_metrics(self, metrics: dict, *, task: str, recipe: dict | None = None) -> ModelCard:
         """Replace the held-out metrics; returns ``self`` (then :meth:`write` it).
@@ -485,7 +474,7 @@ class EncoderHeadCard(ModelCard):
         ``encoder.tflite``), ``n_states`` (:attr:`serwidgets.encoders.Encoder.reference`).
     head : dict
         The head's settings: ``file``, ``layers``, ``C``, ``n_states``, ... (what
-        :meth:`serwidgets.heads.FittedHeads.save` returns).
+        :meth:`serwidgets.heads.FittedHeads.save_head` returns).
     window_seconds : float
         Span of each timeline window.
     """

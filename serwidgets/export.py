@@ -16,6 +16,16 @@ Examples
 >>> from serwidgets import export
 >>> export.export_bundle("models/zhao2019-emotion6", "onnx", output="zhao.onnx")     # doctest: +SKIP
 PosixPath('zhao.onnx')
+
+A network that does not fit its card is refused before anything is written:
+
+>>> from types import SimpleNamespace
+>>> card = NetworkCard.read(bundle.resolve("zhao2019-emotion6"))
+>>> four_outputs = SimpleNamespace(input_shape=(None, 64, 188), output_shape=(None, 4))
+>>> export.save_network(four_outputs, "never-written", card)
+Traceback (most recent call last):
+...
+serwidgets.card.BundleError: the model has 4 outputs but the card 6 labels
 """
 
 from __future__ import annotations

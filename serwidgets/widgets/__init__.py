@@ -16,7 +16,10 @@ callbacks with ipywidgets' ``CallbackDispatcher`` (``remove=True`` unregisters).
 Examples
 --------
 >>> import serwidgets
->>> serwidgets.EmotionDashboard()      # doctest: +SKIP
+>>> dashboard = serwidgets.EmotionDashboard()     # the shipped model, loaded and warmed up
+>>> dashboard.panel.labels == list(dashboard.model.labels), dashboard.calibrator is not None
+(True, True)
+>>> dashboard                                     # doctest: +SKIP
 """
 
 from .calibrator import Calibrator

@@ -121,8 +121,12 @@ class Calibrator(Limits, ipywidgets.VBox):
     --------
     >>> import serwidgets
     >>> from serwidgets.widgets import Calibrator
-    >>> model = serwidgets.load_model()                 # doctest: +SKIP
-    >>> calibrator = Calibrator(model)                  # doctest: +SKIP
+    >>> model = serwidgets.load_model()
+    >>> calibrator = Calibrator(model)
+    >>> calibrator.state, calibrator.prompt.feeling
+    ('empty', 'calmly, in your everyday voice')
+    >>> calibrator.status_text()
+    "Not calibrated: results use the model's general idea of voices."
     >>> calibrator                                      # doctest: +SKIP
     >>> model.analyze("me.wav", calibration=calibrator.calibration)   # doctest: +SKIP
     """
