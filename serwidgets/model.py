@@ -65,7 +65,7 @@ import numpy as np
 from serwidgets import bundle
 from serwidgets.card import BaselineCard, BundleError, EncoderHeadCard, ModelCard, NetworkCard
 
-__all__ = ["load_model", "Model", "NetworkModel", "EncoderModel", "BaselineModel", "Analysis", "Timeline",
+__all__ = ["load_model", "Model", "NetworkModel", "EncoderModel", "BaselineModel", "MODELS", "Analysis", "Timeline",
            "UNCERTAIN_BELOW", "UNCERTAIN_MARGIN", "BACKENDS"]
 
 #: An analysis is uncertain below this top probability ...
@@ -157,7 +157,7 @@ def load_model(path=None, *, backend: str = "auto", num_threads: int | None = No
     directory = bundle.resolve(path)
     card = ModelCard.read(directory)
     threads = num_threads if num_threads is not None else min(2, os.cpu_count() or 1)
-    model_class = next(m for m in (NetworkModel, EncoderModel, BaselineModel) if isinstance(card, m.card_class))
+    model_class = next(m for m in MODELS if isinstance(card, m.card_class))
     return model_class(card, directory, backend=backend, num_threads=threads)
 
 
@@ -560,6 +560,9 @@ class BaselineModel(Model):
                       for start, stop in spans])
         return self.head.proba(X.astype(np.float64), len(self.labels))
 
+
+#: The model of each kind of card (a new kind of bundle adds its model here).
+MODELS = (NetworkModel, EncoderModel, BaselineModel)
 
 _BLAS = None
 

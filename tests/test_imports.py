@@ -13,7 +13,7 @@ import pytest
 
 from tests.fixtures_bundle import LABELS, tiny_bundle
 
-HEAVY = ("tensorflow", "keras", "librosa", "numba", "matplotlib", "sklearn")
+HEAVY = ("tensorflow", "keras", "librosa", "numba", "matplotlib", "sklearn", "pandas")
 
 
 def imported_after(code: str) -> dict:
@@ -61,3 +61,18 @@ def test_litert_prediction_imports_no_tensorflow(bundle_dir, emodb_root, ravdess
     backend, labels, top = report["result"]
     assert backend == "litert"
     assert tuple(labels) == LABELS and top in LABELS
+
+
+def test_the_shipped_model_predicts_and_calibrates_without_heavy_imports(emodb_root):
+    """The dashboard's path: load, analyse, calibrate to a voice, analyse calibrated."""
+    clips = [str(p) for p in sorted((emodb_root / "wav").glob("03a0*.wav"))[:4]]
+    code = (
+        "import serwidgets\n"
+        "model = serwidgets.load_model()\n"
+        f"calibration = model.calibrate({clips[:3]!r})\n"
+        f"a = model({clips[3]!r}, calibration=calibration)\n"
+        "result = [type(model).__name__, a.calibrated, a.top in model.labels]\n"
+    )
+    report = imported_after(code)
+    assert report["heavy"] == []
+    assert report["result"] == ["EncoderModel", True, True]
