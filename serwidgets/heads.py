@@ -23,16 +23,11 @@ This module is numpy only: it is what a loaded model predicts with (:func:`load_
 
 Examples
 --------
->>> from serwidgets import shipped
->>> from serwidgets.card import EncoderHeadCard
->>> directory = shipped.path("models") / "ser-emotion6"
->>> card = EncoderHeadCard.read(directory)
->>> heads = load_head(directory, card.labels, card.head)
->>> X = np.random.default_rng(0).normal(size=(12, 4, 1024))
->>> heads.predict_features(X).shape                     # the global head: no calibration
-(12, 6)
->>> heads.predict_features(X, Calibration.from_features(X, seconds=None)).sum(axis=1).round(6)[:3]
-array([1., 1., 1.])
+>>> X = np.random.default_rng(0).normal(3.0, 2.0, size=(12, 4, 1024))   # pooled states of 12 clips
+>>> me = Calibration.from_features(X[:10], seconds=None)     # one speaker's statistics, from 10 clips
+>>> z = me.normalize(X[10:])                                 # what the speaker head sees of 2 later clips
+>>> z.shape, bool(abs(z.mean()) < 0.1)
+((2, 4096), True)
 """
 
 from __future__ import annotations
@@ -329,6 +324,12 @@ def load_head(directory, labels, head: dict) -> FittedHeads:
     >>> fitted = load_head(directory, card.labels, card.head)
     >>> fitted.layers_, fitted.speaker_head_ is not None
     ((1, 2, 3), True)
+    >>> X = np.random.default_rng(0).normal(size=(12, 4, 1024))
+    >>> fitted.predict_features(X).shape                    # the global head: no calibration
+    (12, 6)
+    >>> calibrated = fitted.predict_features(X, Calibration.from_features(X, seconds=None))   # the speaker head
+    >>> calibrated.sum(axis=1).round(6)[:3], bool(np.abs(calibrated - fitted.predict_features(X)).max() > 0.01)
+    (array([1., 1., 1.]), True)
     """
     with np.load(Path(directory) / head["file"], allow_pickle=False) as arrays:
         arrays = dict(arrays)
