@@ -39,26 +39,13 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Calibration", "CalibrationError", "LinearHead", "FittedHeads", "load_head", "state_columns",
-           "MIN_CALIBRATION_CLIPS", "MIN_CLIP_SECONDS", "GOOD_CALIBRATION_CLIPS", "DEFAULT_LAYERS", "AUTO_LAYERS", "AUTO_C"]
+           "MIN_CALIBRATION_CLIPS", "MIN_CLIP_SECONDS", "GOOD_CALIBRATION_CLIPS"]
 
-#: States used when ``layers`` is not chosen by cross-validation: blocks 1-3 of Whisper-base.
-DEFAULT_LAYERS = (1, 2, 3)
-#: Candidates for ``layers="auto"`` and ``C="auto"`` (speaker-grouped CV inside the training side).
-AUTO_LAYERS = ((2,), (3,), (1, 2, 3))
-AUTO_C = (0.01,)
-DEFAULT_C = 0.01
 #: A calibration needs at least this many clips, each at least this long (seconds)...
 MIN_CALIBRATION_CLIPS = 3
 MIN_CLIP_SECONDS = 1.0
 #: ...and is called "good" from this many clips on (10 varied clips ≈ 30 s measured best per second spent).
 GOOD_CALIBRATION_CLIPS = 10
-#: Standard deviations below this share of the training speakers' typical one are raised to it:
-#: with few clips a dimension can look constant, and dividing by ~0 would blow it up.
-_STD_FLOOR = 0.1
-#: A clip is atypical (``uncertain``) when its typicality exceeds this many times the 99th
-#: percentile of the training clips'.
-_ATYPICAL_FACTOR = 3.0
-NORMALIZATIONS = ("speaker", "global")
 
 
 class CalibrationError(ValueError):
@@ -174,11 +161,6 @@ class Calibration:
     @classmethod
     def load(cls, path) -> Calibration:
         return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-def _speaker_statistics(X, speakers):
-    """Mean and std of each speaker's rows: dict speaker -> (mean, std)."""
-    return {s: (X[speakers == s].mean(0), X[speakers == s].std(0)) for s in np.unique(speakers)}
 
 
 class LinearHead:
