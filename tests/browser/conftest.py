@@ -229,21 +229,3 @@ def screenshot():
         return path
 
     return save
-
-
-@pytest.fixture(scope="module")
-def calibration_voila_url(server_env, tmp_path_factory, emodb3):
-    """The dashboard server, as ``ser dashboard`` runs it, on a model that can be calibrated.
-
-    The shipped model when it is an encoder-head bundle, else heads trained on three EmoDB
-    speakers (see ``tests/test_calibrator.py::encoder_bundle``), given to the kernels as
-    ``SER_MODEL``.
-    """
-    from tests.test_calibrator import encoder_bundle
-
-    env = {**server_env, "SER_MODEL": str(encoder_bundle(tmp_path_factory, emodb3))}
-    port = free_port()
-    log = tmp_path_factory.mktemp("voila-calibration") / "voila.log"
-    command = voila_command(NOTEBOOK, port, open_browser=False) + ["--VoilaConfiguration.default_pool_size=1"]
-    with serving(command, port, NOTEBOOK.parent, env, log):
-        yield f"http://127.0.0.1:{port}"

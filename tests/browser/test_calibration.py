@@ -1,6 +1,6 @@
 """"Calibrate to my voice" in Voilà, through Chromium's fake microphone (a real EmoDB sentence).
 
-The dashboard runs on a model that can be calibrated (see ``calibration_voila_url``). The test
+The dashboard runs on the shipped model, which can be calibrated. The test
 opens the calibration step, has a too-short take refused, records three prompts, turns on
 "keep learning", downloads the calibration, closes the step, records as usual and sees the result marked "calibrated to
 your voice". Screenshots of each step go to artifacts/screenshots/voila-calibration-*.png.
@@ -22,8 +22,8 @@ CAL = ".ser-calibrator"
 
 
 @pytest.fixture(scope="module")
-def page(calibration_voila_url, new_page):
-    page = new_page(calibration_voila_url)
+def page(voila_url, new_page):
+    page = new_page(voila_url)
     page.wait_for_selector(f"{CAL} .ser-calibrate", timeout=TIMEOUT_MS)
     page.wait_for_selector(".ser-panel[data-state='idle']", timeout=TIMEOUT_MS)
     return page
