@@ -12,7 +12,6 @@ Run: ``.venv/bin/python benchmarks/bench_train.py [--steps 12] [--batch 32]``
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -61,14 +60,12 @@ def main():
         rate, per_cpu, params = clips_per_second(name, shape, kwargs, args.steps, args.batch)
         print(f"{label:48s} {rate:7.1f} clips/s wall, {per_cpu:6.1f} per CPU-second "
               f"({params / 1e6:.2f} M parameters)", flush=True)
-    from serwidgets.results import classifier_of, load_results
+    from serwidgets.results import load_results
 
     for result in load_results(RESULTS):
-        if result.get("protocol") == "loso" and "wall_seconds" in result:
-            print(
-                f"{result['name']}.json: {classifier_of(result)} {result['protocol']} on {result['corpora']}: "
-                f"{result['wall_seconds'] / 60:.1f} min wall, UA {result['metrics']['UA']:.3f}"
-            )
+        if result.protocol == "loso":
+            print(f"{result.name}.json: {result.classifier} {result.protocol} on {result.corpora}: "
+                  f"{result.wall_seconds / 60:.1f} min wall, UA {result.metrics['UA']:.3f}")
 
 
 if __name__ == "__main__":

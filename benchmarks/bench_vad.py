@@ -106,7 +106,7 @@ def non_speech() -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", "--data", help="folder holding emodb/ and ravdess/ (default $SER_DATA or ../shared/data)")
+    parser.add_argument("--data-dir", help="folder holding emodb/ and ravdess/ (default $SER_DATA or ../shared/data)")
     parser.add_argument("--clips", type=int, default=200, help="3-s clips timed per signal")
     parser.add_argument("--corpora", action="store_true", help="also check every EmoDB and RAVDESS clip")
     args = parser.parse_args(argv)

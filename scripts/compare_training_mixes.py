@@ -4,7 +4,7 @@
 For each of the seven corpora held out in turn, a Whisper head (the shipped recipe: states 1-3,
 C 0.01, emotion/corpus-balanced weights) is trained on (a) EmoDB + RAVDESS only and (b) all six
 other corpora, and scored on the held-out corpus uncalibrated (k = 0) and calibrated with 10
-varied clips of each test speaker (scored on the rest). Writes
+round-robin clips of each test speaker (scored on the rest). Writes
 ``results/experiments/training-mix-loco.md`` and prints the same table.
 
     python scripts/compare_training_mixes.py [--data-dir DIR]
@@ -34,7 +34,7 @@ MIXES = {"EmoDB + RAVDESS": lambda held: [c for c in ALL[:2] if c != held],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", "--data", default=None, help="folder with one subfolder per corpus (default $SER_DATA)")
+    parser.add_argument("--data-dir", default=None, help="folder with one subfolder per corpus (default $SER_DATA)")
     args = parser.parse_args()
     df = labels.select_task(corpora.load_corpora(ALL, args.data_dir), "emotion6").reset_index(drop=True)
     X = embeddings.cached_embeddings(df, progress=False)
@@ -54,7 +54,7 @@ def main() -> None:
             predicted = np.full(len(test), -1)
             for speaker in sub["speaker"].unique():
                 mine = np.flatnonzero((sub["speaker"].to_numpy() == speaker) & usable)
-                picked = evaluate._calibration_draw(sub, mine, 10, "varied", rng)
+                picked = evaluate._draw(sub["emotion"].to_numpy()[mine], 10, "round-robin", rng)
                 if picked is None:
                     continue
                 rest = np.setdiff1d(mine, mine[picked])

@@ -41,10 +41,8 @@ serwidgets.audio.UnsupportedFormatError: <bytes>: not a recognised audio format 
 
 from __future__ import annotations
 
-import functools
 import io
 import os
-import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -74,40 +72,6 @@ __all__ = [
 #: :mod:`serwidgets.vad`, the module below this one, so that vad can default to it too.
 TARGET_SR = vad.TARGET_SR
 
-
-def renamed_sr_keyword(function=None, *, old: str = "sample_rate"):
-    """Decorator: ``function(..., sr=...)`` also accepts its old keyword ``old=``, with a warning.
-
-    The sample rate is ``sr`` everywhere (librosa's name); an old keyword (``sample_rate``,
-    ``rate``) still works for one release and raises a :class:`DeprecationWarning`.
-
-    Examples
-    --------
-    >>> @renamed_sr_keyword
-    ... def seconds(y, sr):
-    ...     return len(y) / sr
-    >>> import warnings
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     seconds([0.0] * 8000, sample_rate=TARGET_SR)
-    0.5
-    >>> caught[0].category.__name__
-    'DeprecationWarning'
-    """
-    if function is None:
-        return functools.partial(renamed_sr_keyword, old=old)
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        if old in kwargs:
-            if "sr" in kwargs:
-                raise TypeError(f"{function.__qualname__}() got both sr and its old name {old}")
-            warnings.warn(f"{function.__qualname__}({old}=...) is deprecated; use sr=...", DeprecationWarning,
-                          stacklevel=2)
-            kwargs["sr"] = kwargs.pop(old)
-        return function(*args, **kwargs)
-
-    return wrapper
 
 # Frames for the silence, trimming and loudness decisions: 25 ms windows every 10 ms.
 _FRAME_S = 0.025

@@ -3,41 +3,89 @@
 It pools the frozen encoder's states of every clip (cached by :mod:`serwidgets.embeddings`),
 chooses states and regularisation by speaker-grouped cross-validation inside the training side
 when asked (``"auto"``), and fits the global and the speaker-normalised logistic-regression heads.
-Prediction from a saved bundle does not need this module: :func:`serwidgets.heads.load_head`
-runs the fitted heads in numpy, without scikit-learn.
+A classifier of :mod:`serwidgets.classifier`; it can also be calibrated to a speaker
+(:meth:`EmbeddingClassifier.calibrate`). Prediction from a saved bundle does not need this
+module: the fitted heads run in numpy, without scikit-learn (:mod:`serwidgets.heads`).
+
+Fits are memoised in the process, keyed by everything that changes them: every parameter, the
+training rows (path, emotion, speaker, corpus) and the sha256 of the pooled states they fit on
+(so file contents, audio options and the encoder count too). Protocols that score the same folds
+several times (calibrated with k = 0, 5, 10, ... clips) train each fold once.
 
 See Also
 --------
 serwidgets.heads : the fitted heads and :class:`~serwidgets.heads.Calibration`.
 serwidgets.baseline.BaselineClassifier, serwidgets.train.NetClassifier : the other classifiers.
+
+Examples
+--------
+>>> clf = EmbeddingClassifier(("angry", "neutral", "sad")).fit(train_df)    # doctest: +SKIP
+>>> clf.predict_proba(test_df, calibrations={"emodb:16": clf.calibrate(some_clips)})  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
-# The fitted heads' arithmetic is shared with the numpy-only prediction path in heads.
-from serwidgets.heads import (AUTO_C, AUTO_LAYERS, DEFAULT_C, DEFAULT_LAYERS, NORMALIZATIONS,
-                              _ATYPICAL_FACTOR, _STD_FLOOR, _columns, _FittedHeads, _Head,
-                              _speaker_statistics)
+from serwidgets.classifier import Classifier
+# What the heads predict with is numpy only, shared with a loaded model (serwidgets.heads).
+from serwidgets.heads import Calibration, FittedHeads, LinearHead, state_columns
 
-__all__ = ["EmbeddingClassifier"]
+__all__ = ["EmbeddingClassifier", "fit_linear_head", "DEFAULT_LAYERS", "AUTO_LAYERS", "DEFAULT_C", "AUTO_C",
+           "NORMALIZATIONS"]
 
-_FITTED: dict = {}  # fitted state by recipe + training clips (see EmbeddingClassifier.fit)
+#: States used when ``layers`` is not chosen by cross-validation: blocks 1-3 of Whisper-base.
+DEFAULT_LAYERS = (1, 2, 3)
+#: Candidates for ``layers="auto"`` and ``C="auto"`` (speaker-grouped CV inside the training side).
+AUTO_LAYERS = ((2,), (3,), (1, 2, 3))
+AUTO_C = (0.01,)
+DEFAULT_C = 0.01
+#: Which head a calibrated speaker gets (see ``normalization``).
+NORMALIZATIONS = ("speaker", "global")
+#: Standard deviations below this share of the training speakers' typical one are raised to it:
+#: with few clips a dimension can look constant, and dividing by ~0 would blow it up.
+STD_FLOOR = 0.1
+#: A clip is atypical (``uncertain``) when its typicality exceeds this many times the 99th
+#: percentile of the training clips'.
+ATYPICAL_FACTOR = 3.0
+
+_FITTED: dict = {}  # fitted state by fit key (see EmbeddingClassifier.fit)
 _FITTED_MAX = 64
 
 
-class EmbeddingClassifier(_FittedHeads, BaseEstimator):
-    """Logistic-regression heads on pooled encoder states (see the module docstring).
+def fit_linear_head(X, y, C, sample_weight) -> LinearHead:
+    """Standardise ``X`` and fit a multinomial logistic regression: a :class:`~serwidgets.heads.LinearHead`.
 
-    A scikit-learn estimator, with the interface of the other classifiers
-    (:class:`serwidgets.baseline.BaselineClassifier`): ``fit(train_df, val_df=None)`` and
-    ``predict_proba(df)``. ``__init__`` stores the parameters as given (so
-    :func:`sklearn.base.clone` makes an unfitted copy); :meth:`fit` checks them, and what it
-    learns ends in ``_``.
+    Examples
+    --------
+    >>> X = np.r_[np.random.default_rng(0).normal(-1, 1, (20, 3)), np.random.default_rng(1).normal(1, 1, (20, 3))]
+    >>> head = fit_linear_head(X, np.r_[[0] * 20, [2] * 20], C=1.0, sample_weight=np.ones(40))
+    >>> head.classes.tolist(), head.proba(np.array([[-2.0, -2, -2], [2, 2, 2]]), 3).argmax(1).tolist()
+    ([0, 2], [0, 2])
+    """
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    mean, scale = X.mean(0), X.std(0)
+    scale = np.where(scale > 0, scale, 1.0)
+    model = LogisticRegression(C=C, max_iter=3000)
+    # One BLAS thread: on 2 cores OpenBLAS's threads spin against each other in lbfgs's
+    # small matrix products (measured: one fit 3.4 s with 2 threads, 0.12 s with 1).
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit((X - mean) / scale, y, sample_weight=sample_weight)
+    return LinearHead(mean, scale, model.coef_, model.intercept_, model.classes_)
+
+
+def _speaker_statistics(X, speakers):
+    """Mean and std of each speaker's rows: dict speaker -> (mean, std)."""
+    return {s: (X[speakers == s].mean(0), X[speakers == s].std(0)) for s in np.unique(speakers)}
+
+
+class EmbeddingClassifier(FittedHeads, Classifier):
+    """Logistic-regression heads on pooled encoder states (see the module docstring).
 
     Parameters
     ----------
@@ -46,7 +94,8 @@ class EmbeddingClassifier(_FittedHeads, BaseEstimator):
         Encoder states to use (0 = convolutions, i = block i). ``"auto"``: the best of
         :data:`AUTO_LAYERS` by UA in a speaker-grouped CV of the training side.
     C : float or "auto"
-        Inverse regularisation strength (``"auto"``: from :data:`AUTO_C`, chosen with ``layers``).
+        Inverse regularisation strength (``"auto"``: from :data:`AUTO_C`,
+        chosen with ``layers``).
     normalization : {"speaker", "global"}
         Which head :meth:`predict_proba` uses for a speaker with a calibration; ``"speaker"``
         fits both heads, ``"global"`` only the global one.
@@ -69,16 +118,11 @@ class EmbeddingClassifier(_FittedHeads, BaseEstimator):
     C_ : float
     global_head_, speaker_head_ : fitted heads
     std_floor_ : np.ndarray
-        :data:`_STD_FLOOR` times the training speakers' median per-dimension std.
+        :data:`STD_FLOOR` times the training speakers' median per-dimension std.
     atypical_above_ : float
         Typicality above which a clip is :meth:`atypical`.
     cv_scores_ : dict
-        UA of each candidate, when ``layers`` or ``C`` is ``"auto"``.
-
-    See Also
-    --------
-    save_bundle : write the fitted heads as a model bundle.
-    serwidgets.predictor.EncoderPredictor : runs a saved head on audio.
+        UA of each ``(layers, C)`` candidate, when ``layers`` or ``C`` is ``"auto"``.
 
     Examples
     --------
@@ -86,6 +130,8 @@ class EmbeddingClassifier(_FittedHeads, BaseEstimator):
     >>> clf = EmbeddingClassifier(("angry", "neutral", "sad"), layers="auto")
     >>> clone(clf).get_params()["layers"], hasattr(clone(clf), "classes_")
     ('auto', False)
+    >>> clf.to_recipe()
+    {'layers': 'auto', 'C': 0.01, 'normalization': 'speaker', 'balance': 'emotion-corpus', 'encoder': None}
     """
 
     name = "whisper"
@@ -101,19 +147,21 @@ class EmbeddingClassifier(_FittedHeads, BaseEstimator):
         self.audio_options = audio_options
         self.cache_dir = cache_dir
 
-    # -- features --------------------------------------------------------------------------
-    @property
-    def recipe(self) -> dict:
-        return {"classifier": "whisper", "layers": self.layers if self.layers == "auto" else list(self.layers),
-                "C": self.C, "normalization": self.normalization, "balance": self.balance,
-                "encoder": self.encoder or "default"}
+    def to_recipe(self) -> dict:
+        return {"layers": self.layers if self.layers == "auto" else list(self.layers), "C": self.C,
+                "normalization": self.normalization, "balance": self.balance, "encoder": self.encoder}
 
-    def embeddings(self, df) -> np.ndarray:
-        """Pooled states of ``df`` ``(n, n_states, 1024)`` (cached)."""
-        from serwidgets import embeddings
+    # -- features --------------------------------------------------------------------------
+    def _encoder(self):
         from serwidgets.encoders import Encoder
 
-        encoder = Encoder.load(self.encoder) if self.encoder else None
+        return Encoder.load(self.encoder) if self.encoder else None
+
+    def embeddings(self, df) -> np.ndarray:
+        """Pooled states of ``df`` ``(n, n_states, 1024)`` (cached; NaN rows: files that cannot be used)."""
+        from serwidgets import embeddings
+
+        encoder = self._encoder()
         X = embeddings.cached_embeddings(df, encoder, self.audio_options, self.cache_dir, progress=False)
         noisy = np.isfinite(df["snr_db"].to_numpy(float)) if "snr_db" in df else np.zeros(len(df), bool)
         if noisy.any():
@@ -124,12 +172,11 @@ class EmbeddingClassifier(_FittedHeads, BaseEstimator):
         """Path -> :class:`~serwidgets.audio.AudioError` of each file of ``df`` that cannot be used."""
         from serwidgets import cache, embeddings
         from serwidgets.audio import AudioOptions
-        from serwidgets.encoders import Encoder
 
-        config = embeddings.embedding_config(Encoder.load(self.encoder) if self.encoder else None)
-        out = cache.cached_features(df, config, self.audio_options or AudioOptions(), self.cache_dir,
-                                    progress=False, compute=embeddings.embed_file)
-        return dict(getattr(out, "skipped", {}))
+        out = cache.cached_features(df, embeddings.embedding_config(self._encoder()),
+                                    self.audio_options or AudioOptions(), self.cache_dir, progress=False,
+                                    compute=embeddings.embed_file)
+        return dict(out.skipped)
 
     def _weights(self, df):
         if self.balance is None:
@@ -140,92 +187,84 @@ class EmbeddingClassifier(_FittedHeads, BaseEstimator):
         return np.asarray(balance_weights(df, self.balance), float)
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, train_df, val_df=None):
-        """Fit both heads on ``train_df`` (``val_df`` is unused: nothing stops early). Returns ``self``.
+    def _fit_key(self, df, X) -> str:
+        """What the fit depends on: every parameter, the rows and the states they fit on."""
+        rows = [list(map(str, df[column])) for column in ("path", "emotion", "speaker", "corpus")]
+        material = json.dumps([type(self).__qualname__, repr(sorted(self.get_params().items())), rows])
+        digest = hashlib.sha256(material.encode())
+        digest.update(np.ascontiguousarray(X).tobytes())
+        return digest.hexdigest()
 
-        Fits are memoised in the process by recipe and training clips: protocols that score
-        the same folds several times (calibrated with k = 0, 5, 10, ... clips) train once.
-        """
-        import hashlib
-
-        key = hashlib.sha256(json.dumps(
-            [self.recipe, list(self.labels), list(map(str, train_df["path"])), list(train_df["emotion"]),
-             list(map(str, train_df["speaker"])), list(map(str, train_df["corpus"]))]).encode()).hexdigest()
+    def fit(self, df):
+        """Fit both heads on ``df`` (see :meth:`fit_features`); memoised (module docstring). Returns ``self``."""
+        X = self.embeddings(df)
+        key = self._fit_key(df, X)
         if key not in _FITTED:
-            self.fit_features(self.embeddings(train_df), train_df)
+            self.fit_features(X, df)
             _FITTED[key] = {k: v for k, v in vars(self).items() if k.endswith("_")}
             while len(_FITTED) > _FITTED_MAX:
                 _FITTED.pop(next(iter(_FITTED)))
         vars(self).update(_FITTED[key])
         return self
 
-    def fit_features(self, X, train_df):
-        """:meth:`fit` from precomputed pooled states ``X`` ``(n, n_states, 1024)`` of ``train_df``.
+    def fit_features(self, X, df):
+        """:meth:`fit` from precomputed pooled states ``X`` ``(n, n_states, 1024)`` of ``df`` (not memoised).
 
         Rows that are NaN (files that could not be used) are skipped.
         """
-        X = np.asarray(X, np.float64)
-        usable = ~np.isnan(X).reshape(len(X), -1).any(axis=1)
-        X, train_df = X[usable], train_df[usable]
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
-        labels = tuple(self.labels)
-        index = {label: i for i, label in enumerate(labels)}
-        import pandas as pd
-
-        y = train_df["emotion"].map(index).to_numpy()
-        if np.any(pd.isna(y)):
-            raise ValueError(f"emotions outside {labels} in the training table")
-        y = y.astype(int)
-        speakers = train_df["speaker"].to_numpy()
-        weights = self._weights(train_df)
+        X = np.asarray(X, np.float64)
+        usable = ~np.isnan(X).reshape(len(X), -1).any(axis=1)
+        X, df = X[usable], df[usable]
+        y, speakers, weights = self._targets(df), df["speaker"].to_numpy(), self._weights(df)
         n_states = X.shape[1]
         flat = X.reshape(len(X), -1)
         statistics = _speaker_statistics(flat, speakers)
         typical = np.median(np.stack([s for _, s in statistics.values()]), axis=0)
-        self.std_floor_ = _STD_FLOOR * np.where(typical > 0, typical, 1.0)
+        self.std_floor_ = STD_FLOOR * np.where(typical > 0, typical, 1.0)
         by_speaker = np.empty_like(flat)
         for s, (mean, std) in statistics.items():
             rows = speakers == s
             by_speaker[rows] = (flat[rows] - mean) / np.maximum(std, self.std_floor_)
         self.n_states_ = n_states
-        self.classes_ = labels
+        k = len(self.labels)
         if self.layers == "auto" or self.C == "auto":
-            self.layers_, self.C_, self.cv_scores_ = self._choose(
-                by_speaker if self.normalization == "speaker" else flat, y, speakers, weights, n_states)
+            candidates = [(tuple(layers), C) for layers in (AUTO_LAYERS if self.layers == "auto" else [self.layers])
+                          if max(layers) < n_states for C in (AUTO_C if self.C == "auto" else [float(self.C)])]
+            X_cv = by_speaker if self.normalization == "speaker" else flat
+
+            def fit_predict(candidate, train, test):
+                columns = state_columns(n_states, candidate[0])
+                head = fit_linear_head(X_cv[np.ix_(train, columns)], y[train], candidate[1], weights[train])
+                return head.proba(X_cv[np.ix_(test, columns)], k).argmax(1)
+
+            (self.layers_, self.C_), scores = self._choose(candidates, fit_predict, y, speakers, n_folds=3)
+            self.cv_scores_ = {f"{list(layers)} C={C:g}": round(v, 4) for (layers, C), v in scores.items()}
         else:
             self.layers_, self.C_ = tuple(self.layers), float(self.C)
-        columns = _columns(n_states, self.layers_)
-        self.global_head_ = _Head.fit(flat[:, columns], y, self.C_, weights, len(labels))
-        self.speaker_head_ = (_Head.fit(by_speaker[:, columns], y, self.C_, weights, len(labels))
+        columns = state_columns(n_states, self.layers_)
+        self.global_head_ = fit_linear_head(flat[:, columns], y, self.C_, weights)
+        self.speaker_head_ = (fit_linear_head(by_speaker[:, columns], y, self.C_, weights)
                               if self.normalization == "speaker" else None)
         # Typicality: the mean squared z-score of a clip's features under the global head's
         # scaler. Training clips sit near 1; constant tones, noise and broken input far above.
         typicality = self.global_head_.typicality(flat[:, columns])
-        self.atypical_above_ = _ATYPICAL_FACTOR * float(np.quantile(typicality, 0.99))
+        self.atypical_above_ = ATYPICAL_FACTOR * float(np.quantile(typicality, 0.99))
+        self._fitted(df, layers=list(self.layers_), C=self.C_)
         return self
 
-    def _choose(self, X, y, speakers, weights, n_states):
-        """Layers and C with the best UA in a 3-fold speaker-grouped CV of the training side."""
-        from sklearn.metrics import balanced_accuracy_score
-        from sklearn.model_selection import GroupKFold
+    # -- prediction ------------------------------------------------------------------------
+    def calibrate(self, df) -> Calibration:
+        """A :class:`~serwidgets.heads.Calibration` to one speaker from the clips of ``df``.
 
-        layer_sets = AUTO_LAYERS if self.layers == "auto" else (tuple(self.layers),)
-        Cs = AUTO_C if self.C == "auto" else (float(self.C),)
-        folds = list(GroupKFold(min(3, len(np.unique(speakers)))).split(X, y, speakers))
-        scores = {}
-        for layers in layer_sets:
-            if max(layers) >= n_states:
-                continue
-            columns = _columns(n_states, layers)
-            for C in Cs:
-                predicted = np.empty_like(y)
-                for train, test in folds:
-                    head = _Head.fit(X[np.ix_(train, columns)], y[train], C, weights[train], len(self.classes_))
-                    predicted[test] = head.proba(X[np.ix_(test, columns)], len(self.classes_)).argmax(1)
-                scores[(layers, C)] = balanced_accuracy_score(y, predicted)
-        (layers, C), _ = max(scores.items(), key=lambda item: item[1])
-        return layers, C, {f"{list(k[0])} C={k[1]:g}": round(v, 4) for k, v in scores.items()}
+        Raises
+        ------
+        serwidgets.heads.CalibrationError
+            Fewer usable clips than :data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS`.
+        """
+        X = self.embeddings(df)
+        return Calibration.from_features(X[~np.isnan(X).any(axis=(1, 2))], seconds=None)
 
     def predict_proba(self, df, calibrations: dict | None = None) -> np.ndarray:
         """Probabilities ``(len(df), len(labels))``.
@@ -234,27 +273,29 @@ class EmbeddingClassifier(_FittedHeads, BaseEstimator):
         ----------
         df : pandas.DataFrame
         calibrations : dict, optional
-            speaker -> :class:`Calibration`; rows of those speakers use the speaker head.
+            speaker -> :class:`~serwidgets.heads.Calibration` (:meth:`calibrate`); rows of those
+            speakers use the speaker head.
         """
-        if not hasattr(self, "global_head_"):
-            raise RuntimeError("fit the classifier before predicting")
+        self._check_fitted("predicting")
         X = self.embeddings(df)
         usable = ~np.isnan(X).any(axis=(1, 2))
-        # A clip whose file cannot be used gets uniform probabilities.
-        out = np.full((len(df), len(self.classes_)), 1.0 / len(self.classes_))
-        out[usable] = self.predict_features(X[usable])
-        if calibrations:
-            speakers = df["speaker"].to_numpy()
-            for speaker, calibration in calibrations.items():
-                rows = (speakers == speaker) & usable
-                if rows.any():
-                    out[rows] = self.predict_features(X[rows], calibration)
+        out = self._uniform_where(usable, self.predict_features(X[usable]))
+        speakers = df["speaker"].to_numpy()
+        for speaker, calibration in (calibrations or {}).items():
+            rows = (speakers == speaker) & usable
+            if rows.any():
+                out[rows] = self.predict_features(X[rows], calibration)
         return out
 
-    @classmethod
-    def from_head(cls, directory, labels, head: dict) -> EmbeddingClassifier:
-        """The classifier saved by :meth:`save_head` (for prediction from features)."""
-        clf = cls(labels, layers=tuple(head["layers"]), C=head["C"], normalization=head["normalization"],
-                  balance=head.get("balance"))
-        clf._set_fitted(directory, labels, head)
-        return clf
+    # -- saving ----------------------------------------------------------------------------
+    def _save(self, directory, **card_fields) -> None:
+        """``head.npz`` and an encoder-head card naming the encoder (its id and sha256), so a
+        loaded model refuses to run the head on another encoder."""
+        from serwidgets.audio import AudioOptions
+        from serwidgets.card import EncoderHeadCard
+        from serwidgets.encoders import Encoder
+
+        head = self.save_head(directory)
+        card = EncoderHeadCard(encoder=Encoder.load(self.encoder).reference, head=head,
+                               audio_options=self.audio_options or AudioOptions(), **card_fields)
+        card.add_files(directory, head["file"]).stamp().write(directory)

@@ -46,14 +46,15 @@ def embedding_config(encoder=None) -> dict:
 
     Examples
     --------
-    >>> embedding_config()["pooling"]                       # doctest: +SKIP
-    'mean+std over frames, per state'
+    >>> config = embedding_config()                          # the shipped encoder
+    >>> config["encoder"], config["n_states"], config["pooling"]
+    ('whisper-base-l3', 4, 'mean+std over frames, per state')
     """
     from serwidgets.encoders import Encoder
 
     encoder = encoder or Encoder.load()
     _ENCODERS.setdefault((encoder.name, encoder.sha256), encoder)
-    return {"encoder": encoder.name, "encoder_id": encoder.card["encoder_id"], "encoder_sha256": encoder.sha256,
+    return {"encoder": encoder.name, "encoder_id": encoder.card.encoder_id, "encoder_sha256": encoder.sha256,
             "frontend": "whisper_log_mel", "pooling": "mean+std over frames, per state",
             "n_states": encoder.n_states}
 

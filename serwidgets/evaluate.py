@@ -1,4 +1,4 @@
-"""Evaluation protocols and metrics: what the results files (:mod:`serwidgets.results`) hold.
+"""Evaluation: run a :class:`Protocol` with a classifier and pool its test predictions into a Result.
 
 Protocols
 ---------
@@ -18,48 +18,198 @@ Protocols
     The seed app's mistake, reproduced on purpose: noisy copies of *every* clip are added
     **before** a random split, so most test clips have a twin in training. The leakage
     guard is called and its verdict recorded; only this protocol then trains anyway, and
-    the result is marked ``"leaky": true``.
+    the result is marked ``leaky``.
 
-Every fold trains through :func:`serwidgets.train.fit_split` (the leakage guard first).
-Scores are pooled over folds (each clip is tested once in ``loso``/``speaker-kfold``):
-UA (balanced accuracy, the headline), WA (accuracy), macro-F1, the confusion matrix,
-per-speaker and per-corpus accuracy, and UA with noise added to the *test* clips at
-several SNRs.
+Every fold fits a clone of the classifier through :func:`serwidgets.train.fit_split` (the
+leakage guard first). Scores are pooled over folds (each clip is tested once in
+``loso``/``speaker-kfold``/``loco``): UA (balanced accuracy, the headline), WA (accuracy),
+macro-F1, the confusion matrix, per-speaker and per-corpus accuracy, UA with noise added to
+the *test* clips at several SNRs, and the pooled clean probabilities themselves
+(:class:`serwidgets.results.Predictions`).
+
+A classifier that can be calibrated to a speaker (``calibrate(df)``, ``predict_proba(df,
+calibrations=...)``: :class:`serwidgets.embedding_classifier.EmbeddingClassifier`) can be
+scored calibrated: a :class:`CalibrationDraw` says how many clips of each test speaker calibrate
+and how they are drawn; those clips are never scored.
 
 Examples
 --------
 >>> from serwidgets import corpora, evaluate, labels
->>> df = labels.select_task(corpora.load_corpus("emodb"), "emodb7")   # doctest: +SKIP
->>> result = evaluate.evaluate(df, "baseline", "loso", task="emodb7")  # doctest: +SKIP
->>> result["metrics"]["UA"]                                           # doctest: +SKIP
-0.74
+>>> from serwidgets.baseline import BaselineClassifier
+>>> df = labels.select_task(corpora.load_corpus("emodb"), "emodb7")                       # doctest: +SKIP
+>>> result = evaluate.evaluate(df, BaselineClassifier(labels.TASKS["emodb7"]), Protocol("loso"),
+...                            task="emodb7")                                             # doctest: +SKIP
+>>> result.metrics["UA"]                                                                  # doctest: +SKIP
+0.706
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import os
 import time
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-# Results files moved to serwidgets.results; importable from here for one more release.
-from .results import model_label, results_table, write_results  # noqa: F401
+from .results import Predictions, Result
 
-__all__ = ["PROTOCOLS", "CLASSIFIERS", "scores", "make_splits", "make_classifier", "evaluate"]
+__all__ = ["PROTOCOLS", "DRAWS", "DEFAULT_SNRS", "Protocol", "CalibrationDraw", "scores", "evaluate"]
 
 PROTOCOLS = ("loso", "speaker-kfold", "loco", "random", "leaky")
-CLASSIFIERS = ("cnn", "baseline", "whisper")
-#: How calibration clips are drawn for ``calibration_clips``: across emotions, or neutral only
-#: (to show why the dashboard asks for varied speech).
-CALIBRATION_KINDS = ("varied", "neutral")
-#: Test-time SNRs (dB) of the noise sweep; None = clean.
+#: How calibration clips are drawn: round-robin over the speaker's emotions (as the dashboard's
+#: prompts ask for them), at random, or neutral only (to show why the prompts vary).
+DRAWS = ("round-robin", "random", "neutral")
+#: Test-time SNRs (dB) of the noise sweep of ``ser evaluate``; None = clean.
 DEFAULT_SNRS = (None, 20.0, 10.0, 5.0, 0.0)
 #: The ``leaky`` protocol adds this many noisy copies of every clip before splitting, at an SNR
 #: drawn from LEAKY_SNR_DB: near-duplicates, so most test clips have a twin in training.
 LEAKY_COPIES = 2
 LEAKY_SNR_DB = (20.0, 40.0)
+
+
+@dataclass(frozen=True)
+class CalibrationDraw:
+    """Which clips of each test speaker calibrate the classifier to them (never scored).
+
+    Parameters
+    ----------
+    clips : int or "all"
+        ``k``: ``k`` clips per test speaker calibrate and only the *other* clips are scored;
+        speakers with ``k`` clips or fewer are not scored. ``0``: no clip calibrates (the
+        uncalibrated start of a calibration curve). ``"all"``: every test clip calibrates and
+        is scored (transductive: an upper bound, flagged in results).
+    draw : {"round-robin", "random", "neutral"}
+        ``"round-robin"``: dealt over the speaker's emotions in a random order, so ``k`` clips
+        span as many emotions as possible; ``"random"``: any ``k`` clips; ``"neutral"``:
+        neutral clips only.
+
+    Examples
+    --------
+    >>> CalibrationDraw(10).to_dict()
+    {'clips': 10, 'draw': 'round-robin'}
+    >>> CalibrationDraw(5, "sorted")
+    Traceback (most recent call last):
+    ...
+    ValueError: draw must be one of ('round-robin', 'random', 'neutral'), got 'sorted'
+    """
+
+    clips: int | str
+    draw: str = "round-robin"
+
+    def __post_init__(self):
+        if self.draw not in DRAWS:
+            raise ValueError(f"draw must be one of {DRAWS}, got {self.draw!r}")
+        if self.clips != "all" and not (isinstance(self.clips, int) and self.clips >= 0):
+            raise ValueError(f"clips must be a count >= 0 or 'all', got {self.clips!r}")
+
+    @property
+    def transductive(self) -> bool:
+        return self.clips == "all"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How to evaluate: the splits, the seed, the test-time noise and any calibration.
+
+    Parameters
+    ----------
+    name : {"loso", "speaker-kfold", "loco", "random", "leaky"}
+        See the module docstring.
+    n_folds : int, optional
+        For ``speaker-kfold`` (required there).
+    seed : int
+        Of the splits and of the calibration draws.
+    snrs : tuple of float or None
+        Test-time SNRs in dB of white noise added to the test clips (None = clean, always
+        scored first). ``leaky`` runs clean only.
+    calibration : CalibrationDraw, optional
+        Calibrate the classifier to each test speaker.
+    only_folds : tuple of str, optional
+        Run only the folds of these names (e.g. ``("loso:emodb:03",)``): to re-run part of a
+        saved result and check that it reproduces. Pooled scores then cover those folds only.
+
+    Examples
+    --------
+    >>> Protocol("speaker-kfold", n_folds=5, snrs=(None, 10.0)).snr_keys
+    ['clean', '10']
+    >>> Protocol("speaker-kfold")
+    Traceback (most recent call last):
+    ...
+    ValueError: speaker-kfold needs n_folds
+    >>> Protocol("leaky", snrs=(None, 10.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: the leaky protocol runs clean only (snrs=(None,))
+    """
+
+    name: str
+    n_folds: int | None = None
+    seed: int = 0
+    snrs: tuple = (None,)
+    calibration: CalibrationDraw | None = None
+    only_folds: tuple | None = None
+
+    def __post_init__(self):
+        if self.name not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.name!r}; expected one of {PROTOCOLS}")
+        if self.name == "speaker-kfold" and not self.n_folds:
+            raise ValueError("speaker-kfold needs n_folds")
+        snrs = tuple(None if s is None else float(s) for s in self.snrs)
+        if snrs[:1] != (None,):
+            raise ValueError(f"snrs must start with None (clean), got {self.snrs}")
+        if self.name == "leaky" and snrs != (None,):
+            raise ValueError("the leaky protocol runs clean only (snrs=(None,))")
+        object.__setattr__(self, "snrs", snrs)
+        if self.only_folds is not None:
+            object.__setattr__(self, "only_folds", tuple(self.only_folds))
+
+    @property
+    def snr_keys(self) -> list:
+        """The keys of ``Result.snr_UA``: ``"clean"`` and each SNR."""
+        return ["clean" if s is None else f"{s:g}" for s in self.snrs]
+
+    @property
+    def speaker_independent(self) -> bool:
+        """What the leakage guard checks: no speaker on both sides."""
+        return self.name in ("loso", "speaker-kfold", "loco")
+
+    def splits(self, df):
+        """The table to evaluate on and its folds.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            ``df`` itself, or for ``leaky`` ``df`` plus noisy copies of every clip.
+        folds : list of serwidgets.splits.Split
+            Only the ``only_folds`` when given.
+        """
+        from . import splits
+        from .inputs import with_noisy_copies
+
+        table = df
+        if self.name == "loso":
+            folds = list(splits.loso(df, seed=self.seed))
+        elif self.name == "speaker-kfold":
+            folds = list(splits.speaker_kfold(df, self.n_folds, seed=self.seed))
+        elif self.name == "loco":
+            folds = list(splits.loco(df, seed=self.seed))
+        else:
+            if self.name == "leaky":
+                table = with_noisy_copies(df, LEAKY_COPIES, LEAKY_SNR_DB, self.seed)
+            folds = [splits.random_split(table, 0.2, 0.0, self.seed)]
+        if self.only_folds is not None:
+            missing = set(self.only_folds) - {fold.name for fold in folds}
+            if missing:
+                raise ValueError(f"no fold named {sorted(missing)} in {self.name}; "
+                                 f"folds: {[fold.name for fold in folds]}")
+            folds = [fold for fold in folds if fold.name in self.only_folds]
+        return table, folds
 
 
 def scores(y_true, y_pred, labels):
@@ -100,105 +250,17 @@ def scores(y_true, y_pred, labels):
     }
 
 
-def make_splits(df, protocol, *, n_folds=None, val_speakers=0, seed=0):
-    """The table to evaluate on and its splits, for ``protocol``.
+# -- calibration draws ----------------------------------------------------------------------------
 
-    Returns
-    -------
-    df : pandas.DataFrame
-        ``df`` itself, or for ``leaky`` ``df`` plus one noisy copy of every clip.
-    splits : list of serwidgets.splits.Split
-    speaker_independent : bool
-        What the leakage guard must check.
-
-    Examples
-    --------
-    >>> df2, folds, independent = make_splits(df, "speaker-kfold", n_folds=6)  # doctest: +SKIP
-    """
-    from . import splits
-    from .inputs import with_noisy_copies
-
-    if protocol == "loso":
-        return df, list(splits.loso(df, val_speakers, seed)), True
-    if protocol == "speaker-kfold":
-        if not n_folds:
-            raise ValueError("speaker-kfold needs n_folds")
-        return df, list(splits.speaker_kfold(df, n_folds, val_speakers, seed)), True
-    if protocol == "loco":
-        return df, list(splits.loco(df, val_speakers, seed)), True
-    val_size = 0.1 if val_speakers else 0.0
-    if protocol == "random":
-        return df, [splits.random_split(df, 0.2, val_size, seed)], False
-    if protocol == "leaky":
-        leaky = with_noisy_copies(df, LEAKY_COPIES, LEAKY_SNR_DB, seed)
-        return leaky, [splits.random_split(leaky, 0.2, val_size, seed)], False
-    raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
-
-
-def make_classifier(name, labels, *, recipe=None, feature_config=None, audio_options=None, verbose=2,
-                    baseline_options=None, head_options=None):
-    """A fresh classifier: ``"cnn"`` (:class:`~serwidgets.train.NetClassifier`), ``"baseline"``
-    or ``"whisper"`` (:class:`~serwidgets.embedding_classifier.EmbeddingClassifier` on the frozen encoder).
-
-    ``baseline_options`` (e.g. ``{"feature_set": "compare", "speaker_norm": True}``) go to
-    :class:`~serwidgets.baseline.BaselineClassifier`; ``head_options`` (e.g.
-    ``{"layers": "auto"}``) to :class:`~serwidgets.embedding_classifier.EmbeddingClassifier`.
-
-    Examples
-    --------
-    >>> make_classifier("baseline", ("angry", "sad")).name                # doctest: +SKIP
-    'baseline'
-    """
-    if name == "cnn":
-        from .train import NetClassifier
-
-        return NetClassifier(labels, recipe, feature_config, audio_options, verbose=verbose)
-    if name == "baseline":
-        from .baseline import BaselineClassifier
-
-        return BaselineClassifier(labels, feature_config=feature_config, audio_options=audio_options,
-                                  **(baseline_options or {}))
-    if name == "whisper":
-        from .embedding_classifier import EmbeddingClassifier
-
-        return EmbeddingClassifier(labels, audio_options=audio_options, **(head_options or {}))
-    raise ValueError(f"unknown classifier {name!r}; expected one of {CLASSIFIERS}")
-
-
-def _fresh_classifiers(classifier, make):
-    """``(name, prototype, fresh)``: ``fresh()`` is an unfitted classifier for one fold.
-
-    ``classifier`` is a name for :func:`make_classifier` (``make(name)`` builds it), an
-    unfitted estimator (cloned with :func:`sklearn.base.clone`), or -- deprecated -- a
-    callable returning a new classifier.
-    """
-    from sklearn.base import clone
-
-    if isinstance(classifier, str):
-        prototype = make(classifier)
-        return classifier, prototype, lambda: clone(prototype, safe=False)
-    if hasattr(classifier, "fit") and not isinstance(classifier, type):
-        name = getattr(classifier, "name", type(classifier).__name__)
-        return name, classifier, lambda: clone(classifier, safe=False)
-    if callable(classifier):
-        warnings.warn("evaluate(df, factory, ...) with a callable is deprecated; pass a classifier name "
-                      "or an unfitted estimator (it is cloned for every fold)", DeprecationWarning, stacklevel=3)
-        return getattr(classifier, "__name__", "custom"), classifier(), classifier
-    raise TypeError(f"classifier must be one of {CLASSIFIERS}, an estimator or a callable, got {classifier!r}")
-
-
-def _calibration_draw(table, rows, k, kind, rng):
-    """Positions (into ``rows``) of ``k`` calibration clips of one speaker, or None if too few.
-
-    ``"varied"``: clips dealt round-robin over the speaker's emotions in a random order, so k
-    clips span as many emotions as possible; ``"neutral"``: neutral clips only.
-    """
-    emotions = table["emotion"].to_numpy()[rows]
-    if kind == "neutral":
+def _draw(emotions, k, draw, rng):
+    """Positions (into ``emotions``, one speaker's clips) of ``k`` calibration clips, or None if too few."""
+    if draw == "neutral":
         pool = rng.permutation(np.flatnonzero(emotions == "neutral"))
-        return pool[:k] if len(pool) >= k and len(rows) > k else None
-    if len(rows) <= k:
+        return pool[:k] if len(pool) >= k and len(emotions) > k else None
+    if len(emotions) <= k:
         return None
+    if draw == "random":
+        return rng.permutation(len(emotions))[:k]
     queues = [list(rng.permutation(np.flatnonzero(emotions == e))) for e in rng.permutation(np.unique(emotions))]
     picked = []
     while len(picked) < k:
@@ -208,276 +270,250 @@ def _calibration_draw(table, rows, k, kind, rng):
     return np.array(picked)
 
 
-def _calibrate_test_speakers(classifier, table, test, k, kind, seed):
-    """Calibrations of each test speaker and the test rows left to score (see :func:`evaluate`)."""
-    from .heads import MIN_CALIBRATION_CLIPS, Calibration
+def _calibrate_test_speakers(classifier, table, test, calibration: CalibrationDraw, seed):
+    """Each test speaker's calibration, and the test rows left to score.
 
-    if k == 0:
-        return test, None, {"speakers": 0, "not_scored": [], "clips": 0}
+    Returns ``(scored, calibrations, summary)``: ``summary`` counts speakers calibrated, speakers
+    not scored (too few clips, or too few usable ones) and calibration clips.
+    """
+    from .heads import CalibrationError
+
+    summary = {"speakers": 0, "not_scored": [], "clips": 0}
+    if calibration.clips == 0:
+        return test, None, summary
     rng = np.random.default_rng(seed)
-    speakers = table["speaker"].to_numpy()[test]
-    scored, calibrations, not_scored, n_clips = [], {}, [], 0
-    for speaker in sorted(np.unique(speakers)):
-        rows = test[speakers == speaker]
-        if k == "all":
-            calibration_rows, rest = rows, rows
+    speakers, emotions = table["speaker"].to_numpy(), table["emotion"].to_numpy()
+    scored, calibrations = [], {}
+    for speaker in sorted(np.unique(speakers[test])):
+        rows = test[speakers[test] == speaker]
+        if calibration.transductive:
+            calibrating, rest = rows, rows
         else:
-            picked = _calibration_draw(table, rows, int(k), kind, rng)
+            picked = _draw(emotions[rows], calibration.clips, calibration.draw, rng)
             if picked is None:
-                not_scored.append(str(speaker))
+                summary["not_scored"].append(str(speaker))
                 continue
-            calibration_rows, rest = rows[picked], np.setdiff1d(rows, rows[picked])
-        X = classifier.embeddings(table.iloc[calibration_rows])
-        X = X[~np.isnan(X).any(axis=(1, 2))]
-        if len(X) < MIN_CALIBRATION_CLIPS:  # too few usable clips to calibrate: not scored
-            not_scored.append(str(speaker))
+            calibrating, rest = rows[picked], np.setdiff1d(rows, rows[picked])
+        try:
+            calibrations[speaker] = classifier.calibrate(table.iloc[calibrating])
+        except CalibrationError:  # too few usable clips to calibrate: not scored
+            summary["not_scored"].append(str(speaker))
             continue
-        calibrations[speaker] = Calibration.from_features(X, seconds=None)
         scored.append(rest)
-        n_clips += len(calibration_rows)
-    scored = np.sort(np.concatenate(scored)) if scored else test[:0]
-    return scored, calibrations, {"speakers": len(calibrations), "not_scored": not_scored, "clips": n_clips}
+        summary["clips"] += len(calibrating)
+    summary["speakers"] = len(calibrations)
+    return (np.sort(np.concatenate(scored)) if scored else test[:0]), calibrations, summary
 
 
-def _cross_corpus(table, tested, truth, predicted, labels, protocol, folds):
-    """Result keys for corpora and languages: per_corpus_classes, per_language (and for loco
-    loco_mean_UA and loco_unseen_classes)."""
-    corpus = table["corpus"].astype(str).to_numpy()[tested]
-    if "language" in table.columns:
-        language = table["language"].astype(object).to_numpy()[tested]
-    else:
+# -- one fold ---------------------------------------------------------------------------------------
+
+class _Pooled:
+    """The test predictions of every fold, pooled over the rows of the table."""
+
+    def __init__(self, table, labels, protocol: Protocol):
+        self.table, self.labels, self.protocol = table, labels, protocol
+        self.truth = table["emotion"].map({label: i for i, label in enumerate(labels)}).to_numpy()
+        self.predicted = {key: np.full(len(table), -1) for key in protocol.snr_keys}
+        self.probabilities = np.zeros((len(table), len(labels)))
+        self.fold = np.full(len(table), -1)
+        self.folds, self.calibrations = [], []
+
+    def run_fold(self, prototype, split, log) -> dict | None:
+        """Fit a clone of ``prototype`` on ``split``'s training rows and score its test rows.
+
+        Returns the fold's entry of ``Result.folds``, or None when no test row could be scored.
+        """
+        from sklearn.base import clone
+
+        from .train import fit_split
+
+        start = time.perf_counter()
+        classifier = clone(prototype)
+        if self.protocol.name == "leaky":
+            # Deliberately past the guard (its verdict is recorded): this protocol measures leakage.
+            classifier.fit(self.table.iloc[split.train])
+        else:
+            fit_split(classifier, self.table, split, speaker_independent=self.protocol.speaker_independent)
+        scored, calibrations = split.test, None
+        if self.protocol.calibration is not None:
+            scored, calibrations, summary = _calibrate_test_speakers(
+                classifier, self.table, split.test, self.protocol.calibration, self.protocol.seed)
+            self.calibrations.append(summary)
+            if scored.size == 0:
+                log(f"{self.protocol.name} {split.name}: no test speaker has enough clips to calibrate and "
+                    "score; skipped")
+                return None
+        test = self.table.iloc[scored]
+        for snr, key in zip(self.protocol.snrs, self.protocol.snr_keys):
+            noisy = test if snr is None else test.assign(snr_db=snr)
+            p = (classifier.predict_proba(noisy) if calibrations is None
+                 else classifier.predict_proba(noisy, calibrations=calibrations))
+            self.predicted[key][scored] = p.argmax(1)
+            if snr is None:
+                self.probabilities[scored] = p
+        self.fold[scored] = len(self.folds)
+        fold = scores(self.truth[scored], self.predicted["clean"][scored], self.labels)
+        self.folds.append({
+            "name": split.name, "n_train": int(split.train.size), "n_test": int(scored.size),
+            "UA": fold["UA"], "WA": fold["WA"], "seconds": round(time.perf_counter() - start, 1),
+            **getattr(classifier, "chosen_", {}),
+        })
+        return self.folds[-1]
+
+    # -- pooled scores ------------------------------------------------------------------------
+    @property
+    def tested(self) -> np.ndarray:
+        return np.flatnonzero(self.predicted["clean"] >= 0)
+
+    def column(self, name) -> np.ndarray:
+        return self.table[name].astype(str).to_numpy()[self.tested]
+
+    def languages(self) -> np.ndarray:
         from .corpora import LANGUAGES
 
-        language = np.array([LANGUAGES.get(c) for c in corpus], dtype=object)
-    language = np.array(["unknown" if v is None or v != v else str(v) for v in language], dtype=object)
-    truth, predicted = truth[tested], predicted[tested]
-    out = {
-        "per_corpus_classes": {
-            c: [labels[k] for k in sorted(set(truth[corpus == c]))] for c in sorted(set(corpus))
-        },
-        "per_language": {},
-    }
-    for lang in sorted(set(language)):
-        m = language == lang
-        s = scores(truth[m], predicted[m], labels)
-        out["per_language"][lang] = {"UA": s["UA"], "WA": s["WA"], "n": s["n"],
-                                     "corpora": sorted(set(corpus[m]))}
-    if protocol == "loco":
-        per_corpus = [scores(truth[corpus == c], predicted[corpus == c], labels)["UA"] for c in sorted(set(corpus))]
-        out["loco_mean_UA"] = float(np.mean(per_corpus))
-        all_truth = table["emotion"].to_numpy()
-        out["loco_unseen_classes"] = {
-            split.name.split(":", 1)[1]: sorted(set(all_truth[split.test]) - set(all_truth[split.train]))
-            for split in folds
+        if "language" in self.table.columns:
+            language = self.table["language"].astype(object).to_numpy()[self.tested]
+        else:
+            language = np.array([LANGUAGES.get(c) for c in self.column("corpus")], dtype=object)
+        return np.array(["unknown" if v is None or v != v else str(v) for v in language], dtype=object)
+
+    def scores(self, rows=slice(None), key="clean") -> dict:
+        tested = self.tested[rows]
+        return scores(self.truth[tested], self.predicted[key][tested], self.labels)
+
+    def by_corpus_and_language(self, folds) -> dict:
+        """Result fields on corpora and languages (and, for ``loco``, the mean over corpora)."""
+        corpus, language = self.column("corpus"), self.languages()
+        truth = self.truth[self.tested]
+        out = {
+            "per_corpus": {c: self.scores(corpus == c)["UA"] for c in sorted(set(corpus))},
+            "per_corpus_classes": {c: [self.labels[k] for k in sorted(set(truth[corpus == c]))]
+                                   for c in sorted(set(corpus))},
+            "per_language": {},
         }
-    return out
+        for lang in sorted(set(language)):
+            s = self.scores(language == lang)
+            out["per_language"][lang] = {"UA": s["UA"], "WA": s["WA"], "n": s["n"],
+                                         "corpora": sorted(set(corpus[language == lang]))}
+        if self.protocol.name == "loco":
+            out["loco_mean_UA"] = float(np.mean(list(out["per_corpus"].values())))
+            emotion = self.table["emotion"].to_numpy()
+            out["loco_unseen_classes"] = {split.name.split(":", 1)[1]: sorted(set(emotion[split.test])
+                                                                              - set(emotion[split.train]))
+                                          for split in folds}
+        return out
+
+    def per_speaker(self) -> dict:
+        correct = self.truth[self.tested] == self.predicted["clean"][self.tested]
+        return {str(k): float(v) for k, v in pd.Series(correct).groupby(self.column("speaker")).mean().items()}
+
+    def predictions(self) -> Predictions:
+        tested, paths = self.tested, self.table["path"].astype(str).to_numpy()
+        root = os.path.commonpath([os.path.dirname(p) for p in paths]) if len(paths) else ""
+        return Predictions(self.probabilities[tested], self.truth[tested], self.column("corpus"),
+                           self.column("speaker"), [os.path.relpath(p, root) for p in paths[tested]],
+                           self.fold[tested])
+
+    def calibration(self) -> dict | None:
+        draw = self.protocol.calibration
+        if draw is None:
+            return None
+        return {**draw.to_dict(), "transductive": draw.transductive,
+                "speakers_calibrated": sum(c["speakers"] for c in self.calibrations),
+                "speakers_not_scored": sorted(s for c in self.calibrations for s in c["not_scored"]),
+                "clips_used": sum(c["clips"] for c in self.calibrations)}
 
 
-def _accuracy_by(df, correct, column):
-    return {str(k): float(v) for k, v in pd.Series(correct).groupby(df[column].to_numpy()).mean().items()}
+# -- the protocol -------------------------------------------------------------------------------------
+
+def _usable_rows(df, classifier, log):
+    """``df`` without the files that cannot be used (empty, corrupt, no speech, ...), and their causes."""
+    from .cache import count_causes
+
+    skipped = classifier.skipped_files(df)
+    if skipped:
+        df = df[~df["path"].astype(str).isin(skipped)].reset_index(drop=True)
+        log(f"skipped {len(skipped)} files that cannot be used: {count_causes(skipped)}")
+    return df, count_causes(skipped)
 
 
-def evaluate(df, classifier, protocol, *, task, n_folds=None, snrs=DEFAULT_SNRS, recipe=None,
-             baseline_options=None, feature_config=None, audio_options=None, seed=0, verbose=2,
-             only_folds=None, log=print, head_options=None, calibration_clips=None,
-             calibration_kind="varied"):
-    """Run ``protocol`` with a fresh copy of ``classifier`` per fold and pool the test predictions.
+def _leakage_verdict(table, folds) -> str | None:
+    """The leakage guard's verdict on the ``leaky`` protocol's split (which trains anyway)."""
+    from .splits import LeakageError, check_leakage
+
+    try:
+        check_leakage(table, folds[0], speaker_independent=False)
+    except LeakageError as error:
+        return str(error)
+    return None
+
+
+def evaluate(df, classifier, protocol: Protocol, *, task, log=print) -> Result:
+    """Run ``protocol`` with a fresh clone of ``classifier`` per fold and pool the test predictions.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        Corpus table restricted to ``task``.
-    classifier : {"cnn", "baseline", "whisper"} or estimator
-        A name for :func:`make_classifier` (built with ``recipe``, ``baseline_options``,
-        ``head_options``, ``feature_config``, ``audio_options``), or an unfitted estimator
-        (e.g. ``BaselineClassifier(labels, feature_set="compare")``), cloned with
-        :func:`sklearn.base.clone` for every fold. A callable ``f() -> classifier`` still
-        works, with a DeprecationWarning.
-    protocol : {"loso", "speaker-kfold", "loco", "random", "leaky"}
+        Corpus table restricted to ``task`` (:func:`serwidgets.labels.select_task`).
+    classifier : serwidgets.classifier.Classifier
+        An unfitted classifier whose labels are the task's (e.g.
+        ``BaselineClassifier(labels, feature_set="compare")``); it is cloned for every fold
+        (:func:`sklearn.base.clone`) and itself stays unfitted.
+    protocol : Protocol
     task : str
-    n_folds : int, optional
-        For ``speaker-kfold``.
-    snrs : sequence of float or None
-        Test-time SNRs for the noise sweep (None = clean); ``leaky`` runs clean only.
-    recipe : serwidgets.train.Recipe, optional
-        For ``"cnn"``; its ``val_speakers`` are used by the splits (a
-        :class:`~serwidgets.train.NetClassifier` passed in brings its own recipe).
-    baseline_options : dict, optional
-        For the baseline (:class:`~serwidgets.baseline.BaselineClassifier` arguments).
-    head_options : dict, optional
-        For ``"whisper"`` (:class:`~serwidgets.embedding_classifier.EmbeddingClassifier` arguments).
-    calibration_clips : int or "all", optional
-        ``"whisper"`` only. ``k``: for each test speaker, ``k`` of their clips (drawn at
-        random, ``calibration_kind``) calibrate the model to that speaker and only the *other*
-        clips are scored; speakers with fewer than ``k + 1`` clips are not scored. ``0``: no
-        calibration. ``"all"``: every test clip calibrates and is scored (transductive,
-        labelled so in results).
-    calibration_kind : {"varied", "neutral"}
-        ``"varied"``: clips dealt round-robin across emotions in random order; ``"neutral"``:
-        neutral clips only.
-    seed : int
-        Split seed (and the calibration draw's).
-    only_folds : sequence of str, optional
-        Run only the folds of these names (e.g. ``["loso:emodb:03"]``): to re-run part of a
-        saved result and check that it reproduces. Pooled scores then cover those folds only.
     log : callable
         Progress messages.
 
     Returns
     -------
-    dict
-        JSON-ready result (see :func:`serwidgets.results.write_results`): ``classifier``
-        (the name), ``recipe``, ``metrics``, ``folds``, ``speaker_norm``, ...
+    serwidgets.results.Result
+        Write it with :func:`serwidgets.results.write_results`.
 
     Examples
     --------
-    >>> r = evaluate(df, "baseline", "random", task="emodb7", snrs=[None])   # doctest: +SKIP
     >>> from serwidgets.baseline import BaselineClassifier
-    >>> r = evaluate(df, BaselineClassifier(labels, feature_set="egemaps"), "loso", task="emodb7")  # doctest: +SKIP
+    >>> r = evaluate(df, BaselineClassifier(labels), Protocol("random"), task="emodb7")        # doctest: +SKIP
+    >>> r = evaluate(df, EmbeddingClassifier(labels), Protocol("loco", calibration=CalibrationDraw(10)),
+    ...              task="emotion6")                                                      # doctest: +SKIP
     """
     from . import fingerprint
-    from . import labels as labels_module
     from .audio import AudioOptions
-    from .cache import count_causes
     from .features import FeatureConfig
-    from .splits import LeakageError, check_leakage
-    from .train import Recipe, fit_split
+    from .labels import task_labels
 
-    labels = labels_module.task_labels(task)
     start = time.perf_counter()
-    recipe = recipe or Recipe()
-    name, probe, fresh = _fresh_classifiers(classifier, lambda name: make_classifier(
-        name, labels, recipe=recipe, feature_config=feature_config, audio_options=audio_options,
-        verbose=verbose, baseline_options=baseline_options, head_options=head_options))
-    if not isinstance(classifier, str):
-        own = getattr(probe, "labels", None)
-        if own is not None and tuple(own) != tuple(labels):
-            raise ValueError(f"the classifier's labels {tuple(own)} are not task {task!r}'s {tuple(labels)}")
-        if name == "cnn":
-            recipe = getattr(probe, "recipe", None) or recipe  # a NetClassifier passed in: its own recipe
-    if calibration_clips is not None and name != "whisper":
-        raise ValueError("calibration_clips needs the 'whisper' model (an encoder head)")
-    if calibration_kind not in CALIBRATION_KINDS:
-        raise ValueError(f"calibration_kind must be one of {CALIBRATION_KINDS}, got {calibration_kind!r}")
-    val_speakers = recipe.val_speakers if name == "cnn" else 0
-    # Files that cannot be used (empty, corrupt, no speech, ...) are dropped before splitting
-    # and counted per cause in the result ("skipped_files").
-    skipped = probe.skipped_files(df) if hasattr(probe, "skipped_files") else {}
-    if skipped:
-        df = df[~df["path"].astype(str).isin(skipped)].reset_index(drop=True)
-        log(f"skipped {len(skipped)} files that cannot be used: {count_causes(skipped)}")
-    table, folds, speaker_independent = make_splits(
-        df, protocol, n_folds=n_folds, val_speakers=val_speakers, seed=seed)
-    if only_folds is not None:
-        missing = set(only_folds) - {fold.name for fold in folds}
-        if missing:
-            raise ValueError(f"no fold named {sorted(missing)} in {protocol}; "
-                             f"folds: {[fold.name for fold in folds]}")
-        folds = [fold for fold in folds if fold.name in set(only_folds)]
-    leakage = None
-    if protocol == "leaky":
-        snrs = [None]
-        try:
-            check_leakage(table, folds[0], speaker_independent=False)
-        except LeakageError as error:
-            leakage = str(error)
-    snr_keys = ["clean" if s is None else f"{s:g}" for s in snrs]
-    truth = table["emotion"].map({label: i for i, label in enumerate(labels)}).to_numpy()
-    predicted = {key: np.full(len(table), -1) for key in snr_keys}
-    probabilities = np.zeros((len(table), len(labels)))
-    fold_results, calibration_used = [], []
+    labels = task_labels(task)
+    if tuple(classifier.labels) != tuple(labels):
+        raise ValueError(f"the classifier's labels {tuple(classifier.labels)} are not task {task!r}'s {labels}")
+    if protocol.calibration is not None and not hasattr(classifier, "calibrate"):
+        raise ValueError(f"{type(classifier).__name__} cannot be calibrated to a speaker")
+    faults = {cause: list(names) for cause, names in df.attrs.get("faults", {}).items() if names}
+    df, skipped = _usable_rows(df, classifier, log)
+    table, folds = protocol.splits(df)
+    pooled = _Pooled(table, labels, protocol)
     for i, split in enumerate(folds):
-        fold_start = time.perf_counter()
-        classifier = fresh()
-        if protocol == "leaky":
-            # Deliberately past the guard: this protocol exists to measure what leakage does.
-            val = table.iloc[split.val] if split.val.size else None
-            classifier.fit(table.iloc[split.train], val)
-        else:
-            fit_split(classifier, table, split, speaker_independent=speaker_independent)
-        scored, calibrations = split.test, None
-        if calibration_clips is not None:
-            scored, calibrations, fold_calibration = _calibrate_test_speakers(
-                classifier, table, split.test, calibration_clips, calibration_kind, seed)
-            calibration_used.append(fold_calibration)
-            if scored.size == 0:
-                log(f"{protocol} {split.name}: no test speaker has enough clips to calibrate and score; skipped")
-                continue
-        test = table.iloc[scored]
-        for snr, key in zip(snrs, snr_keys):
-            noisy = test if snr is None else test.assign(snr_db=snr)
-            p = (classifier.predict_proba(noisy) if calibrations is None
-                 else classifier.predict_proba(noisy, calibrations=calibrations))
-            predicted[key][scored] = p.argmax(1)
-            if snr is None:
-                probabilities[scored] = p
-        fold = scores(truth[scored], predicted[snr_keys[0]][scored], labels)
-        fold_results.append({
-            "name": split.name, "n_train": int(split.train.size), "n_val": int(split.val.size),
-            "n_test": int(scored.size), "UA": fold["UA"], "WA": fold["WA"],
-            "seconds": round(time.perf_counter() - fold_start, 1),
-            "best_epoch": getattr(classifier, "history_", {}).get("best_epoch"),
-            # Encoder heads: the states (and C) the training side's own CV chose for this fold;
-            # the baseline: its C.
-            **({"layers": list(classifier.layers_), "C": classifier.C_} if hasattr(classifier, "layers_") else
-               {"C": classifier.C_} if getattr(classifier, "C_", None) is not None else {}),
-        })
-        log(f"{protocol} {split.name}: UA {fold['UA']:.3f} WA {fold['WA']:.3f} "
-            f"({fold_results[-1]['seconds']:.0f} s, {i + 1}/{len(folds)})")
-
-    tested = np.flatnonzero(predicted[snr_keys[0]] >= 0)
-    pooled = scores(truth[tested], predicted[snr_keys[0]][tested], labels)
-    correct = truth[tested] == predicted[snr_keys[0]][tested]
-    fold_ua = np.array([f["UA"] for f in fold_results])
-    model_recipe = recipe.to_dict() if name == "cnn" else getattr(probe, "recipe", {})
-    return {
-        "classifier": name,
-        "recipe": model_recipe,
-        "feature_config": (feature_config or FeatureConfig()).to_dict(),
-        "audio_options": (audio_options or AudioOptions()).to_dict(),
-        # Transductive: test speakers' unlabelled clips shaped their features (see baseline).
-        "speaker_norm": bool(model_recipe.get("speaker_norm", False)) or calibration_clips == "all",
-        **({"calibration": {
-            "clips": calibration_clips, "kind": calibration_kind,
-            "transductive": calibration_clips == "all",
-            "protocol": ("every test clip of a speaker calibrates and is scored" if calibration_clips == "all" else
-                         f"{calibration_clips} clips of each test speaker calibrate; only the others are scored"),
-            "speakers_calibrated": int(sum(c["speakers"] for c in calibration_used)),
-            "speakers_not_scored": sorted(s for c in calibration_used for s in c["not_scored"]),
-            "clips_used_for_calibration": int(sum(c["clips"] for c in calibration_used)),
-        }} if calibration_clips is not None else {}),
-        "task": task,
-        "labels": list(labels),
-        "protocol": protocol,
-        "n_folds": len(folds),
-        "corpora": sorted(df["corpus"].unique()),
-        "n_clips": int(len(table)),
-        "skipped_files": count_causes(skipped),
-        "speakers": int(df["speaker"].nunique()),
-        "leaky": protocol == "leaky",
-        "leakage": leakage,
-        "metrics": pooled,
-        "fold_UA": {"mean": float(fold_ua.mean()), "std": float(fold_ua.std())},
-        "per_speaker": _accuracy_by(table.iloc[tested], correct, "speaker"),
-        "per_corpus": {
-            corpus: scores(truth[tested][m], predicted[snr_keys[0]][tested][m], labels)["UA"]
-            for corpus in sorted(table["corpus"].unique())
-            if (m := (table["corpus"].to_numpy()[tested] == corpus)).any()
-        },
-        **_cross_corpus(table, tested, truth, predicted[snr_keys[0]], labels, protocol, folds),
-        "snr_UA": {key: scores(truth[tested], predicted[key][tested], labels)["UA"] for key in snr_keys},
-        "snr_noise": "white",
-        "folds": fold_results,
-        "wall_seconds": round(time.perf_counter() - start, 1),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        fold = pooled.run_fold(classifier, split, log)
+        if fold is not None:
+            log(f"{protocol.name} {split.name}: UA {fold['UA']:.3f} WA {fold['WA']:.3f} "
+                f"({fold['seconds']:.0f} s, {i + 1}/{len(folds)})")
+    fold_ua = np.array([f["UA"] for f in pooled.folds])
+    recipe, params = classifier.to_recipe(), classifier.get_params()
+    return Result(
+        classifier=classifier.name, recipe=recipe, audio_options=(params.get("audio_options") or AudioOptions()).to_dict(),
+        # The log-mel or STFT settings of the classifiers that have them (not an encoder head's).
+        feature_config=(params["feature_config"] or FeatureConfig()).to_dict() if "feature_config" in params else None,
+        task=task, labels=list(labels), protocol=protocol.name, seed=protocol.seed, n_folds=len(pooled.folds),
+        corpora=sorted(df["corpus"].unique()), n_clips=int(len(table)), speakers=int(df["speaker"].nunique()),
+        # Transductive: test speakers' unlabelled clips shaped their features.
+        speaker_norm=bool(recipe.get("speaker_norm")) or bool(protocol.calibration and protocol.calibration.transductive),
+        calibration=pooled.calibration(),
+        leaky=protocol.name == "leaky", leakage=_leakage_verdict(table, folds) if protocol.name == "leaky" else None,
+        skipped_files=skipped, corpus_faults=faults,
+        metrics=pooled.scores(), fold_UA={"mean": float(fold_ua.mean()), "std": float(fold_ua.std())},
+        per_speaker=pooled.per_speaker(), **pooled.by_corpus_and_language(folds),
+        snr_UA={key: pooled.scores(key=key)["UA"] for key in protocol.snr_keys},
+        folds=pooled.folds, wall_seconds=round(time.perf_counter() - start, 1),
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         # Library versions, CPU, thread counts: a re-run matches exactly only in the same one.
-        "environment": fingerprint.environment(),
-    }
-
-
-def __getattr__(name):
-    # Deprecated module attributes (one release).
-    if name == "MODELS":
-        warnings.warn("evaluate.MODELS is deprecated; use evaluate.CLASSIFIERS", DeprecationWarning, stacklevel=2)
-        return CLASSIFIERS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        environment=fingerprint.environment(), predictions=pooled.predictions(),
+    )

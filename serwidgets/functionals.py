@@ -34,14 +34,14 @@ Examples
 from __future__ import annotations
 
 import functools
-import warnings
 
 import numpy as np
 
-from .audio import TARGET_SR, renamed_sr_keyword
+from .audio import TARGET_SR
 from .features import FeatureConfig
 
-__all__ = ["FEATURE_SETS", "utterance_features", "opensmile_functionals", "speaker_norm"]
+__all__ = ["FEATURE_SETS", "utterance_features", "opensmile_functionals", "clip_functionals", "row_functionals",
+           "speaker_norm"]
 
 _N_MFCC = 20
 _PERCENTILES = (10, 50, 90)
@@ -151,7 +151,6 @@ class _SmileWorker:
 _smile_worker = _SmileWorker()
 
 
-@renamed_sr_keyword
 def opensmile_functionals(y, feature_set="compare", sr=TARGET_SR):
     """openSMILE functionals of one prepared waveform (computed in a worker process).
 
@@ -162,7 +161,7 @@ def opensmile_functionals(y, feature_set="compare", sr=TARGET_SR):
     feature_set : {"compare", "egemaps"}
         ComParE 2016 (6373 values) or eGeMAPS v02 (88 values).
     sr : int
-        Sample rate of ``y`` (the old keyword ``sample_rate`` still works, with a warning).
+        Sample rate of ``y``.
 
     Returns
     -------
@@ -204,24 +203,44 @@ def _egemaps_of_file(path, feature_config, audio_options):
 
 #: Feature set name -> ``f(path, feature_config, audio_options)``, the cached computation.
 FEATURE_SETS = {"stats": _stats_of_file, "compare": _compare_of_file, "egemaps": _egemaps_of_file}
-# The feature cache keys an entry by its function's module and name (cache.config_key). These
-# were written as serwidgets.baseline's; they keep that name so existing caches stay valid.
-for _compute in FEATURE_SETS.values():
-    _compute.__module__ = "serwidgets.baseline"
-del _compute
 
 
-def _of_waveform(y, feature_set, feature_config):
+def clip_functionals(y, feature_set="stats", config=None):
+    """The functionals of one prepared waveform: what a baseline bundle computes on a clip.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Prepared mono waveform (:func:`serwidgets.audio.load`) at ``config.sample_rate``.
+    feature_set : {"stats", "compare", "egemaps"}
+    config : FeatureConfig, optional
+
+    Returns
+    -------
+    np.ndarray, float32
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(0).standard_normal(TARGET_SR).astype(np.float32) * 0.1
+    >>> np.array_equal(clip_functionals(y), utterance_features(y))
+    True
+    """
+    config = config or FeatureConfig()
     if feature_set == "stats":
-        return utterance_features(y, feature_config)
-    return opensmile_functionals(y, feature_set, sr=feature_config.sample_rate)
+        return utterance_features(y, config)
+    return opensmile_functionals(y, feature_set, sr=config.sample_rate)
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _clip_features(path, snr_db, noise, copy, feature_set, feature_config, audio_options, cache_dir):
-    # Memoised: every fold of a protocol needs the same clips' features again. Clean clips
-    # also go through the on-disk cache, so the next process reads them instead. A file that
-    # cannot be used gives its AudioError (returned, not raised: the caller skips the row).
+def row_functionals(path, snr_db, noise, copy, feature_set, feature_config, audio_options, cache_dir):
+    """The functionals of one row of a corpus table (the baseline's features), or its AudioError.
+
+    Memoised: every fold of a protocol needs the same clips' features again. Clean clips
+    (``snr_db`` NaN) go through the on-disk cache (:mod:`serwidgets.cache`), so the next process
+    reads them instead; a noisy row is loaded with its noise (:func:`serwidgets.inputs.load_inputs`).
+    A file that cannot be used gives its :class:`~serwidgets.audio.AudioError`, returned, not
+    raised: the caller skips the row.
+    """
     import pandas as pd
 
     from .cache import cached_features
@@ -236,7 +255,7 @@ def _clip_features(path, snr_db, noise, copy, feature_set, feature_config, audio
         out = load_inputs(row, "waveform", feature_config, audio_options, report=False)
     if out[0] is None:
         return out.skipped[path]
-    return out[0] if not np.isfinite(snr_db) else _of_waveform(out[0], feature_set, feature_config)
+    return out[0] if not np.isfinite(snr_db) else clip_functionals(out[0], feature_set, feature_config)
 
 
 def speaker_norm(X, speakers):
@@ -274,10 +293,3 @@ def speaker_norm(X, speakers):
         std = X[rows].std(0)
         out[rows] = (X[rows] - X[rows].mean(0)) / np.where(std > 0, std, 1.0)
     return out
-
-
-def speaker_normalize(X, speakers):
-    """Deprecated name of :func:`speaker_norm`."""
-    warnings.warn("speaker_normalize is deprecated; use serwidgets.functionals.speaker_norm",
-                  DeprecationWarning, stacklevel=2)
-    return speaker_norm(X, speakers)

@@ -467,23 +467,20 @@ def metric_vs_snr(results, x="snr_db", y="UA", hue=None, title=None, ax=None):
     return fig if created else ax
 
 
-def _calibration_metric(result, metric):
-    return float(result["metrics"][metric] if metric in result["metrics"] else result[metric])
-
-
 def calibration_curve(results, metric="UA", title=None, ax=None):
-    """A metric against the number of calibration clips per test speaker, one line per kind of clip.
+    """A metric against the number of calibration clips per test speaker, one line per draw.
 
     Parameters
     ----------
-    results : sequence of dict
-        Results of :func:`serwidgets.evaluate.evaluate` (or their saved JSON) for one model and
-        protocol at several calibration sizes. A result without ``"calibration"``, or with
-        ``clips`` 0, is the uncalibrated start of every line; ``clips`` ``"all"`` (every test
-        clip calibrates: transductive) is drawn as a dashed horizontal line, an upper bound.
+    results : sequence of serwidgets.results.Result
+        Results of one model and protocol at several calibration sizes
+        (:func:`serwidgets.evaluate.evaluate`, :func:`serwidgets.results.load_results`). A result
+        without ``calibration``, or with ``clips`` 0, is the uncalibrated start of every line;
+        ``clips`` ``"all"`` (every test clip calibrates: transductive) is drawn as a dashed
+        horizontal line, an upper bound.
     metric : str
-        A key of ``result["metrics"]`` (``"UA"``, ``"WA"``, ``"macro_F1"``) or of the result
-        itself (e.g. ``"loco_mean_UA"``); values in [0, 1], drawn in percent.
+        A key of ``result.metrics`` (``"UA"``, ``"WA"``, ``"macro_F1"``) or ``"loco_mean_UA"``;
+        values in [0, 1], drawn in percent.
     title : str, optional
     ax : matplotlib.axes.Axes, optional
 
@@ -493,36 +490,41 @@ def calibration_curve(results, metric="UA", title=None, ax=None):
 
     Examples
     --------
-    >>> fig = calibration_curve([r_k0, r_k5, r_k10, r_neutral10, r_all])  # doctest: +SKIP
+    >>> from serwidgets import results
+    >>> saved = {r.name: r for r in results.load_results()}
+    >>> runs = [saved[f"emotion6-loco7-whisper{suffix}"] for suffix in ("", "-cal5", "-cal10", "-cal10-neutral")]
+    >>> ax = calibration_curve(runs, metric="loco_mean_UA").axes[0]
+    >>> [(line.get_label(), line.get_xdata().tolist()) for line in ax.lines]
+    [('round-robin clips', [0, 5, 10]), ('neutral clips', [0, 10])]
     """
-    start, upper, kinds = [], [], {}
+    start, upper, draws = [], [], {}
     for r in results:
-        calibration = r.get("calibration") or {}
-        clips, value = calibration.get("clips") or 0, _calibration_metric(r, metric)
-        if clips == "all":
+        calibration = r.calibration or {"clips": 0}
+        value = float(r.loco_mean_UA if metric == "loco_mean_UA" else r.metrics[metric])
+        if calibration["clips"] == "all":
             upper.append(value)
-        elif int(clips) == 0:
+        elif calibration["clips"] == 0:
             start.append(value)
         else:
-            kinds.setdefault(calibration.get("kind", "varied"), []).append((int(clips), value))
-    if not (start or upper or kinds):
+            draws.setdefault(calibration["draw"], []).append((calibration["clips"], value))
+    if not (start or upper or draws):
         raise ValueError("no results to draw")
     created = ax is None
     fig, ax = _figure(ax, (6, 3.5))
-    markers = {"varied": "o", "neutral": "s"}
+    markers = {"round-robin": "o", "neutral": "s", "random": "D"}
     # Every line starts at the uncalibrated result; with none calibrated, that point alone.
-    for i, (kind, points) in enumerate(kinds.items() or ([("varied", [])] if start else [])):
+    for i, (draw, points) in enumerate(draws.items() or ([("round-robin", [])] if start else [])):
         points = sorted(([(0, np.mean(start))] if start else []) + points)
         x, y = zip(*points)
-        ax.plot(x, 100.0 * np.asarray(y), marker=markers.get(kind, "^"), color=f"C{i}",
-                label=f"{kind} clips" if points[-1][0] else "no calibration")
+        ax.plot(x, 100.0 * np.asarray(y), marker=markers.get(draw, "^"), color=f"C{i}",
+                label=f"{draw} clips" if points[-1][0] else "no calibration")
         for xi, yi in points[1 if i and start else 0:]:  # the shared start is labelled once
             ax.annotate(f"{100 * yi:.1f}", (xi, 100 * yi), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=8, color=f"C{i}")
     for value in upper:
         ax.axhline(100.0 * value, color="grey", linestyle="--", linewidth=1.2,
                    label=f"all test clips (transductive upper bound) {100 * value:.1f} %")
-    ticks = ({0} if start else set()) | {k for points in kinds.values() for k, _ in points}
+    ticks = ({0} if start else set()) | {k for points in draws.values() for k, _ in points}
     if ticks:
         ax.set_xticks(sorted(ticks))
     ax.set_xlabel("Calibration clips per test speaker")

@@ -1,91 +1,262 @@
-"""Results files: write them, read them back, find one, and the README's table.
+"""Results: what an evaluation measured, as a typed :class:`Result`, and its files.
 
-A result is the JSON-ready dict :func:`serwidgets.evaluate.evaluate` returns. It is saved as
-``results/<name>.json`` (the dict plus its ``"name"``) and ``results/<name>.md`` (a readable
-report) by :func:`write_results`; :func:`load_results` reads every saved one back and
-:func:`find_result` picks one by what was evaluated.
-
-Files written before the names were unified say ``"model"`` for the learner kind and
-``"speaker_normalised"`` for the transductive speaker normalisation; the readers here accept
-them, and :func:`load_results` adds the current keys (``"classifier"``, ``"speaker_norm"``)
-to such results so code that reads them needs one spelling.
+:func:`serwidgets.evaluate.evaluate` returns a :class:`Result`. :func:`write_results` saves it as
+``results/<name>.json`` (every field, canonical JSON: sorted keys), ``<name>.md`` (a readable
+report) and, when it carries them, ``<name>.npz`` (its pooled test :class:`Predictions`: each
+scored clip's probabilities, truth, corpus, speaker and fold, so expected calibration error,
+reliability diagrams, risk-coverage curves or an ensemble of two results need no re-run).
+:func:`load_results` reads them back, refusing keys a :class:`Result` does not have;
+:func:`find_result` picks one; :func:`results_table` is the README's table.
 
 Examples
 --------
 >>> from serwidgets import results
->>> saved = results.load_results()                                         # doctest: +SKIP
->>> r = results.find_result(saved, corpora="emodb", protocol="loso", classifier="whisper")  # doctest: +SKIP
->>> round(r["metrics"]["UA"], 3)                                           # doctest: +SKIP
-0.931
+>>> saved = results.load_results()
+>>> r = results.find_result(saved, corpora="emodb", protocol="loso", classifier="whisper")
+>>> r.name, round(r.metrics["UA"], 3), r.labels[:2]
+('emodb7-loso-whisper', 0.931, ['angry', 'boredom'])
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["write_results", "load_results", "find_result", "results_table", "model_label",
-           "classifier_of", "is_speaker_norm"]
+import numpy as np
+
+__all__ = ["Result", "Predictions", "write_results", "load_results", "find_result", "results_table",
+           "model_label"]
 
 
-def classifier_of(result):
-    """The learner kind of ``result`` (``"cnn"``, ``"baseline"``, ``"whisper"``, ...).
+@dataclass(eq=False)
+class Predictions:
+    """The pooled clean test predictions of a result: one row per scored clip, in table order.
 
-    Reads ``"classifier"``, or ``"model"`` in files written before that name.
+    Attributes
+    ----------
+    probabilities : np.ndarray [shape=(n, k), float32]
+        Columns in the result's ``labels`` order.
+    truth : np.ndarray [shape=(n,), int]
+        Index of each clip's true label.
+    corpus, speaker : np.ndarray [shape=(n,), str]
+    clip : np.ndarray [shape=(n,), str]
+        The clip's path relative to the folder all the table's clips share.
+    fold : np.ndarray [shape=(n,), int]
+        Index into the result's ``folds`` of the fold that scored the clip.
 
     Examples
     --------
-    >>> classifier_of({"classifier": "cnn"}), classifier_of({"model": "baseline"})
-    ('cnn', 'baseline')
+    >>> p = Predictions(np.array([[0.9, 0.1], [0.4, 0.6]]), np.array([0, 0]), np.array(["a", "a"]),
+    ...                 np.array(["a:1", "a:2"]), np.array(["x.wav", "y.wav"]), np.array([0, 1]))
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     Predictions.load(p.save(Path(folder) / "toy.npz")).truth.tolist(), p.correct.tolist()
+    ([0, 0], [True, False])
     """
-    return result["classifier"] if "classifier" in result else result["model"]
+
+    probabilities: np.ndarray
+    truth: np.ndarray
+    corpus: np.ndarray
+    speaker: np.ndarray
+    clip: np.ndarray
+    fold: np.ndarray
+
+    def __post_init__(self):
+        self.probabilities = np.asarray(self.probabilities, np.float32)
+        self.truth, self.fold = np.asarray(self.truth, np.int64), np.asarray(self.fold, np.int64)
+        for name in ("corpus", "speaker", "clip"):
+            setattr(self, name, np.asarray(getattr(self, name), str))
+
+    @property
+    def correct(self) -> np.ndarray:
+        """Whether each clip's most probable label is its true one."""
+        return self.probabilities.argmax(1) == self.truth
+
+    def save(self, path) -> Path:
+        """Write as a compressed ``.npz`` of plain arrays (read without pickle)."""
+        path = Path(path)
+        np.savez_compressed(path, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        return path
+
+    @classmethod
+    def load(cls, path) -> Predictions:
+        with np.load(path, allow_pickle=False) as arrays:
+            return cls(**{f.name: arrays[f.name] for f in dataclasses.fields(cls)})
 
 
-def is_speaker_norm(result):
-    """Whether test speakers' features were standardised with their own (unlabelled) clips.
+@dataclass(eq=False)
+class Result:
+    """What :func:`serwidgets.evaluate.evaluate` measured: one protocol, one classifier, pooled over folds.
 
-    Reads ``"speaker_norm"``, or ``"speaker_normalised"`` in files written before that name.
-
-    Examples
-    --------
-    >>> is_speaker_norm({"speaker_norm": True}), is_speaker_norm({"speaker_normalised": False}), is_speaker_norm({})
-    (True, False, False)
+    Attributes
+    ----------
+    classifier : str
+        The learner kind (``"cnn"``, ``"baseline"``, ``"whisper"``).
+    recipe : dict
+        The classifier's parameters that shape its fit (:meth:`serwidgets.classifier.Classifier.to_recipe`).
+    audio_options, feature_config : dict
+        How audio was prepared; the log-mel or STFT settings (None for an encoder head).
+    task : str
+    labels : list of str
+    protocol : str
+        ``"loso"``, ``"speaker-kfold"``, ``"loco"``, ``"random"`` or ``"leaky"``.
+    seed : int
+        Of the splits and of the calibration draws.
+    n_folds : int
+        Folds run.
+    corpora : list of str
+    n_clips, speakers : int
+        Clips evaluated (after unusable files are dropped; with the ``leaky`` protocol's noisy
+        copies) and speakers.
+    metrics : dict
+        Pooled test scores: ``UA``, ``WA``, ``macro_F1``, ``recall``, ``confusion``, ``n``
+        (:func:`serwidgets.evaluate.scores`).
+    fold_UA : dict
+        ``mean`` and ``std`` of the folds' UA.
+    per_speaker, per_corpus : dict
+        Accuracy per test speaker; UA per test corpus.
+    snr_UA : dict
+        UA with ``snr_noise`` noise added to the test clips: ``"clean"`` or the SNR in dB -> UA.
+    folds : list of dict
+        ``name``, ``n_train`` (rows given to ``fit``), ``n_test`` (rows scored), ``UA``, ``WA``,
+        ``seconds`` and what the classifier chose on its training side
+        (:attr:`serwidgets.classifier.Classifier.chosen_`: ``C``, ``layers``, ``best_epoch``, ``n_val``).
+    wall_seconds : float
+    date : str
+    environment : dict or None
+        Libraries, CPU and threads (:mod:`serwidgets.fingerprint`); None: not recorded.
+    speaker_norm : bool
+        Test speakers' features were standardised with their own unlabelled clips (transductive).
+    calibration : dict or None
+        Calibrated to each test speaker: ``clips``, ``draw``, ``transductive``,
+        ``speakers_calibrated``, ``speakers_not_scored``, ``clips_used``.
+    leaky, leakage : bool, str or None
+        The ``leaky`` protocol, and the leakage guard's verdict on its split.
+    skipped_files : dict or None
+        Files that cannot be used (empty, corrupt, no speech, ...): cause -> count.
+    corpus_faults : dict or None
+        Files the corpus loaders left out for their names or labels: cause -> file names
+        (``df.attrs["faults"]`` of :func:`serwidgets.corpora.load_corpus`).
+    per_corpus_classes, per_language : dict or None
+        Classes scored per corpus; UA, WA, clips and corpora per language.
+    loco_mean_UA, loco_unseen_classes : float, dict or None
+        Leave one corpus out: the mean of the corpora's UA, and each held-out corpus's classes
+        that no training corpus had.
+    snr_noise : str
+    name : str
+        The file name without suffix (set by :func:`write_results` and :func:`load_results`).
+    predictions : Predictions or None
+        Not a JSON field: stored beside it as ``<name>.npz``.
     """
-    value = result["speaker_norm"] if "speaker_norm" in result else result.get("speaker_normalised")
-    return bool(value)
+
+    classifier: str
+    recipe: dict
+    audio_options: dict
+    task: str
+    labels: list
+    protocol: str
+    seed: int
+    n_folds: int
+    corpora: list
+    n_clips: int
+    speakers: int
+    metrics: dict
+    fold_UA: dict
+    per_speaker: dict
+    per_corpus: dict
+    snr_UA: dict
+    folds: list
+    wall_seconds: float
+    date: str
+    environment: dict | None = None
+    feature_config: dict | None = None
+    speaker_norm: bool = False
+    calibration: dict | None = None
+    leaky: bool = False
+    leakage: str | None = None
+    skipped_files: dict | None = None
+    corpus_faults: dict | None = None
+    per_corpus_classes: dict | None = None
+    per_language: dict | None = None
+    loco_mean_UA: float | None = None
+    loco_unseen_classes: dict | None = None
+    snr_noise: str = "white"
+    name: str = ""
+    predictions: Predictions | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        """The JSON fields (every field but :attr:`predictions`)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "predictions"}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Result:
+        """The inverse of :meth:`to_dict`; a key that is no field, or a missing one, is refused.
+
+        Examples
+        --------
+        >>> Result.from_dict({"classifier": "cnn", "model": "cnn"})
+        Traceback (most recent call last):
+        ...
+        ValueError: not a result: unknown keys ['model']
+        """
+        names = {f.name for f in dataclasses.fields(cls)} - {"predictions"}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"not a result: unknown keys {unknown}")
+        missing = sorted(f.name for f in dataclasses.fields(cls)
+                         if f.default is dataclasses.MISSING and f.name not in data)
+        if missing:
+            raise ValueError(f"not a result: missing keys {missing}")
+        return cls(**data)
 
 
-def _cross_corpus_markdown(r):
+def _cross_corpus_markdown(r: Result) -> list:
     """Markdown lines for the per-corpus classes, the per-language table and the loco mean."""
     lines = []
-    if r.get("per_corpus_classes"):
+    if r.per_corpus_classes:
         lines += ["", "Classes scored per corpus (UA averages recall over these):", "",
-                  *(f"- {c}: {', '.join(k)}" for c, k in r["per_corpus_classes"].items())]
-    if "loco_mean_UA" in r:
-        lines += ["", f"Mean UA over held-out corpora (leave one corpus out): **{r['loco_mean_UA']:.3f}**"]
-        unseen = {c: k for c, k in r.get("loco_unseen_classes", {}).items() if k}
+                  *(f"- {c}: {', '.join(k)}" for c, k in r.per_corpus_classes.items())]
+    if r.loco_mean_UA is not None:
+        lines += ["", f"Mean UA over held-out corpora (leave one corpus out): **{r.loco_mean_UA:.3f}**"]
+        unseen = {c: k for c, k in (r.loco_unseen_classes or {}).items() if k}
         if unseen:
             lines += ["", "Classes of a held-out corpus that no training corpus had (never predicted): "
                       + "; ".join(f"{c}: {', '.join(k)}" for c, k in unseen.items())]
-    if r.get("per_language"):
+    if r.per_language:
         lines += ["", "## UA per language", "", "| language | corpora | clips | UA | WA |", "|---|---|---|---|---|",
                   *(f"| {lang} | {', '.join(v['corpora'])} | {v['n']} | {v['UA']:.3f} | {v['WA']:.3f} |"
-                    for lang, v in r["per_language"].items())]
+                    for lang, v in r.per_language.items())]
     return lines
 
 
-def _markdown(name, r):
-    m = r["metrics"]
+def _calibration_phrase(calibration: dict) -> str:
+    if calibration["transductive"]:
+        return "every test clip of a speaker calibrates and is scored"
+    return (f"{calibration['clips']} clips of each test speaker ({calibration['draw']} draw) calibrate; "
+            "only the others are scored")
+
+
+def _markdown(r: Result) -> str:
+    m = r.metrics
+    files_left_out = []
+    if r.skipped_files:
+        files_left_out.append("Files skipped because they cannot be used: "
+                              + ", ".join(f"{cause} {n}" for cause, n in r.skipped_files.items()) + ".")
+    if r.corpus_faults:
+        files_left_out.append("Files the corpus loaders left out (names or labels): "
+                              + ", ".join(f"{cause} {len(names)}" for cause, names in r.corpus_faults.items()) + ".")
     lines = [
-        f"# {name}",
+        f"# {r.name}",
         "",
-        f"{classifier_of(r)} on {', '.join(r['corpora'])} ({r['n_clips']} clips, {r['speakers']} speakers), "
-        f"task `{r['task']}`, protocol `{r['protocol']}` ({r['n_folds']} folds)"
-        + (" — **LEAKY: test clips have noisy twins in training**" if r["leaky"] else "")
+        f"{r.classifier} on {', '.join(r.corpora)} ({r.n_clips} clips, {r.speakers} speakers), "
+        f"task `{r.task}`, protocol `{r.protocol}` ({r.n_folds} folds)"
+        + (" — **LEAKY: test clips have noisy twins in training**" if r.leaky else "")
         + (" — **speaker-normalised**: each test speaker's features were standardised with "
-           "statistics of all that speaker's (unlabelled) test clips" if is_speaker_norm(r) else "")
-        + (f" — **calibrated**: {r['calibration']['protocol']} ({r['calibration']['kind']} clips)"
-           if r.get("calibration") and not r["calibration"]["transductive"] else "")
+           "statistics of all that speaker's (unlabelled) test clips" if r.speaker_norm else "")
+        + (f" — **calibrated**: {_calibration_phrase(r.calibration)}"
+           if r.calibration and not r.calibration["transductive"] else "")
         + ".",
         "",
         f"Model: {model_label(r)}.",
@@ -93,50 +264,47 @@ def _markdown(name, r):
         "| UA | WA | macro-F1 | fold UA (mean ± std) | wall time |",
         "|---|---|---|---|---|",
         f"| {m['UA']:.3f} | {m['WA']:.3f} | {m['macro_F1']:.3f} | "
-        f"{r['fold_UA']['mean']:.3f} ± {r['fold_UA']['std']:.3f} | {r['wall_seconds'] / 60:.1f} min |",
+        f"{r.fold_UA['mean']:.3f} ± {r.fold_UA['std']:.3f} | {r.wall_seconds / 60:.1f} min |",
         "",
         "## Confusion matrix (rows: true, columns: predicted)",
         "",
-        "| | " + " | ".join(r["labels"]) + " |",
-        "|---" * (len(r["labels"]) + 1) + "|",
-        *(f"| {label} | " + " | ".join(map(str, row)) + " |"
-          for label, row in zip(r["labels"], m["confusion"])),
+        "| | " + " | ".join(r.labels) + " |",
+        "|---" * (len(r.labels) + 1) + "|",
+        *(f"| {label} | " + " | ".join(map(str, row)) + " |" for label, row in zip(r.labels, m["confusion"])),
         "",
         "## Accuracy per speaker",
         "",
         "| speaker | accuracy |",
         "|---|---|",
-        *(f"| {s} | {a:.3f} |" for s, a in r["per_speaker"].items()),
+        *(f"| {s} | {a:.3f} |" for s, a in r.per_speaker.items()),
         "",
         "## UA per corpus",
         "",
-        *(f"- {c}: {ua:.3f}" for c, ua in r["per_corpus"].items()),
-        *(["", "Files skipped because they cannot be used: "
-           + ", ".join(f"{cause} {n}" for cause, n in r["skipped_files"].items()) + "."]
-          if r.get("skipped_files") else []),
+        *(f"- {c}: {ua:.3f}" for c, ua in r.per_corpus.items()),
+        *(line for text in files_left_out for line in ("", text)),
         *_cross_corpus_markdown(r),
         "",
-        f"## UA vs test-time SNR in dB ({r['snr_noise']} noise added to the test clips)",
+        f"## UA vs test-time SNR in dB ({r.snr_noise} noise added to the test clips)",
         "",
-        "| " + " | ".join(r["snr_UA"]) + " |",
-        "|---" * len(r["snr_UA"]) + "|",
-        "| " + " | ".join(f"{v:.3f}" for v in r["snr_UA"].values()) + " |",
+        "| " + " | ".join(r.snr_UA) + " |",
+        "|---" * len(r.snr_UA) + "|",
+        "| " + " | ".join(f"{v:.3f}" for v in r.snr_UA.values()) + " |",
     ]
-    if r["leakage"]:
-        lines += ["", "## Leakage guard verdict (bypassed for this protocol)", "",
-                  f"    {r['leakage'][:600]}"]
+    if r.leakage:
+        lines += ["", "## Leakage guard verdict (bypassed for this protocol)", "", f"    {r.leakage[:600]}"]
     return "\n".join(lines) + "\n"
 
 
-def write_results(result, name, directory="results"):
-    """Write ``<directory>/<name>.json`` and ``<name>.md``; returns both paths.
+def write_results(result: Result, name: str, directory="results") -> tuple[Path, Path]:
+    """Write ``<directory>/<name>.json`` and ``<name>.md`` (and ``<name>.npz`` with the predictions).
+
+    Sets ``result.name``; returns the JSON and Markdown paths.
 
     Parameters
     ----------
-    result : dict
-        What :func:`serwidgets.evaluate.evaluate` returned.
+    result : Result
     name : str
-        File name without suffix; also stored in the JSON as ``"name"``.
+        File name without suffix.
     directory : str or pathlib.Path
 
     See Also
@@ -149,20 +317,23 @@ def write_results(result, name, directory="results"):
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    result.name = name
     json_path, md_path = directory / f"{name}.json", directory / f"{name}.md"
-    json_path.write_text(json.dumps({"name": name, **result}, indent=2) + "\n")
-    md_path.write_text(_markdown(name, result))
+    json_path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+    md_path.write_text(_markdown(result))
+    if result.predictions is not None:
+        result.predictions.save(directory / f"{name}.npz")
     return json_path, md_path
 
 
-def default_directory():
+def default_directory() -> Path:
     """The checkout's ``results/`` (next to the ``serwidgets`` package) if there is one, else
     ``./results``."""
     checkout = Path(__file__).resolve().parents[1] / "results"
     return checkout if checkout.is_dir() else Path("results")
 
 
-def load_results(directory=None):
+def load_results(directory=None) -> list:
     """Every saved result in ``directory`` (``*.json``, sorted by file name).
 
     Parameters
@@ -173,10 +344,14 @@ def load_results(directory=None):
 
     Returns
     -------
-    list of dict
-        Each result as saved, with ``"name"`` (the file name without ``.json`` if the file
-        lacks it), and ``"classifier"`` and ``"speaker_norm"`` added to results written with
-        the old keys ``"model"`` and ``"speaker_normalised"`` (which stay too).
+    list of Result
+        Each with its ``name`` (the file name without ``.json``) and, where a ``<name>.npz``
+        lies beside it, its :attr:`~Result.predictions`.
+
+    Raises
+    ------
+    ValueError
+        A file holds a key that is no :class:`Result` field (the message names the file).
 
     See Also
     --------
@@ -185,25 +360,20 @@ def load_results(directory=None):
 
     Examples
     --------
-    >>> names = [r["name"] for r in load_results()]                    # doctest: +SKIP
-    >>> "emodb7-loso-whisper" in names                                 # doctest: +SKIP
+    >>> "emodb7-loso-whisper" in [r.name for r in load_results()]
     True
     """
     directory = default_directory() if directory is None else Path(directory)
     out = []
     for path in sorted(directory.glob("*.json")):
-        r = json.loads(path.read_text())
-        r.setdefault("name", path.stem)
-        if "classifier" not in r and "model" in r:
-            r["classifier"] = r["model"]
-        if "speaker_norm" not in r:
-            r["speaker_norm"] = is_speaker_norm(r)
-        out.append(r)
+        try:
+            result = Result.from_dict({**json.loads(path.read_text()), "name": path.stem})
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        if path.with_suffix(".npz").is_file():
+            result.predictions = Predictions.load(path.with_suffix(".npz"))
+        out.append(result)
     return out
-
-
-def _as_set(value):
-    return {value} if isinstance(value, str) else set(value)
 
 
 def find_result(results, *, corpora=None, task=None, protocol=None, classifier=None, name=None):
@@ -211,72 +381,75 @@ def find_result(results, *, corpora=None, task=None, protocol=None, classifier=N
 
     Parameters
     ----------
-    results : iterable of dict
+    results : iterable of Result
         E.g. :func:`load_results`.
     corpora : str or sequence of str, optional
         The result's corpora, as a set (order does not matter): ``"emodb"`` or
         ``["emodb", "ravdess"]``.
     task, protocol, classifier, name : str, optional
-        ``classifier`` also matches the old key ``"model"``.
 
     Returns
     -------
-    dict or None
+    Result or None
 
     Examples
     --------
-    >>> rs = [{"name": "a", "corpora": ["emodb"], "task": "emodb7", "protocol": "loso", "model": "cnn"},
-    ...       {"name": "b", "corpora": ["emodb"], "task": "emodb7", "protocol": "loso", "classifier": "whisper"}]
-    >>> find_result(rs, corpora="emodb", classifier="whisper")["name"]
-    'b'
-    >>> find_result(rs, protocol="loso")["name"], find_result(rs, task="ravdess8") is None
-    ('a', True)
+    >>> saved = load_results()
+    >>> find_result(saved, corpora=["ravdess"], classifier="whisper").name
+    'ravdess8-kfold6-whisper'
+    >>> find_result(saved, task="emodb7", classifier="no such") is None
+    True
     """
+    wanted = {"task": task, "protocol": protocol, "classifier": classifier, "name": name}
+    corpora = None if corpora is None else {corpora} if isinstance(corpora, str) else set(corpora)
     for r in results:
-        if corpora is not None and set(r.get("corpora", ())) != _as_set(corpora):
+        if corpora is not None and set(r.corpora) != corpora:
             continue
-        if task is not None and r.get("task") != task:
-            continue
-        if protocol is not None and r.get("protocol") != protocol:
-            continue
-        if classifier is not None and r.get("classifier", r.get("model")) != classifier:
-            continue
-        if name is not None and r.get("name") != name:
-            continue
-        return r
+        if all(value is None or getattr(r, key) == value for key, value in wanted.items()):
+            return r
     return None
 
 
-def model_label(result):
+def model_label(result: Result) -> str:
     """What was evaluated, in a few words: ``cnn (30 epochs)``, ``baseline (compare + logreg)``, ...
 
     Examples
     --------
-    >>> model_label({"classifier": "baseline", "recipe": {"feature_set": "compare", "estimator": "logreg"}})
+    >>> r = find_result(load_results(), name="emodb7-loso-compare")
+    >>> model_label(r)
     'baseline (compare + logreg)'
-    >>> model_label({"model": "cnn", "recipe": {"epochs": 25, "val_speakers": 2}})
+    >>> model_label(find_result(load_results(), name="emodb7-loso-cnn"))
     'cnn (≤25 epochs, early stopping)'
     """
-    recipe = result.get("recipe") or {}
-    classifier = classifier_of(result)
-    if classifier == "cnn" and "epochs" in recipe:
-        details = [f"≤{recipe['epochs']} epochs, early stopping" if recipe.get("val_speakers")
+    recipe = result.recipe
+    if result.classifier == "cnn":
+        details = [f"≤{recipe['epochs']} epochs, early stopping" if recipe["val_speakers"]
                    else f"{recipe['epochs']} epochs"]
-        if (recipe.get("net_kwargs") or {}).get("pooling"):
+        if recipe["net_kwargs"].get("pooling"):
             details.append(f"{recipe['net_kwargs']['pooling']} pooling")
         return f"cnn ({', '.join(details)})"
-    if classifier == "whisper":
-        layers = recipe.get("layers")
+    if result.classifier == "whisper":
+        layers = recipe["layers"]
         return ("whisper-base encoder (frozen) + logistic regression"
-                + (f" (states {layers})" if layers and layers != "auto" else " (states chosen by inner CV)"))
-    if classifier != "baseline":
-        return classifier
-    # Baseline recipes name the scikit-learn estimator "estimator" (older files: "classifier").
-    estimator = recipe.get("estimator", recipe.get("classifier", "logreg"))
-    return f"baseline ({recipe.get('feature_set', 'stats')} + {estimator})"
+                + (f" (states {layers})" if layers != "auto" else " (states chosen by inner CV)"))
+    if result.classifier == "baseline":
+        return f"baseline ({recipe['feature_set']} + {recipe['estimator']})"
+    return result.classifier
 
 
-def results_table(directory=None, links=None):
+def _protocol_cell(r: Result) -> str:
+    protocol = r.protocol + (f" ({r.n_folds} folds)" if r.n_folds > 1 else "")
+    if r.leaky:
+        protocol += " (noisy twins across the split: inflated)"
+    if r.speaker_norm:
+        protocol += ", speaker-normalised (transductive)"
+    elif r.calibration and r.calibration["clips"]:
+        protocol += (f", calibrated with {r.calibration['clips']} clips per test speaker "
+                     f"({r.calibration['draw']} draw; scored on the rest)")
+    return protocol
+
+
+def results_table(directory=None, links=None) -> str:
     """The README's results table (Markdown), generated from ``<directory>/*.json``.
 
     Parameters
@@ -299,18 +472,10 @@ def results_table(directory=None, links=None):
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in load_results(directory):
-        protocol = r["protocol"] + (f" ({r['n_folds']} folds)" if r["n_folds"] > 1 else "")
-        if r["leaky"]:
-            protocol += " (noisy twins across the split: inflated)"
-        if is_speaker_norm(r):
-            protocol += ", speaker-normalised (transductive)"
-        elif (r.get("calibration") or {}).get("clips"):
-            protocol += (f", calibrated with {r['calibration']['clips']} {r['calibration']['kind']} clips "
-                         "per test speaker (scored on the rest)")
-        m = r["metrics"]
+        m = r.metrics
         rows.append(
-            f"| [{r['name']}]({links}/{r['name']}.md) | {model_label(r)} | {r['task']} | "
-            f"{', '.join(r['corpora'])} | {protocol} | {m['UA']:.3f} | {m['WA']:.3f} | "
-            f"{m['macro_F1']:.3f} | {r['wall_seconds'] / 60:.1f} min |"
+            f"| [{r.name}]({links}/{r.name}.md) | {model_label(r)} | {r.task} | {', '.join(r.corpora)} | "
+            f"{_protocol_cell(r)} | {m['UA']:.3f} | {m['WA']:.3f} | {m['macro_F1']:.3f} | "
+            f"{r.wall_seconds / 60:.1f} min |"
         )
     return "\n".join(rows) + "\n"

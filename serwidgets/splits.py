@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["Split", "LeakageError", "loso", "speaker_kfold", "loco", "random_split", "check_leakage"]
+__all__ = ["Split", "LeakageError", "loso", "speaker_kfold", "loco", "random_split", "validation_split",
+           "check_leakage"]
 
 # How many offending speakers/sources a LeakageError message lists before "... and N more".
 _SHOWN = 5
@@ -132,6 +133,34 @@ def _with_validation(df, name, test_speakers, val_speakers, rng) -> Split:
         test=np.flatnonzero(is_test),
         val=np.flatnonzero(is_val),
     )
+
+
+def validation_split(df: pd.DataFrame, val_speakers: int, seed: int = 0) -> Split:
+    """A training table's validation speakers: ``val_speakers`` of them held out, gender-balanced.
+
+    How a classifier that stops early (:class:`serwidgets.train.NetClassifier`) splits the
+    table it is given to ``fit``: no test side (``test`` is empty), and no speaker on both sides.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Needs a ``speaker`` column; a ``gender`` column makes the choice alternate genders.
+    val_speakers : int
+        Speakers to hold out; 0: none (every row trains).
+    seed : int
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"speaker": ["a", "a", "b", "c", "c"], "gender": ["f", "f", "m", "f", "f"]})
+    >>> split = validation_split(df, 1, seed=2)
+    >>> sorted(df.iloc[split.val]["speaker"].unique()), split.train.size + split.val.size, split.test.size
+    (['c'], 5, 0)
+    >>> validation_split(df, 0).val.size
+    0
+    """
+    if val_speakers == 0:
+        return Split("validation", train=np.arange(len(df)), test=[])
+    return _with_validation(df, "validation", [], val_speakers, np.random.default_rng(seed))
 
 
 def loso(df: pd.DataFrame, val_speakers: int = 0, seed: int = 0) -> Iterator[Split]:

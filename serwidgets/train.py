@@ -1,47 +1,34 @@
-"""Training: one interface for every model, a CPU-friendly Keras recipe, and bundle output.
+"""Training a network from scratch: :class:`NetClassifier` and its :class:`Recipe`.
 
-Every model is a *classifier* with the same two methods, so protocols
-(:mod:`serwidgets.evaluate`) never care which model they run:
-
-``fit(train_df, val_df=None) -> self``
-    Train on the rows of a corpus table (``path``, ``emotion``, ...); ``val_df`` (speakers
-    held out from the training side) drives early stopping where the model has any.
-``predict_proba(df) -> ndarray (n, k)``
-    Class probabilities in the order of ``labels``.
-
-:class:`NetClassifier` trains a network of :mod:`serwidgets.nets`;
-:class:`serwidgets.baseline.BaselineClassifier` is the fast statistics + scikit-learn anchor.
-
-Inputs (clean or, for rows with an ``snr_db`` column, with noise added) come from
-:func:`serwidgets.inputs.load_inputs`.
+:class:`NetClassifier` keeps the contract of every classifier (:mod:`serwidgets.classifier`):
+``fit(df)``, ``predict_proba(df)``, ``save(directory, task=...)``. It trains a network of
+:mod:`serwidgets.nets` on log-mels or waveforms (:func:`serwidgets.inputs.load_inputs`; rows with
+an ``snr_db`` column get noise) with a CPU-friendly Keras recipe; :func:`fit_split` is how the
+protocols fit any classifier on a split, the leakage guard first.
 
 Examples
 --------
 >>> from serwidgets import corpora, labels, train
 >>> df = labels.select_task(corpora.load_corpus("emodb"), "emodb7")    # doctest: +SKIP
->>> clf = train.NetClassifier(labels.TASKS["emodb7"]).fit(df_train, df_val)  # doctest: +SKIP
->>> clf.predict_proba(df_test).shape                                   # doctest: +SKIP
-(49, 7)
+>>> clf = train.NetClassifier(labels.TASKS["emodb7"], train.Recipe(val_speakers=2)).fit(df)  # doctest: +SKIP
+>>> clf.validation_speakers_, clf.chosen_["best_epoch"]                # doctest: +SKIP
+(['emodb:08', 'emodb:14'], 9)
+>>> clf.save("models/cnn-emodb7", task="emodb7")                       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from .audio import AudioOptions
-from .deprecation import renamed_attribute
 from .augment import Augmenter
+from .classifier import Classifier
 from .features import FeatureConfig
+from .inputs import load_inputs, with_noisy_copies
 
-# Input loading moved to serwidgets.inputs; importable from here for one more release.
-from .inputs import DEFAULT_NOISE, load_inputs, with_noisy_copies  # noqa: F401, E402
-from .inputs import row_rng as _row_rng  # noqa: F401, E402
-
-__all__ = ["Recipe", "NetClassifier", "fit_split", "train_bundle", "pin_threads"]
+__all__ = ["Recipe", "NetClassifier", "fit_split", "pin_threads"]
 
 #: TensorFlow's intra- and inter-op threads while training. A fixed count, not one per CPU:
 #: the thread count changes a CNN's floating-point sums, so a result is reproducible only
@@ -102,8 +89,8 @@ class Recipe:
         Extra noisy copies of each *training* clip (SNR drawn from ``copy_snr_db``).
     copy_snr_db : (float, float)
     val_speakers : int
-        Training speakers held out for early stopping by the protocols and ``train_bundle``;
-        0 trains on all of them for ``epochs`` epochs.
+        Speakers :meth:`NetClassifier.fit` holds out of its table for early stopping
+        (gender-balanced, chosen with ``seed``); 0 trains on all of them for ``epochs`` epochs.
     spec_prob, n_freq_masks, max_freq, n_time_masks, max_time
         SpecAugment on each training batch (see :class:`serwidgets.augment.Augmenter`).
     seed : int
@@ -149,17 +136,17 @@ class Recipe:
         )
 
 
-class NetClassifier(BaseEstimator):
-    """A :mod:`serwidgets.nets` network trained with :class:`Recipe`.
+class NetClassifier(Classifier):
+    """A :mod:`serwidgets.nets` network trained with :class:`Recipe` (see :mod:`serwidgets.classifier`).
 
     Training draws a random crop of ``feature_config.duration`` seconds from every clip each
-    epoch, applies SpecAugment to the batch, weights classes by inverse frequency, and stops
-    early on the validation speakers' loss (restoring the best weights). Prediction averages
-    the probabilities of windows hopping one second over the clip, as the predictor does.
-    The network is built inside ``strategy.scope()`` (default: the current
-    ``tf.distribute`` strategy), so a multi-GPU strategy needs no code change.
-    A scikit-learn estimator: the parameters are stored as given, what fitting learns ends
-    in ``_``, and :func:`sklearn.base.clone` makes an unfitted copy.
+    epoch, applies SpecAugment to the batch and weights classes by inverse frequency. With
+    ``recipe.val_speakers``, :meth:`fit` holds that many of its speakers out
+    (:func:`serwidgets.splits.validation_split`, the leakage guard checks it) and stops early on
+    their loss, restoring the best weights. Prediction averages the probabilities of windows
+    hopping one second over the clip, as a loaded model does. The network is built inside
+    ``strategy.scope()`` (default: the current ``tf.distribute`` strategy), so a multi-GPU
+    strategy needs no code change.
 
     Parameters
     ----------
@@ -177,25 +164,25 @@ class NetClassifier(BaseEstimator):
     Attributes
     ----------
     classes_ : tuple of str
-        The labels, in output order.
     network_ : keras.Model
         The trained network.
     history_ : dict
-        Keras history, plus ``best_epoch`` (with validation speakers).
+        Keras history (per epoch).
+    validation_speakers_ : list of str
+        The speakers :meth:`fit` held out for early stopping.
+    chosen_ : dict
+        ``n_val`` (validation rows), ``epochs_run`` and ``best_epoch`` (None without validation).
     training_ : dict
-        The card's ``training`` entry: the recipe (and, from :func:`train_bundle`, the
-        training data's corpora, counts and speakers).
-
-    See Also
-    --------
-    serwidgets.baseline.BaselineClassifier : the same interface on utterance functionals.
+        The card's ``training`` entry (:class:`~serwidgets.classifier.Classifier`).
 
     Examples
     --------
     >>> clf = NetClassifier(("angry", "sad"), Recipe(epochs=2))
     >>> clf.get_params()["recipe"].epochs, clf.input_shape
     (2, (64, 188))
-    >>> clf.fit(train_df, val_df).predict_proba(test_df)              # doctest: +SKIP
+    >>> NetClassifier.from_recipe(("angry", "sad"), clf.to_recipe()).get_params()["recipe"] == Recipe(epochs=2)
+    True
+    >>> clf.fit(train_df).predict_proba(test_df)                      # doctest: +SKIP
     """
 
     name = "cnn"
@@ -209,6 +196,13 @@ class NetClassifier(BaseEstimator):
         self.cache_dir = cache_dir
         self.verbose = verbose
         self.strategy = strategy
+
+    def to_recipe(self) -> dict:
+        return self._recipe.to_dict()
+
+    @classmethod
+    def from_recipe(cls, labels, recipe: dict, **options) -> NetClassifier:
+        return cls(labels, Recipe.from_dict(recipe), **options)
 
     # -- parameters with their defaults filled in --------------------------------------------
     @property
@@ -233,23 +227,6 @@ class NetClassifier(BaseEstimator):
         cfg = self._feature_config
         return (cfg.n_samples,) if self.kind == "waveform" else (cfg.n_mels, cfg.n_frames)
 
-    @property
-    def net(self) -> dict:
-        """How to rebuild the network (for the bundle's card)."""
-        return {"name": self._recipe.net, "kwargs": dict(self._recipe.net_kwargs),
-                "input_shape": list(self.input_shape)}
-
-    # -- deprecated attribute names (one release) --------------------------------------------
-    model = renamed_attribute("network_")
-    history = renamed_attribute("history_", default=lambda self: {})
-    training = renamed_attribute("training_", default=lambda self: {"recipe": self._recipe.to_dict()})
-
-    def _targets(self, df):
-        index = {label: i for i, label in enumerate(self.labels)}
-        unknown = set(df["emotion"]) - set(index)
-        if unknown:
-            raise ValueError(f"emotions {sorted(unknown)} are not in the labels {tuple(self.labels)}")
-        return df["emotion"].map(index).to_numpy(np.int64)
 
     def _inputs(self, df):
         return load_inputs(df, self.kind, self._feature_config, self._audio_options, self.cache_dir)
@@ -298,43 +275,54 @@ class NetClassifier(BaseEstimator):
             .prefetch(2)
         )
 
-    def fit(self, train_df, val_df=None):
-        """Train on ``train_df``; early stopping on ``val_df`` when given (else all epochs).
+    def _validation(self, val_df):
+        """Keras validation data and early stopping on ``val_df`` (None, [] without one)."""
+        import keras
+
+        if not len(val_df):
+            return None, []
+        val_df, val_inputs = self._usable(val_df)
+        x_val = np.stack([self._crop(x, "center") for x in val_inputs])
+        stop = keras.callbacks.EarlyStopping("val_loss", patience=self._recipe.patience, restore_best_weights=True)
+        return (x_val, self._targets(val_df)), [stop]
+
+    def fit(self, df):
+        """Train on ``df``, less the ``recipe.val_speakers`` speakers held out for early stopping.
 
         Returns
         -------
         NetClassifier
             ``self``.
+
+        Raises
+        ------
+        serwidgets.splits.LeakageError
+            The validation speakers share a recording with the training rows.
         """
         import keras
         import tensorflow as tf
 
-        from . import nets
+        from . import nets, splits
 
         recipe = self._recipe
-        self.classes_ = tuple(self.labels)
-        self.training_ = {"recipe": recipe.to_dict()}
         pin_threads()
         keras.utils.set_random_seed(recipe.seed)
-        train_df = with_noisy_copies(train_df, recipe.noisy_copies, recipe.copy_snr_db, recipe.seed)
+        split = splits.validation_split(df, recipe.val_speakers, recipe.seed)
+        splits.check_leakage(df, split)
+        self.validation_speakers_ = sorted(map(str, df.iloc[split.val]["speaker"].unique())) if split.val.size else []
+        train_df = with_noisy_copies(df.iloc[split.train], recipe.noisy_copies, recipe.copy_snr_db, recipe.seed)
         train_df, inputs = self._usable(train_df)  # unusable files are skipped (and counted)
         targets = self._targets(train_df)
         data = self._training_data(inputs, targets)
-        callbacks, validation = [], None
-        if val_df is not None and len(val_df):
-            val_df, val_inputs = self._usable(val_df)
-            x_val = np.stack([self._crop(x, "center") for x in val_inputs])
-            validation = (x_val, self._targets(val_df))
-            callbacks.append(keras.callbacks.EarlyStopping(
-                "val_loss", patience=recipe.patience, restore_best_weights=True))
+        validation, callbacks = self._validation(df.iloc[split.val])
         class_weight = None
         if recipe.class_weights:
-            counts = np.bincount(targets, minlength=len(self.classes_))
+            counts = np.bincount(targets, minlength=len(self.labels))
             class_weight = {k: len(targets) / (len(counts) * c) for k, c in enumerate(counts) if c}
 
         strategy = self.strategy or tf.distribute.get_strategy()
         with strategy.scope():
-            self.network_ = nets.build(recipe.net, self.input_shape, len(self.classes_), **recipe.net_kwargs)
+            self.network_ = nets.build(recipe.net, self.input_shape, len(self.labels), **recipe.net_kwargs)
             self.network_.compile(
                 optimizer=keras.optimizers.Adam(recipe.learning_rate),
                 loss="sparse_categorical_crossentropy",
@@ -345,59 +333,47 @@ class NetClassifier(BaseEstimator):
             callbacks=callbacks, verbose=self.verbose, shuffle=False,  # the dataset shuffles
         ).history
         self.history_ = {k: [float(v) for v in values] for k, values in history.items()}
-        if "val_loss" in history:
-            self.history_["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
+        best = int(np.argmin(history["val_loss"])) + 1 if "val_loss" in history else None
+        self._fitted(df, n_val=int(split.val.size), epochs_run=len(history["loss"]), best_epoch=best)
         return self
 
-    def save(self, directory, *, task, metrics=None, name=None, description=""):
-        """Write the trained network as a bundle (:func:`serwidgets.export.save_bundle`: Keras,
-        LiteRT and the card).
-
-        The card's ``training`` entry is :attr:`training_` (completed by :func:`train_bundle`).
-
-        Returns
-        -------
-        pathlib.Path
-        """
+    def _save(self, directory, **card_fields) -> None:
+        """Keras, LiteRT and the card (:func:`serwidgets.export.save_network`)."""
         from . import export
+        from .card import NetworkCard
 
-        if not hasattr(self, "network_"):
-            raise RuntimeError("fit the classifier before saving it")
-        return export.save_bundle(
-            self.network_, directory, net=self.net, labels=self.classes_, task=task,
-            feature_config=self._feature_config, audio_options=self._audio_options,
-            training=self.training_,
-            metrics=metrics or {}, name=name or Path(directory).name, description=description,
-        )
+        card = NetworkCard(feature_config=self._feature_config, audio_options=self._audio_options,
+                           input_kind=self.kind, input_shape=list(self.input_shape),
+                           net={"name": self._recipe.net, "kwargs": dict(self._recipe.net_kwargs)}, **card_fields)
+        export.save_network(self.network_, directory, card)
 
     def predict_proba(self, df):
         """Probabilities ``(len(df), len(labels))``: the mean over 1-s-hop windows per clip.
 
         A clip whose file cannot be used gets uniform probabilities (and is counted on stderr).
         """
-        if not hasattr(self, "network_"):
-            raise RuntimeError("fit the classifier before predicting")
+        from .features import windows
+
+        self._check_fitted("predicting")
         cfg = self._feature_config
         hop = cfg.sample_rate if self.kind == "waveform" else round(cfg.sample_rate / cfg.hop_length)
         inputs = self._inputs(df)
-        out = np.full((len(df), len(self.classes_)), 1.0 / len(self.classes_))
-        usable = [i for i, x in enumerate(inputs) if x is not None]
-        if not usable:
-            return out
-        from .features import windows
-
-        batches = [windows(inputs[i], self.input_shape[-1], hop, kind=self.kind)[0] for i in usable]
+        usable = np.array([x is not None for x in inputs], bool)
+        if not usable.any():
+            return self._uniform_where(usable, np.zeros((0, len(self.classes_))))
+        batches = [windows(x, self.input_shape[-1], hop, kind=self.kind)[0] for x in inputs if x is not None]
         probabilities = self.network_.predict(np.concatenate(batches), batch_size=64, verbose=0)
         ends = np.cumsum([len(b) for b in batches])
-        out[usable] = np.stack([p.mean(axis=0) for p in np.split(probabilities, ends[:-1])])
-        return out
+        return self._uniform_where(usable, np.stack([p.mean(axis=0) for p in np.split(probabilities, ends[:-1])]))
 
 
 def fit_split(classifier, df, split, speaker_independent=True):
-    """Check ``split`` for leakage, then fit ``classifier`` on its train (and val) rows.
+    """Check ``split`` for leakage, then fit ``classifier`` on its training rows.
 
-    The one way the protocols and :func:`train_bundle` train: nothing is fitted on a split
-    that shares speakers (when ``speaker_independent``) or source recordings.
+    The one way the protocols train: nothing is fitted on a split that shares speakers (when
+    ``speaker_independent``) or source recordings between its sides. Validation speakers are
+    the classifier's own business (see :class:`NetClassifier`): a split with validation rows is
+    refused.
 
     Returns
     -------
@@ -407,68 +383,17 @@ def fit_split(classifier, df, split, speaker_independent=True):
     Raises
     ------
     serwidgets.splits.LeakageError
+    ValueError
+        The split has validation rows.
 
     Examples
     --------
-    >>> clf = fit_split(NetClassifier(labels), df, split)           # doctest: +SKIP
+    >>> clf = fit_split(NetClassifier(labels), df, next(splits.loso(df)))     # doctest: +SKIP
     """
     from .splits import check_leakage
 
+    if split.val.size:
+        raise ValueError(f"split {split.name!r} has validation rows: a classifier holds out its own "
+                         "(e.g. Recipe(val_speakers=2))")
     check_leakage(df, split, speaker_independent=speaker_independent)
-    val = df.iloc[split.val] if split.val.size else None
-    return classifier.fit(df.iloc[split.train], val)
-
-
-def train_bundle(df, task, directory, *, recipe=None, feature_config=None, audio_options=None,
-                 metrics=None, name=None, description="", cache_dir=None, verbose=2):
-    """Train a :class:`NetClassifier` on all of ``df`` and save it as a model bundle.
-
-    ``recipe.val_speakers`` speakers (gender-balanced) are held out for early stopping;
-    everything else is training data. The card can be rewritten later with better
-    ``metrics`` (e.g. once a cross-validation finishes) by :meth:`NetClassifier.save`.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Corpus table already restricted to ``task`` (:func:`serwidgets.labels.select_task`).
-    task : str
-        Task name (output labels = ``labels.TASKS[task]``).
-    directory : str or path
-        Bundle folder, e.g. ``models/zhao2019-emotion6``.
-    metrics : dict, optional
-        Cross-validated metrics of the same recipe for the card (``protocol`` inside).
-    name, description : str
-
-    Returns
-    -------
-    NetClassifier
-        The trained classifier; ``classifier.training_`` is the card's ``training`` entry.
-
-    Examples
-    --------
-    >>> clf = train_bundle(df, "emotion6", "models/zhao2019-emotion6")       # doctest: +SKIP
-    >>> clf.save("models/zhao2019-emotion6", task="emotion6", metrics=cv)    # doctest: +SKIP
-    """
-    from . import labels, splits
-
-    recipe = recipe or Recipe()
-    classifier = NetClassifier(labels.task_labels(task), recipe, feature_config, audio_options,
-                               cache_dir, verbose)
-    # Validation speakers: a random choice, alternating genders (rank within gender first).
-    genders = df.groupby("speaker")["gender"].first().sample(frac=1, random_state=recipe.seed)
-    rank = genders.groupby(genders.fillna("?")).cumcount().sort_values(kind="stable")
-    is_val = df["speaker"].isin(rank.index[: recipe.val_speakers]).to_numpy()
-    split = splits.Split("all", train=np.flatnonzero(~is_val), test=[], val=np.flatnonzero(is_val))
-    fit_split(classifier, df, split)
-    counts = df.groupby(["corpus", "emotion"]).size()
-    classifier.training_ = {
-        "corpora": sorted(df["corpus"].unique()),
-        "counts": {f"{c}/{e}": int(n) for (c, e), n in counts.items()},
-        "speakers": int(df["speaker"].nunique()),
-        "val_speakers": sorted(df.iloc[split.val]["speaker"].unique()),
-        "recipe": recipe.to_dict(),
-        "epochs_run": len(classifier.history_.get("loss", [])),
-        "best_epoch": classifier.history_.get("best_epoch"),
-    }
-    classifier.save(directory, task=task, metrics=metrics, name=name, description=description)
-    return classifier
+    return classifier.fit(df.iloc[split.train])

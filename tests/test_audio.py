@@ -534,14 +534,15 @@ def test_feature_scans_skip_unusable_files_and_count_them(table_with_bad_files, 
 
 
 def test_evaluate_drops_unusable_files_and_records_them(table_with_bad_files, tmp_path, monkeypatch, capsys):
-    from serwidgets import evaluate, results
+    from serwidgets import evaluate, labels, results
+    from serwidgets.baseline import BaselineClassifier
 
     monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
-    result = evaluate.evaluate(table_with_bad_files, "baseline", "loso", task="emodb7", snrs=[None],
-                               baseline_options={"feature_set": "stats"}, log=print)
-    assert result["skipped_files"] == {"CorruptAudioError": 1, "EmptyAudioError": 1}
-    assert result["n_clips"] == 30 and result["metrics"]["n"] == 30
-    assert result["n_folds"] == 3
+    result = evaluate.evaluate(table_with_bad_files, BaselineClassifier(labels.task_labels("emodb7")),
+                               evaluate.Protocol("loso"), task="emodb7", log=print)
+    assert result.skipped_files == {"CorruptAudioError": 1, "EmptyAudioError": 1}
+    assert result.n_clips == 30 and result.metrics["n"] == 30 and len(result.predictions.truth) == 30
+    assert result.n_folds == 3
     assert "skipped 2 of 32 files that cannot be used" in capsys.readouterr().err
     _, md = results.write_results(result, "with-bad-files", tmp_path / "results")
     assert "Files skipped because they cannot be used: CorruptAudioError 1, EmptyAudioError 1." in md.read_text()

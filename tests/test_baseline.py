@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from serwidgets import splits, train
 from serwidgets.audio import AudioOptions
-from serwidgets.baseline import AUTO_C, BaselineClassifier, recipe_options
+from serwidgets.baseline import AUTO_C, BaselineClassifier
 from serwidgets.features import FeatureConfig
 from serwidgets.functionals import FEATURE_SETS
 
@@ -35,8 +35,8 @@ def test_parameters_are_stored_as_given_and_checked_by_fit(emodb3):
     with pytest.raises(ValueError, match="estimator must be"):
         BaselineClassifier(TASK, estimator="tree").fit(emodb3)
     assert BaselineClassifier(TASK).C is None
-    assert BaselineClassifier(TASK).recipe["C"] == 0.1
-    assert BaselineClassifier(TASK, feature_set="egemaps").recipe["C"] == "auto"
+    assert BaselineClassifier(TASK).to_recipe()["C"] == 0.1
+    assert BaselineClassifier(TASK, feature_set="egemaps").to_recipe()["C"] == "auto"
     with pytest.raises(RuntimeError, match="fit the classifier"):
         BaselineClassifier(TASK).predict_proba(emodb3)
 
@@ -49,42 +49,27 @@ def test_clone_gives_an_unfitted_copy_with_the_same_parameters(emodb3, cache_dir
     assert clf.classes_ == TASK and clf.C_ == 0.01
 
 
-def test_the_old_classifier_keyword_and_attribute_names_warn(emodb3, cache_dir):
-    with pytest.warns(DeprecationWarning, match="estimator="):
-        clf = BaselineClassifier(TASK, classifier="svm", C=1.0)
-    assert clf.estimator == "svm" and "classifier" not in clf.get_params()
-    with pytest.raises(TypeError, match="unexpected keyword"):
-        BaselineClassifier(TASK, model="svm")
-    clf = BaselineClassifier(TASK, feature_set="egemaps", C=0.01, cache_dir=cache_dir).fit(emodb3)
-    with pytest.warns(DeprecationWarning, match="C_"):
-        assert clf.chosen_C == clf.C_
-    with pytest.warns(DeprecationWarning, match="pipeline_"):
-        assert clf.pipeline is clf.pipeline_
-    with pytest.warns(DeprecationWarning, match="estimator"):
-        assert clf.classifier == "logreg"
-
-
-def test_recipe_options_read_old_and_new_recipes():
-    new = BaselineClassifier(TASK, estimator="svm", C=1.0, feature_set="compare", speaker_norm=True).recipe
-    old = {"model": "baseline", "feature_set": "compare", "classifier": "svm", "C": 1.0, "speaker_norm": True,
-           "seed": 0}
-    assert recipe_options(new) == recipe_options(old) == {
-        "feature_set": "compare", "estimator": "svm", "C": 1.0, "speaker_norm": True, "seed": 0}
-    assert BaselineClassifier(TASK, **recipe_options(old)).recipe == new
+def test_the_recipe_makes_the_same_classifier_again():
+    clf = BaselineClassifier(TASK, estimator="svm", C=1.0, feature_set="compare", speaker_norm=True)
+    assert clf.to_recipe() == {"feature_set": "compare", "estimator": "svm", "C": 1.0, "speaker_norm": True,
+                               "seed": 0}
+    again = BaselineClassifier.from_recipe(TASK, clf.to_recipe(), cache_dir="x")
+    assert again.get_params() == {**clf.get_params(), "cache_dir": "x"}
 
 
 def test_auto_C_is_chosen_on_training_speakers_only(emodb3, cache_dir, monkeypatch):
     fold = next(splits.loso(emodb3))
     seen = []
-    original = BaselineClassifier._choose_C
+    original = BaselineClassifier._choose
 
-    def spy(self, X, y, speakers):
+    def spy(self, candidates, fit_predict, y, speakers, n_folds):
         seen.append(set(speakers))
-        return original(self, X, y, speakers)
+        return original(self, candidates, fit_predict, y, speakers, n_folds)
 
-    monkeypatch.setattr(BaselineClassifier, "_choose_C", spy)
+    monkeypatch.setattr(BaselineClassifier, "_choose", spy)
     clf = train.fit_split(BaselineClassifier(TASK, feature_set="egemaps", cache_dir=cache_dir), emodb3, fold)
-    assert clf.C_ in AUTO_C
+    assert clf.C_ in AUTO_C and clf.chosen_ == {"C": clf.C_} and set(clf.cv_scores_) == set(AUTO_C)
+    assert clf.cv_scores_[clf.C_] == max(clf.cv_scores_.values())
     test_speakers = set(emodb3.iloc[fold.test]["speaker"])
     assert seen == [set(emodb3.iloc[fold.train]["speaker"])] and not seen[0] & test_speakers
     # An unseen speaker, 3 classes: well above chance (1/3).
@@ -121,14 +106,21 @@ def test_speaker_normalisation_is_applied_per_table_and_needs_several_clips(emod
 
 
 @pytest.mark.parametrize("feature_set", ["stats", "egemaps"])
-def test_baseline_save_load_predict_round_trip(emodb3, cache_dir, tmp_path, feature_set):
+def test_baseline_bundle_holds_the_fitted_arrays(emodb3, cache_dir, tmp_path, feature_set):
+    """The bundle's arrays predict what the classifier predicts (standardise, then softmax of the logits)."""
+    from serwidgets.card import Card
+
     fold = next(splits.loso(emodb3))
     clf = train.fit_split(BaselineClassifier(TASK, feature_set=feature_set, C=0.01, cache_dir=cache_dir),
                           emodb3, fold)
     test = emodb3.iloc[fold.test]
-    loaded = BaselineClassifier.load(clf.save(tmp_path / "b"), cache_dir=cache_dir)
-    assert loaded.recipe == clf.recipe and loaded.classes_ == clf.classes_ == TASK and loaded.C_ == clf.C_
-    np.testing.assert_allclose(loaded.predict_proba(test), clf.predict_proba(test), rtol=0, atol=1e-12)
+    card = Card.read(clf.save(tmp_path / "b", task="emodb3", metrics={"UA": 0.5}))
+    assert (card.kind, card.feature_set, card.labels, card.metrics) == ("baseline", feature_set, TASK, {"UA": 0.5})
+    assert card.training["chosen"] == {"C": 0.01} and card.training["speakers"] == 3
+    arrays = np.load(tmp_path / "b" / "baseline.npz")
+    logits = (clf._features(test) - arrays["mean"]) / arrays["scale"] @ arrays["coef"].T + arrays["intercept"]
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(clf.predict_proba(test), expected / expected.sum(1, keepdims=True), atol=1e-6)
     with pytest.raises(NotImplementedError, match="speaker"):
         BaselineClassifier(TASK, feature_set=feature_set, speaker_norm=True, C=0.01,
-                           cache_dir=cache_dir).fit(emodb3).save(tmp_path / "c")
+                           cache_dir=cache_dir).fit(emodb3).save(tmp_path / "c", task="emodb3")

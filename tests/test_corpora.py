@@ -141,14 +141,6 @@ def test_root_is_one_corpus_data_dir_holds_them_all(shared_data, monkeypatch, tm
         corpora.load_corpora(["emodb"], tmp_path)
 
 
-def test_load_corpora_root_keyword_is_deprecated(shared_data):
-    with pytest.warns(DeprecationWarning, match="data_dir"):
-        old = corpora.load_corpora(["emodb"], root=shared_data)
-    assert len(old) == 535
-    with pytest.raises(TypeError, match="data_dir only"):
-        corpora.load_corpora(["emodb"], shared_data, root=shared_data)
-
-
 def test_durations_read_headers(emodb):
     seconds = corpora.durations(emodb.head(20))
     assert list(seconds.index) == list(emodb.index[:20])

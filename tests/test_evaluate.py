@@ -1,4 +1,4 @@
-"""Metrics on known confusions, protocols on real EmoDB speakers, results files and table."""
+"""Metrics on known confusions, protocols on real EmoDB speakers, results files, the command line."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ import pytest
 from serwidgets import evaluate, results, splits
 from serwidgets.baseline import BaselineClassifier
 from serwidgets.cli import main
+from serwidgets.evaluate import CalibrationDraw, Protocol
 
 from tests.conftest import EMODB3_SPEAKERS as SPEAKERS
 from tests.conftest import EMODB3_TASK as TASK
+from tests.test_results import toy_result
+
+
+def quiet(message):
+    """evaluate's progress messages, not shown."""
 
 
 def test_scores_of_a_known_confusion():
@@ -35,121 +41,143 @@ def test_scores_ignore_classes_absent_from_the_test_set():
 
 
 def test_protocol_splits(emodb3):
-    table, folds, independent = evaluate.make_splits(emodb3, "loso")
-    assert independent and len(folds) == len(SPEAKERS) and table is emodb3
+    table, folds = Protocol("loso").splits(emodb3)
+    assert len(folds) == len(SPEAKERS) and table is emodb3
     for fold in folds:
         splits.check_leakage(table, fold)
-    table, folds, independent = evaluate.make_splits(emodb3, "leaky")
-    assert not independent and len(table) == (1 + evaluate.LEAKY_COPIES) * len(emodb3)
+    table, folds = Protocol("leaky").splits(emodb3)
+    assert len(table) == (1 + evaluate.LEAKY_COPIES) * len(emodb3)
     with pytest.raises(splits.LeakageError):
         splits.check_leakage(table, folds[0], speaker_independent=False)
     with pytest.raises(ValueError, match="protocol"):
-        evaluate.make_splits(emodb3, "holdout")
+        Protocol("holdout")
+    with pytest.raises(ValueError, match="no fold named"):
+        Protocol("loso", only_folds=["loso:emodb:99"]).splits(emodb3)
+    assert [f.name for f in Protocol("loso", only_folds=["loso:emodb:08"]).splits(emodb3)[1]] == ["loso:emodb:08"]
 
 
 def test_leaky_protocol_inflates_the_score(emodb3, tmp_path):
     model = BaselineClassifier(TASK, "logreg")
 
-    loso = evaluate.evaluate(emodb3, model, "loso", task=TASK, snrs=[None, 0.0], log=lambda m: None)
-    leaky = evaluate.evaluate(emodb3, model, "leaky", task=TASK, log=lambda m: None)
+    loso = evaluate.evaluate(emodb3, model, Protocol("loso", snrs=(None, 0.0)), task=TASK, log=quiet)
+    leaky = evaluate.evaluate(emodb3, model, Protocol("leaky"), task=TASK, log=quiet)
     assert not hasattr(model, "pipeline_")  # each fold fitted a clone; the instance passed in stays unfitted
-    assert loso["classifier"] == "baseline" and "model" not in loso
-    assert not loso["leaky"] and loso["leakage"] is None
-    assert leaky["leaky"] and "leaks" in leaky["leakage"]
-    assert leaky["metrics"]["UA"] > loso["metrics"]["UA"] + 0.1
-    assert set(loso["per_speaker"]) == set(SPEAKERS)
-    assert loso["metrics"]["n"] == len(emodb3)
+    assert loso.classifier == "baseline" and loso.recipe == model.to_recipe()
+    assert not loso.leaky and loso.leakage is None
+    assert leaky.leaky and "leaks" in leaky.leakage
+    assert leaky.metrics["UA"] > loso.metrics["UA"] + 0.1
+    assert set(loso.per_speaker) == set(SPEAKERS)
+    assert loso.metrics["n"] == len(emodb3) and [f["C"] for f in loso.folds] == [0.1] * len(SPEAKERS)
     # 0 dB of white noise on the test clips costs accuracy.
-    assert loso["snr_UA"]["0"] < loso["snr_UA"]["clean"]
+    assert loso.snr_UA["0"] < loso.snr_UA["clean"]
+    # The pooled clean predictions are what the metrics were computed from.
+    p = loso.predictions
+    assert p.probabilities.shape == (len(emodb3), len(TASK)) and p.correct.mean() == pytest.approx(loso.metrics["WA"])
+    np.testing.assert_allclose(p.probabilities.sum(1), 1, atol=1e-5)
+    assert sorted(set(p.speaker)) == SPEAKERS and set(p.fold) == set(range(len(SPEAKERS)))
 
     for name, result in (("loso", loso), ("leaky", leaky)):
         results.write_results(result, f"emodb3-{name}", tmp_path)
     saved = json.loads((tmp_path / "emodb3-loso.json").read_text())
-    assert saved["metrics"]["UA"] == pytest.approx(loso["metrics"]["UA"])
+    assert saved["metrics"]["UA"] == pytest.approx(loso.metrics["UA"]) and "predictions" not in saved
+    (back,) = [r for r in results.load_results(tmp_path) if r.name == "emodb3-loso"]
+    np.testing.assert_array_equal(back.predictions.probabilities, p.probabilities)
     assert "LEAKY" in (tmp_path / "emodb3-leaky.md").read_text()
     table = results.results_table(tmp_path)
-    assert f"{loso['metrics']['UA']:.3f}" in table and "inflated" in table
+    assert f"{loso.metrics['UA']:.3f}" in table and "inflated" in table
     assert len(table.strip().splitlines()) == 2 + 2
 
 
-def test_cli_prints_the_table(tmp_path, capsys, emodb3):
-    result = evaluate.evaluate(emodb3, BaselineClassifier(TASK, "logreg"), "random",
-                               task=TASK, snrs=[None], log=lambda m: None)
-    results.write_results(result, "emodb3-random", tmp_path)
-    assert main(["evaluate", "--table", "--results", str(tmp_path)]) == 0
-    assert "emodb3-random" in capsys.readouterr().out
-
-
 def test_speaker_normalised_results_are_flagged(emodb3, tmp_path):
-    result = evaluate.evaluate(emodb3, "baseline", "loso", task=TASK, snrs=[None],
-                               baseline_options={"feature_set": "egemaps", "speaker_norm": True},
-                               only_folds=["loso:emodb:03"], log=lambda m: None)
-    assert result["speaker_norm"] and result["n_folds"] == 1 and "speaker_normalised" not in result
-    assert result["recipe"]["feature_set"] == "egemaps" and result["folds"][0]["C"] in (0.001, 0.01, 0.1)
+    classifier = BaselineClassifier(TASK, feature_set="egemaps", speaker_norm=True)
+    result = evaluate.evaluate(emodb3, classifier, Protocol("loso", only_folds=["loso:emodb:03"]), task=TASK,
+                               log=quiet)
+    assert result.speaker_norm and result.n_folds == 1
+    assert result.recipe["feature_set"] == "egemaps" and result.folds[0]["C"] in (0.001, 0.01, 0.1)
     assert results.model_label(result) == "baseline (egemaps + logreg)"
     results.write_results(result, "emodb3-speaker-norm", tmp_path)
     assert "speaker-normalised" in (tmp_path / "emodb3-speaker-norm.md").read_text()
     assert "speaker-normalised (transductive)" in results.results_table(tmp_path)
-    with pytest.raises(ValueError, match="no fold named"):
-        evaluate.evaluate(emodb3, "baseline", "loso", task=TASK, only_folds=["loso:emodb:99"])
 
 
-def test_a_name_an_estimator_and_a_deprecated_factory_give_the_same_result(emodb3):
-    options = {"feature_set": "egemaps", "C": 0.01}
-    run = dict(task=TASK, snrs=[None], only_folds=["loso:emodb:08"], log=lambda m: None)
-    by_name = evaluate.evaluate(emodb3, "baseline", "loso", baseline_options=options, **run)
-    by_estimator = evaluate.evaluate(emodb3, BaselineClassifier(TASK, **options), "loso", **run)
-    with pytest.warns(DeprecationWarning, match="callable"):
-        by_factory = evaluate.evaluate(emodb3, lambda: BaselineClassifier(TASK, **options), "loso", **run)
-    for other in (by_estimator, by_factory):
-        assert other["metrics"] == by_name["metrics"] and other["folds"][0]["C"] == 0.01
-    assert by_estimator["classifier"] == by_name["classifier"] == "baseline"
-    assert by_estimator["recipe"] == by_name["recipe"]
+def test_the_classifier_must_fit_the_task_and_the_protocol(emodb3):
+    protocol = Protocol("loso", only_folds=["loso:emodb:08"])
     with pytest.raises(ValueError, match="labels"):
-        evaluate.evaluate(emodb3, BaselineClassifier(("angry", "sad")), "loso", **run)
-    with pytest.raises(ValueError, match="unknown classifier"):
-        evaluate.evaluate(emodb3, "forest", "loso", **run)
+        evaluate.evaluate(emodb3, BaselineClassifier(("angry", "sad")), protocol, task=TASK)
+    with pytest.raises(ValueError, match="cannot be calibrated"):
+        evaluate.evaluate(emodb3, BaselineClassifier(TASK), Protocol("loso", calibration=CalibrationDraw(5)),
+                          task=TASK)
 
 
-def test_cli_classifier_options_and_their_deprecated_spellings(capsys):
+def test_files_left_out_by_the_corpus_loader_are_recorded(emodb3, tmp_path):
+    df = emodb3.copy()
+    df.attrs = {**emodb3.attrs, "faults": {"unparseable_name": ["emodb/wav/notes.wav"], "unknown_label": []}}
+    result = evaluate.evaluate(df, BaselineClassifier(TASK), Protocol("loso", only_folds=["loso:emodb:08"]),
+                               task=TASK, log=quiet)
+    assert result.corpus_faults == {"unparseable_name": ["emodb/wav/notes.wav"]}
+    _, md = results.write_results(result, "faults", tmp_path)
+    assert "Files the corpus loaders left out (names or labels): unparseable_name 1." in md.read_text()
+
+
+def test_calibration_draws_and_protocol_fields():
+    rng = np.random.default_rng(0)
+    emotions = np.array(["angry", "sad", "neutral"] * 4)
+    round_robin = evaluate._draw(emotions, 6, "round-robin", rng)
+    assert sorted(np.unique(emotions[round_robin], return_counts=True)[1]) == [2, 2, 2]
+    picked = evaluate._draw(emotions, 5, "random", rng)
+    assert len(set(picked)) == 5 and evaluate._draw(emotions, 12, "random", rng) is None  # none left to score
+    assert set(emotions[evaluate._draw(emotions, 3, "neutral", rng)]) == {"neutral"}
+    assert evaluate._draw(emotions, 5, "neutral", rng) is None  # only 4 neutral clips
+    assert CalibrationDraw("all").transductive and not CalibrationDraw(0).transductive
+    with pytest.raises(ValueError, match="clips"):
+        CalibrationDraw(-1)
+
+
+def test_cli_prints_the_table(tmp_path, capsys):
+    results.write_results(toy_result(), "toy-random", tmp_path)
+    assert main(["evaluate", "--table", "--results", str(tmp_path)]) == 0
+    assert "toy-random" in capsys.readouterr().out
+
+
+def test_cli_builds_the_classifier_and_protocol_from_its_options():
     from serwidgets.cli import build_parser
+    from serwidgets.cli._options import make_classifier
+    from serwidgets.cli.evaluate import protocol
 
     parser = build_parser()
-    args = parser.parse_args(["evaluate", "--classifier", "baseline", "--estimator", "svm", "--speaker-norm"])
-    assert (args.classifier, args.estimator, args.speaker_norm) == ("baseline", "svm", True)
-    assert capsys.readouterr().err == ""
-    # The old spellings: --model for the learner kind, --classifier logreg|svm for the estimator.
-    args = parser.parse_args(["evaluate", "--model", "baseline", "--classifier", "svm"])
-    assert (args.classifier, args.estimator) == ("baseline", "svm")
-    err = capsys.readouterr().err
-    assert "--model is deprecated; use --classifier" in err and "use --estimator svm" in err
-    args = parser.parse_args(["train", "--out", "x", "--model", "whisper"])
-    assert args.classifier == "whisper" and "--model is deprecated" in capsys.readouterr().err
+    args = parser.parse_args(["evaluate", "--classifier", "baseline", "--estimator", "svm", "--C", "1",
+                              "--speaker-norm", "--task", "emodb7", "--feature-set", "egemaps"])
+    classifier = make_classifier(args)
+    assert isinstance(classifier, BaselineClassifier)
+    assert classifier.to_recipe() == {"feature_set": "egemaps", "estimator": "svm", "C": 1.0, "speaker_norm": True,
+                                      "seed": 0}
+    assert protocol(args) == Protocol("loso", snrs=(None, 20.0, 10.0, 5.0, 0.0))
+    args = parser.parse_args(["evaluate", "--classifier", "whisper", "--protocol", "loco", "--layers", "auto",
+                              "--calibration-clips", "10", "--calibration-draw", "random"])
+    assert make_classifier(args).to_recipe()["layers"] == "auto"
+    assert protocol(args).calibration == CalibrationDraw(10, "random")
     assert parser.parse_args(["train", "--out", "x"]).classifier == "cnn"
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--model", "baseline"],            # the old name of --classifier
+    ["evaluate", "--classifier", "svm"],            # the old meaning of --classifier (now --estimator)
+    ["train", "--out", "x", "--data", "d"],          # the old name of --data-dir
+    ["evaluate", "--calibration-kind", "varied"],   # the old name of --calibration-draw
+])
+def test_cli_knows_one_name_per_option(argv, capsys):
+    from serwidgets.cli import build_parser
+
     with pytest.raises(SystemExit):
-        parser.parse_args(["evaluate", "--classifier", "forest"])
-    capsys.readouterr()
-    # The folder holding the corpora is --data-dir (a corpus's own folder is its root); --data warns.
-    assert parser.parse_args(["evaluate", "--data-dir", "d"]).data_dir == "d"
-    assert capsys.readouterr().err == ""
-    assert parser.parse_args(["train", "--out", "x", "--data", "d"]).data_dir == "d"
-    assert "--data is deprecated; use --data-dir" in capsys.readouterr().err
+        build_parser().parse_args(argv)
+    assert "error" in capsys.readouterr().err
 
 
-def test_cli_names_a_speaker_normalised_result_speaker_norm(emodb3, tmp_path, capsys, monkeypatch):
+def test_cli_names_a_speaker_normalised_result_speaker_norm(emodb3, tmp_path, monkeypatch):
     from serwidgets.cli import evaluate as cli_evaluate
 
-    monkeypatch.setattr(cli_evaluate, "load_table", lambda args: (emodb3, None))
-    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: {**FAKE_RESULT, "speaker_norm": True})
+    monkeypatch.setattr(cli_evaluate, "load_table", lambda args: emodb3)
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: toy_result(speaker_norm=True))
     assert main(["evaluate", "--corpora", "emodb", "--task", "emodb7", "--classifier", "baseline",
                  "--feature-set", "egemaps", "--speaker-norm", "--results", str(tmp_path)]) == 0
     assert (tmp_path / "emodb-emodb7-loso-baseline-egemaps-speaker-norm.json").exists()
-
-
-FAKE_RESULT = {
-    "classifier": "baseline", "recipe": {}, "task": "emodb7", "labels": ["a", "b"], "protocol": "loso",
-    "n_folds": 2, "corpora": ["emodb"], "n_clips": 4, "speakers": 2, "leaky": False, "leakage": None,
-    "metrics": {"UA": 0.5, "WA": 0.5, "macro_F1": 0.5, "confusion": [[1, 1], [1, 1]]},
-    "fold_UA": {"mean": 0.5, "std": 0.0}, "per_speaker": {}, "per_corpus": {"emodb": 0.5},
-    "snr_UA": {"clean": 0.5}, "snr_noise": "white", "wall_seconds": 1.0,
-}

@@ -1,9 +1,7 @@
 """Utterance functionals: numpy statistics, openSMILE (in its worker process), speaker_norm,
-the feature cache's keys; the old names under serwidgets.baseline still work."""
+the feature cache's keys, the features of one table row."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pytest
@@ -28,16 +26,6 @@ def test_speaker_norm_standardises_each_speaker(rng):
         speaker_norm(X[:7], speakers[:7])
 
 
-def test_the_old_speaker_normalize_warns_and_agrees(rng):
-    from serwidgets import baseline
-
-    X, speakers = rng.normal(size=(6, 2)), np.array(["a", "a", "a", "b", "b", "b"])
-    with pytest.warns(DeprecationWarning, match="speaker_norm"):
-        old = baseline.speaker_normalize(X, speakers)
-    np.testing.assert_array_equal(old, speaker_norm(X, speakers))
-    assert "speaker_normalize" not in functionals.__all__ and "speaker_normalize" not in baseline.__all__
-
-
 def test_utterance_features_are_finite_and_fixed_length(rng):
     short, long = (0.1 * rng.standard_normal(n).astype(np.float32) for n in (TARGET_SR // 4, 5 * TARGET_SR // 2))
     a, b = utterance_features(short), utterance_features(long)
@@ -57,18 +45,16 @@ def test_opensmile_functionals_of_a_real_clip(emodb3, feature_set, size):
     assert values.std() > 0 and not np.allclose(values, other)
 
 
-def test_opensmile_sr_keyword_and_its_old_name(emodb3):
+def test_opensmile_sr_keyword(emodb3):
     from serwidgets import audio
 
     y = audio.load(emodb3["path"].iloc[0])
     new = opensmile_functionals(y, "egemaps", sr=TARGET_SR)
-    with pytest.warns(DeprecationWarning, match="sample_rate"):
-        old = opensmile_functionals(y, "egemaps", sample_rate=TARGET_SR)
-    np.testing.assert_array_equal(old, new)
+    np.testing.assert_array_equal(functionals.clip_functionals(y, "egemaps"), new)
     # The rate matters: the same samples read as 8 kHz give other functionals.
     assert not np.allclose(opensmile_functionals(y, "egemaps", sr=TARGET_SR // 2), new)
-    with pytest.raises(TypeError, match="rate"):
-        opensmile_functionals(y, "egemaps", rate=TARGET_SR)
+    with pytest.raises(TypeError, match="sample_rate"):
+        opensmile_functionals(y, "egemaps", sample_rate=TARGET_SR)   # one name: sr
     with pytest.raises(ValueError, match="feature_set"):
         opensmile_functionals(y, "mfcc")
 
@@ -87,24 +73,27 @@ def test_a_crashed_opensmile_worker_is_replaced(emodb3):
     np.testing.assert_array_equal(opensmile_functionals(y, "egemaps"), first)
 
 
-def test_cache_keys_did_not_move_with_the_functions():
-    """The feature cache names an entry by its function; moving the functions here kept the
-    names they were cached under, so caches written before the move stay valid."""
+def test_cache_keys_name_each_feature_set(tmp_path):
+    """The feature cache names an entry by its function: one key per feature set."""
     from serwidgets import cache
 
     described = {name: cache.config_key(FeatureConfig(), AudioOptions(), compute)[1]["compute"]
                  for name, compute in FEATURE_SETS.items()}
-    assert described == {"stats": "serwidgets.baseline._stats_of_file",
-                         "compare": "serwidgets.baseline._compare_of_file",
-                         "egemaps": "serwidgets.baseline._egemaps_of_file"}
+    assert described == {"stats": "serwidgets.functionals._stats_of_file",
+                         "compare": "serwidgets.functionals._compare_of_file",
+                         "egemaps": "serwidgets.functionals._egemaps_of_file"}
 
 
-def test_old_import_locations_still_work():
-    from serwidgets import baseline
+def test_row_functionals_are_the_clip_functionals_of_the_prepared_waveform(emodb3, tmp_path):
+    from serwidgets import audio
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert baseline.utterance_features is utterance_features
-        assert baseline.opensmile_functionals is opensmile_functionals
-        assert baseline.FEATURE_SETS is FEATURE_SETS
-    assert "utterance_features" not in baseline.__all__
+    path = emodb3["path"].iloc[0]
+    clean = functionals.row_functionals(path, float("nan"), None, 0, "stats", FeatureConfig(), AudioOptions(),
+                                        str(tmp_path))
+    np.testing.assert_allclose(clean, functionals.clip_functionals(audio.load(path)), rtol=1e-6)
+    noisy = functionals.row_functionals(path, 0.0, "white", 0, "stats", FeatureConfig(), AudioOptions(), str(tmp_path))
+    assert not np.allclose(noisy, clean)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    empty = functionals.row_functionals(str(tmp_path / "empty.wav"), float("nan"), None, 0, "stats",
+                                        FeatureConfig(), AudioOptions(), str(tmp_path))
+    assert isinstance(empty, audio.EmptyAudioError)   # returned, not raised: the caller skips the row

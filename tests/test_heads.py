@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serwidgets import evaluate, heads
+from serwidgets import embedding_classifier, evaluate
 from serwidgets.embedding_classifier import EmbeddingClassifier
+from serwidgets.evaluate import CalibrationDraw
 from serwidgets.heads import Calibration, CalibrationError
 
 from tests.conftest import EMODB3_TASK
@@ -70,26 +71,35 @@ def test_calibration_clips_are_never_scored():
     })
 
     class Recorder:
-        def embeddings(self, df):
+        def calibrate(self, df):
             self.calibration_paths = getattr(self, "calibration_paths", []) + list(df["path"])
-            return np.random.default_rng(len(df)).normal(size=(len(df), 1, 4))
+            return Calibration.from_features(np.random.default_rng(len(df)).normal(size=(len(df), 1, 4)), None)
 
     recorder = Recorder()
     test = np.arange(25)
-    scored, calibrations, info = evaluate._calibrate_test_speakers(recorder, table, test, 5, "varied", seed=0)
+    scored, calibrations, info = evaluate._calibrate_test_speakers(recorder, table, test, CalibrationDraw(5), seed=0)
     calibrated_rows = set(table.index[table["path"].isin(recorder.calibration_paths)])
     assert len(calibrated_rows) == 10                           # 5 of "a", 5 of "c"
     assert not calibrated_rows & set(scored)
     assert set(scored) | calibrated_rows == set(range(25)) - set(range(12, 16))
     assert info == {"speakers": 2, "not_scored": ["b"], "clips": 10}   # "b" has only 4 clips
     a_emotions = table.loc[sorted(calibrated_rows & set(range(12))), "emotion"]
-    assert a_emotions.nunique() == 3                            # varied: spread over the emotions
+    assert a_emotions.nunique() == 3                            # round-robin: spread over the emotions
+    assert set(calibrations) == {"a", "c"} and calibrations["a"].n_clips == 5
     # Neutral-only draws take neutral clips, and skip speakers without enough of them.
-    scored, _, info = evaluate._calibrate_test_speakers(Recorder(), table, test, 3, "neutral", seed=0)
+    scored, _, info = evaluate._calibrate_test_speakers(Recorder(), table, test, CalibrationDraw(3, "neutral"), seed=0)
     assert info["not_scored"] == ["b"] and info["clips"] == 6
+    # A speaker whose calibration clips cannot calibrate (too few usable) is not scored either.
+
+    class TooFew(Recorder):
+        def calibrate(self, df):
+            raise CalibrationError("too few")
+
+    scored, calibrations, info = evaluate._calibrate_test_speakers(TooFew(), table, test, CalibrationDraw(5), seed=0)
+    assert scored.size == 0 and calibrations == {} and info["not_scored"] == ["a", "b", "c"]
 
 
-# -- training, bundle, predictor on real speech -----------------------------------------------------
+# -- training and saved heads on real speech ---------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def split(emodb3):
@@ -107,8 +117,9 @@ def test_head_learns_emotions_of_an_unseen_speaker(fitted, split):
     predicted = fitted.predict_proba(test).argmax(1)
     ua = evaluate.scores(truth, predicted, EMODB3_TASK)["UA"]
     assert ua > 0.7, ua  # chance is 0.33
-    assert fitted.classes_ == EMODB3_TASK and fitted.layers_ == heads.DEFAULT_LAYERS
-    cal = Calibration.from_features(fitted.embeddings(test), seconds=None)
+    assert fitted.classes_ == EMODB3_TASK and fitted.layers_ == embedding_classifier.DEFAULT_LAYERS
+    cal = fitted.calibrate(test)
+    assert cal.n_clips == len(test)
     calibrated = fitted.predict_proba(test, calibrations={TEST_SPEAKER: cal})
     assert not np.allclose(calibrated, fitted.predict_proba(test))   # the speaker head was used
 
@@ -140,32 +151,10 @@ def test_parameters_are_stored_as_given_and_checked_in_fit(split):
 
 def test_layers_and_C_chosen_by_cv_inside_the_training_side(split):
     clf = EmbeddingClassifier(EMODB3_TASK, layers="auto", C="auto").fit(split[0])
-    assert clf.layers_ in heads.AUTO_LAYERS and clf.C_ in heads.AUTO_C
-    assert len(clf.cv_scores_) == len(heads.AUTO_LAYERS) * len(heads.AUTO_C)
-
-
-def test_bundle_round_trip_and_predictor(fitted, split, tmp_path, emodb_root):
-    from serwidgets.predictor import EncoderPredictor, load_model
-
-    directory = heads.save_bundle(fitted, tmp_path / "emodb3", task="emodb3",
-                                  training={"corpora": ["emodb"], "speakers": TRAIN_SPEAKERS})
-    model = load_model(directory)
-    assert isinstance(model, EncoderPredictor) and model.labels == EMODB3_TASK
-    path = split[1]["path"].iloc[0]
-    direct = fitted.predict_proba(split[1].iloc[:1])[0]
-    via_bundle = np.array(list(model.predict_file(path).values()))
-    np.testing.assert_allclose(via_bundle, direct, atol=1e-6)
-    analysis = model.analyze(path)
-    assert analysis.top == EMODB3_TASK[int(np.argmax(direct))] and not analysis.calibrated
-    assert analysis.log_mel.shape[0] == 80
-
-    # Calibrating from files of the speaker changes the analysis and marks it calibrated.
-    clips = list(split[1]["path"].iloc[1:6])
-    cal = model.calibrate(clips)
-    assert cal.n_clips == 5 and cal.seconds > 5
-    assert model.analyze(path, calibration=cal).calibrated
-    with pytest.raises(CalibrationError):
-        model.calibrate(clips[:2])
+    assert clf.layers_ in embedding_classifier.AUTO_LAYERS and clf.C_ in embedding_classifier.AUTO_C
+    assert len(clf.cv_scores_) == len(embedding_classifier.AUTO_LAYERS) * len(embedding_classifier.AUTO_C)
+    assert clf.cv_scores_[f"{list(clf.layers_)} C={clf.C_:g}"] == max(clf.cv_scores_.values())
+    assert clf.chosen_ == {"layers": list(clf.layers_), "C": clf.C_}
 
 
 def test_prediction_from_a_saved_head_imports_no_scikit_learn(emodb_root):
@@ -184,9 +173,9 @@ def test_prediction_from_a_saved_head_imports_no_scikit_learn(emodb_root):
 
 def test_head_on_another_encoder_is_refused(fitted, tmp_path):
     from serwidgets.encoders import EncoderMismatchError
-    from serwidgets.predictor import load_model
+    from serwidgets.model import load_model
 
-    directory = heads.save_bundle(fitted, tmp_path / "b", task="emodb3", training={})
+    directory = fitted.save(tmp_path / "b", task="emodb3")
     card = json.loads((directory / "card.json").read_text())
     card["encoder"]["sha256"] = "0" * 64
     (directory / "card.json").write_text(json.dumps(card))
@@ -207,30 +196,7 @@ def test_predictions_agree_between_litert_and_numpy_encoders(fitted, split):
     np.testing.assert_allclose(fitted.predict_features(litert), fitted.predict_features(reference), atol=2e-3)
 
 
-def test_timeline_windows_pool_one_encoding(fitted, split, tmp_path):
-    from serwidgets import audio
-    from serwidgets.predictor import load_model
-
-    model = load_model(heads.save_bundle(fitted, tmp_path / "t", task="emodb3", training={}))
-    y = np.concatenate([audio.load(p) for p in split[1]["path"].iloc[:4]])
-    calls = []
-    run = model.encoder._run
-    model.encoder._run = lambda mel: calls.append(mel.shape) or run(mel)
-    timeline = model.predict_timeline(y, audio.TARGET_SR, hop=0.5)
-    assert len(calls) == 1                                      # encoded once, windows pooled
-    prepared = model._prepare(y, audio.TARGET_SR)                # trimmed at the edges
-    assert timeline.ends[-1] == pytest.approx(len(prepared) / audio.TARGET_SR, abs=0.03)
-    assert np.all(np.diff(timeline.starts) > 0) and timeline.probabilities.shape[1] == 3
-
-
 def test_far_out_input_is_atypical(fitted, split):
     X = fitted.embeddings(split[1].iloc[:3])
     assert not fitted.atypical(X).any()
     assert fitted.atypical(X * 0 + 50.0).all()
-
-
-def test_the_old_home_of_embedding_classifier_still_works_and_says_where_it_went():
-    from serwidgets import heads
-
-    with pytest.warns(DeprecationWarning, match="serwidgets.embedding_classifier"):
-        assert heads.EmbeddingClassifier is EmbeddingClassifier

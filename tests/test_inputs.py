@@ -1,5 +1,5 @@
 """Model inputs: noisy rows at the requested SNR, reproducible per row; noisy copies are caught
-by the leakage guard; the old import location (serwidgets.train) still works."""
+by the leakage guard."""
 
 from __future__ import annotations
 
@@ -41,11 +41,3 @@ def test_noisy_copies_are_caught_by_the_guard(emodb3):
     assert snr.between(5.0, 20.0).all() and leaky["snr_db"].iloc[:len(emodb3)].isna().all()
     with pytest.raises(splits.LeakageError, match="source"):
         splits.check_leakage(leaky, splits.random_split(leaky), speaker_independent=False)
-
-
-def test_old_import_locations_still_work():
-    from serwidgets import train
-
-    assert train.load_inputs is inputs.load_inputs and train.with_noisy_copies is inputs.with_noisy_copies
-    assert train.DEFAULT_NOISE == inputs.DEFAULT_NOISE
-    assert "load_inputs" not in train.__all__

@@ -121,21 +121,21 @@ def test_metric_vs_snr_clean_line_takes_its_curve_colour():
     assert colour[(70.0, 70.0)] != colour[(60.0, 60.0)]
 
 
-def _calibrated(ua, clips=None, kind="varied", **extra):
-    r = {"metrics": {"UA": ua}, **extra}
-    if clips is not None:
-        r["calibration"] = {"clips": clips, "kind": kind, "transductive": clips == "all"}
-    return r
+def _calibrated(ua, clips=None, draw="round-robin", **extra):
+    from tests.test_results import toy_result
+
+    calibration = None if clips is None else {"clips": clips, "draw": draw, "transductive": clips == "all"}
+    return toy_result(metrics={"UA": ua}, calibration=calibration, **extra)
 
 
-def test_calibration_curve_lines_per_kind_from_the_uncalibrated_start():
+def test_calibration_curve_lines_per_draw_from_the_uncalibrated_start():
     results = [_calibrated(0.5), _calibrated(0.6, 5), _calibrated(0.7, 20), _calibrated(0.65, 10),
                _calibrated(0.45, 10, "neutral"), _calibrated(0.8, "all")]
     fig = plots.calibration_curve(results)
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.lines}
-    assert list(lines["varied clips"].get_xdata()) == [0, 5, 10, 20]
-    assert list(lines["varied clips"].get_ydata()) == pytest.approx([50.0, 60.0, 65.0, 70.0])
+    assert list(lines["round-robin clips"].get_xdata()) == [0, 5, 10, 20]
+    assert list(lines["round-robin clips"].get_ydata()) == pytest.approx([50.0, 60.0, 65.0, 70.0])
     assert list(lines["neutral clips"].get_xdata()) == [0, 10]
     assert list(lines["neutral clips"].get_ydata()) == pytest.approx([50.0, 45.0])
     upper = [label for label in lines if "transductive" in label]

@@ -34,9 +34,14 @@ import pytest
 
 from serwidgets import corpora, evaluate, fingerprint, labels, results
 from serwidgets.audio import AudioOptions
-from serwidgets.baseline import recipe_options
+from serwidgets.baseline import BaselineClassifier
+from serwidgets.classifier import Classifier
+from serwidgets.embedding_classifier import EmbeddingClassifier
+from serwidgets.evaluate import Protocol
 from serwidgets.features import FeatureConfig
-from serwidgets.train import Recipe
+from serwidgets.train import NetClassifier
+
+from tests.test_results import toy_result
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -66,45 +71,40 @@ class ComparisonWarning(UserWarning):
 _RERUNS = {}
 
 
+#: The classifier of each learner kind a results file names.
+CLASSIFIERS = {"cnn": NetClassifier, "baseline": BaselineClassifier, "whisper": EmbeddingClassifier}
+
+
 def rerun(name, fold, shared_data):
     """Re-run ``fold`` of ``results/<name>.json``; returns (saved result, re-run result).
 
     Each fold is re-run once per session (several reference files can share it).
     """
-    saved = json.loads((RESULTS / f"{name}.json").read_text())
+    (saved,) = [r for r in results.load_results(RESULTS) if r.name == name]
     if (name, fold) not in _RERUNS:
         _RERUNS[name, fold] = _rerun(saved, fold, shared_data)
     return saved, _RERUNS[name, fold]
 
 
 def _rerun(saved, fold, shared_data):
-    df = labels.select_task(corpora.load_corpora(saved["corpora"], shared_data), saved["task"])
-    classifier = results.classifier_of(saved)  # files of every age: "classifier" or "model"
-    result = evaluate.evaluate(
-        df, classifier, saved["protocol"], task=saved["task"],
-        n_folds=saved["n_folds"] if saved["protocol"] == "speaker-kfold" else None, snrs=[None],
-        recipe=Recipe.from_dict(saved["recipe"]) if classifier == "cnn" else None,
-        baseline_options=None if classifier == "cnn" else recipe_options(saved["recipe"]),
-        feature_config=FeatureConfig.from_dict(saved["feature_config"]) if "feature_config" in saved else None,
-        audio_options=audio_options(saved), only_folds=[fold], verbose=0, log=lambda message: None)
-    return result
-
-
-def audio_options(saved) -> AudioOptions:
-    """The audio settings of a saved result: recorded since they are, else those of that time.
-
-    Results written before audio options were recorded predate DC removal.
-    """
-    if "audio_options" in saved:
-        return AudioOptions.from_dict(saved["audio_options"])
-    return AudioOptions(remove_dc=False)
+    """The classifier the file describes (recipe, feature and audio settings), on the same fold."""
+    df = labels.select_task(corpora.load_corpora(saved.corpora, shared_data), saved.task)
+    options = {"audio_options": AudioOptions.from_dict(saved.audio_options)}
+    if saved.feature_config is not None:
+        options["feature_config"] = FeatureConfig.from_dict(saved.feature_config)
+    if saved.classifier == "cnn":
+        options["verbose"] = 0
+    classifier = CLASSIFIERS[saved.classifier].from_recipe(labels.task_labels(saved.task), saved.recipe, **options)
+    protocol = Protocol(saved.protocol, n_folds=saved.n_folds if saved.protocol == "speaker-kfold" else None,
+                        seed=saved.seed, only_folds=[fold])
+    return evaluate.evaluate(df, classifier, protocol, task=saved.task, log=lambda message: None)
 
 
 def comparison(saved, result) -> tuple[str, str]:
     """``("exact" | "tolerance", why)`` for a re-run ``result`` of the ``saved`` result."""
-    if results.classifier_of(saved) != "cnn":
-        return "exact", f"{results.classifier_of(saved)} is deterministic"
-    found = fingerprint.differences(saved.get("environment"), result["environment"])
+    if saved.classifier != "cnn":
+        return "exact", f"{saved.classifier} is deterministic"
+    found = fingerprint.differences(saved.environment, result.environment)
     if not found:
         return "exact", "same environment as the results file"
     more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
@@ -113,36 +113,42 @@ def comparison(saved, result) -> tuple[str, str]:
 
 def test_comparison_is_exact_only_for_deterministic_models_or_the_same_environment():
     env = fingerprint.environment()
-    other = {**env, "cpu": {**env["cpu"], "model": "another CPU"}}
-    assert comparison({"model": "baseline"}, {"environment": other})[0] == "exact"
-    assert comparison({"classifier": "baseline"}, {"environment": other})[0] == "exact"
-    assert comparison({"classifier": "cnn", "environment": env}, {"environment": other})[0] == "tolerance"
-    assert comparison({"model": "cnn", "environment": env}, {"environment": env})[0] == "exact"
-    mode, why = comparison({"model": "cnn", "environment": env}, {"environment": other})
+    other = toy_result(environment={**env, "cpu": {**env["cpu"], "model": "another CPU"}})
+    assert comparison(toy_result(classifier="baseline"), other)[0] == "exact"
+    assert comparison(toy_result(classifier="cnn", environment=env), toy_result(environment=env))[0] == "exact"
+    mode, why = comparison(toy_result(classifier="cnn", environment=env), other)
     assert mode == "tolerance" and "cpu.model" in why
-    mode, why = comparison({"model": "cnn"}, {"environment": env})  # written before fingerprints
+    mode, why = comparison(toy_result(classifier="cnn"), toy_result(environment=env))  # written before fingerprints
     assert mode == "tolerance" and "not recorded" in why
 
 
-class _Prior:
+class _Prior(Classifier):
     """A stand-in classifier for the protocol machinery: predicts the training class frequencies."""
+
+    name = "prior"
 
     def __init__(self, labels):
         self.labels = labels
 
-    def fit(self, train_df, val_df=None):
-        counts = train_df["emotion"].value_counts()
-        self.prior = np.array([counts.get(label, 0) for label in self.labels], float) / len(train_df)
+    def to_recipe(self):
+        return {}
+
+    def skipped_files(self, df):
+        return {}
+
+    def fit(self, df):
+        self._fitted(df)
+        self.prior_ = np.bincount(self._targets(df), minlength=len(self.labels)) / len(df)
         return self
 
     def predict_proba(self, df):
-        return np.tile(self.prior, (len(df), 1))
+        return np.tile(self.prior_, (len(df), 1))
 
 
 def test_every_result_records_its_environment(emodb3):
-    result = evaluate.evaluate(emodb3, _Prior(labels.task_labels("emodb7")), "loso", task="emodb7",
-                               snrs=[None], only_folds=["loso:emodb:03"], log=lambda message: None)
-    env = result["environment"]
+    result = evaluate.evaluate(emodb3, _Prior(labels.task_labels("emodb7")),
+                               Protocol("loso", only_folds=["loso:emodb:03"]), task="emodb7", log=lambda message: None)
+    env = result.environment
     assert env["libraries"]["numpy"] == np.__version__
     assert env["cpu"]["logical_cpus"] and env["python"]
     assert fingerprint.differences(json.loads(json.dumps(env)), fingerprint.environment()) == []
@@ -166,10 +172,10 @@ def test_the_fingerprint_imports_nothing_heavy():
 ])
 def test_a_fold_of_a_saved_result_reproduces(name, fold, reference, shared_data, record_property):
     _, result = rerun(name, fold, shared_data)
-    saved = json.loads((RESULTS / f"{reference}.json").read_text())
-    got, expected = result["folds"][0], next(f for f in saved["folds"] if f["name"] == fold)
-    assert (got["n_train"], got["n_val"], got["n_test"]) == (
-        expected["n_train"], expected["n_val"], expected["n_test"])
+    (saved,) = [r for r in results.load_results(RESULTS / Path(reference).parent) if r.name == Path(reference).name]
+    got, expected = result.folds[0], next(f for f in saved.folds if f["name"] == fold)
+    assert (got["n_train"], got.get("n_val"), got["n_test"]) == (
+        expected["n_train"], expected.get("n_val"), expected["n_test"])
     assert got.get("C") == expected.get("C")
     mode, why = comparison(saved, result)
     record_property("comparison", f"{mode}: {why}")
@@ -177,7 +183,7 @@ def test_a_fold_of_a_saved_result_reproduces(name, fold, reference, shared_data,
     warnings.warn(f"{reference} {fold}: compared {how} ({why}); UA {got['UA']:.4f}, "
                   f"file {expected['UA']:.4f}", ComparisonWarning)
     if mode == "exact":
-        assert got["best_epoch"] == expected["best_epoch"]
+        assert got.get("best_epoch") == expected.get("best_epoch")
         assert got["UA"] == pytest.approx(expected["UA"], abs=1e-12), why
         assert got["WA"] == pytest.approx(expected["WA"], abs=1e-12), why
     else:

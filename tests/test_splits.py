@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator
 
+from serwidgets.classifier import Classifier
 from serwidgets.corpora import load_corpus
 from serwidgets.splits import (
     LeakageError,
@@ -223,17 +223,22 @@ def test_loco_needs_two_corpora_and_unique_speakers():
         list(loco(df.drop(columns="corpus")))
 
 
-class _PathRule(BaseEstimator):
+class _PathRule(Classifier):
     """A fake classifier: predicts 'angry' for files ending in _0 or _2, else 'sad'; no training."""
 
-    recipe = {"kind": "rule"}
+    name = "rule"
 
     def __init__(self, labels=()):
         self.labels = labels
 
-    def fit(self, train, val=None):
-        self.trained_on_ = set(train["corpus"])
-        self.classes_ = list(self.labels)
+    def to_recipe(self):
+        return {}
+
+    def skipped_files(self, df):
+        return {}
+
+    def fit(self, df):
+        self._fitted(df)
         return self
 
     def predict_proba(self, df):
@@ -246,28 +251,34 @@ class _PathRule(BaseEstimator):
 
 def test_evaluate_loco_per_corpus_and_language(tmp_path):
     from serwidgets import evaluate, results
+    from serwidgets.evaluate import Protocol
 
     df = three_corpora()
     task = ("angry", "fear", "sad")
     assert "loco" in evaluate.PROTOCOLS
-    table, folds, independent = evaluate.make_splits(df, "loco")
-    assert independent and [f.name for f in folds] == ["loco:a", "loco:b", "loco:c"]
+    table, folds = Protocol("loco").splits(df)
+    assert table is df and [f.name for f in folds] == ["loco:a", "loco:b", "loco:c"]
 
     rule = _PathRule(task)  # unfitted: evaluate clones it for every fold
-    r = evaluate.evaluate(df, rule, "loco", task=task, snrs=[None], log=lambda *_: None)
+    r = evaluate.evaluate(df, rule, Protocol("loco"), task=task, log=lambda *_: None)
     # a and b: angry and sad, all right; c: fear is never predicted -> recall 0 over 3 classes
-    assert r["per_corpus"] == {"a": 1.0, "b": 1.0, "c": pytest.approx(2 / 3)}
-    assert r["per_corpus_classes"] == {"a": ["angry", "sad"], "b": ["angry", "sad"], "c": ["angry", "fear", "sad"]}
-    assert r["loco_mean_UA"] == pytest.approx((1 + 1 + 2 / 3) / 3)
-    assert r["loco_unseen_classes"] == {"a": [], "b": [], "c": ["fear"]}
-    assert r["per_language"]["de"] == {"UA": 1.0, "WA": 1.0, "n": 8, "corpora": ["a"]}
-    assert r["per_language"]["en"]["corpora"] == ["b", "c"] and r["per_language"]["en"]["n"] == 18
-    assert r["per_language"]["en"]["UA"] == pytest.approx(2 / 3)  # fear recall 0 pooled over b and c
+    assert r.per_corpus == {"a": 1.0, "b": 1.0, "c": pytest.approx(2 / 3)}
+    assert r.per_corpus_classes == {"a": ["angry", "sad"], "b": ["angry", "sad"], "c": ["angry", "fear", "sad"]}
+    assert r.loco_mean_UA == pytest.approx((1 + 1 + 2 / 3) / 3)
+    assert r.loco_unseen_classes == {"a": [], "b": [], "c": ["fear"]}
+    assert r.per_language["de"] == {"UA": 1.0, "WA": 1.0, "n": 8, "corpora": ["a"]}
+    assert r.per_language["en"]["corpora"] == ["b", "c"] and r.per_language["en"]["n"] == 18
+    assert r.per_language["en"]["UA"] == pytest.approx(2 / 3)  # fear recall 0 pooled over b and c
+    # The pooled predictions: every clip once, with its corpus and the fold that scored it.
+    p = r.predictions
+    assert sorted(p.clip) == sorted(f"{c}/{s}_{k}.wav" for c, s, k in
+                                    df["path"].str.extract(r"/x/(\w)/(\d)_(\d)\.wav").itertuples(index=False))
+    assert list(p.fold[p.corpus == "c"]) == [2] * 6 and p.correct[p.corpus == "a"].all()
     json_path, md_path = results.write_results(r, "toy-loco", tmp_path)
     md = md_path.read_text()
     assert "Mean UA over held-out corpora (leave one corpus out): **0.889**" in md
     assert "- c: angry, fear, sad" in md and "c: fear" in md
     assert "| en | b, c | 18 | 0.667 |" in md
     # other protocols: per-language and classes too, no loco keys
-    r = evaluate.evaluate(df, rule, "loso", task=task, snrs=[None], log=lambda *_: None)
-    assert "loco_mean_UA" not in r and set(r["per_language"]) == {"de", "en"}
+    r = evaluate.evaluate(df, rule, Protocol("loso"), task=task, log=lambda *_: None)
+    assert r.loco_mean_UA is None and set(r.per_language) == {"de", "en"}

@@ -22,7 +22,7 @@ def emodb6(emodb_root):
 
 @pytest.fixture(scope="module")
 def fold(emodb6):
-    return next(splits.loso(emodb6, val_speakers=1))
+    return next(splits.loso(emodb6))
 
 
 @pytest.fixture
@@ -41,10 +41,12 @@ def test_cnn_round_trip(emodb6, fold, cache_dir):
     train.fit_split(clf, emodb6, fold)
     assert 1 <= len(clf.history_["loss"]) <= TINY.epochs
     assert "val_loss" in clf.history_ and clf.classes_ == labels.TASKS["emotion6"]
-    with pytest.warns(DeprecationWarning, match="history_"):
-        assert clf.history is clf.history_
-    with pytest.warns(DeprecationWarning, match="network_"):
-        assert clf.model is clf.network_
+    # One of the two training speakers held out for early stopping, by the classifier itself.
+    training_speakers = set(emodb6.iloc[fold.train]["speaker"])
+    (held_out,) = clf.validation_speakers_
+    assert held_out in training_speakers and held_out not in set(emodb6.iloc[fold.test]["speaker"])
+    assert clf.chosen_["n_val"] == (emodb6["speaker"] == held_out).sum()
+    assert clf.chosen_["best_epoch"] in range(1, TINY.epochs + 1) and clf.chosen_["epochs_run"] == len(clf.history_["loss"])
     test = emodb6.iloc[fold.test]
     p = clf.predict_proba(test)
     check_probabilities(p, len(test), 6)
@@ -94,36 +96,20 @@ def test_fit_split_calls_the_leakage_guard(emodb6, fold):
     shared_speaker = splits.Split("bad", train=fold.train, test=np.r_[fold.test, fold.train[:1]])
     with pytest.raises(splits.LeakageError, match="speaker"):
         train.fit_split(MustNotFit(), emodb6, shared_speaker)
+    # Validation rows are the classifier's own business.
+    with pytest.raises(ValueError, match="validation rows"):
+        train.fit_split(MustNotFit(), emodb6, next(splits.loso(emodb6, val_speakers=1)))
 
 
 @pytest.mark.slow
-def test_train_bundle_writes_a_loadable_bundle(emodb6, tmp_path, cache_dir):
-    from serwidgets import predictor
-    from serwidgets.card import ModelCard
+def test_a_saved_network_is_a_bundle_whose_card_says_how_it_was_trained(emodb6, tmp_path, cache_dir):
+    from serwidgets.card import Card
 
-    clf = train.train_bundle(emodb6, "emotion6", tmp_path / "b", recipe=train.Recipe(
-        net_kwargs=TINY.net_kwargs, epochs=1, val_speakers=1), metrics={"UA": 0.5}, cache_dir=cache_dir,
-        verbose=0)
-    card = ModelCard.read(tmp_path / "b")
-    assert card["labels"] == list(labels.TASKS["emotion6"])
-    assert card["training"]["val_speakers"] == clf.training_["val_speakers"]
-    assert len(card["training"]["val_speakers"]) == 1
-    model = predictor.load_model(tmp_path / "b")
-    probabilities = model.predict_file(emodb6["path"].iloc[0])
-    assert set(probabilities) == set(labels.TASKS["emotion6"])
-    # The bundle predicts what the trained classifier predicts for a clip of one window.
-    expected = clf.predict_proba(emodb6.iloc[:1])[0]
-    np.testing.assert_allclose([probabilities[k] for k in clf.classes_], expected, atol=1e-3)
-
-
-@pytest.mark.slow
-def test_waveform_cnn_bundle_round_trip(emodb6, tmp_path):
-    from serwidgets import predictor
-
-    recipe = train.Recipe(net="zhao2019_1d", net_kwargs=TINY.net_kwargs, epochs=1, val_speakers=1)
-    clf = train.train_bundle(emodb6, "emotion6", tmp_path / "b1d", recipe=recipe, verbose=0)
-    model = predictor.load_model(tmp_path / "b1d")
-    assert model.card["input_kind"] == "waveform" and model.backend == "litert"
-    probabilities = model.predict_file(emodb6["path"].iloc[0])
-    expected = clf.predict_proba(emodb6.iloc[:1])[0]
-    np.testing.assert_allclose([probabilities[k] for k in clf.classes_], expected, atol=1e-3)
+    clf = train.NetClassifier(labels.TASKS["emotion6"], train.Recipe(net_kwargs=TINY.net_kwargs, epochs=1,
+                                                                     val_speakers=1), cache_dir=cache_dir, verbose=0)
+    clf.fit(emodb6).save(tmp_path / "b", task="emotion6", metrics={"UA": 0.5})
+    card = Card.read(tmp_path / "b")
+    assert card.labels == labels.TASKS["emotion6"] and card.metrics == {"UA": 0.5}
+    assert card.training["chosen"]["n_val"] == clf.chosen_["n_val"] > 0
+    assert card.training["speakers"] == 3 and card.training["recipe"]["val_speakers"] == 1
+    assert set(card.files) >= {"model.keras", "model.tflite"}

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
+    for command in (parser, *sub.choices.values()):
+        command.allow_abbrev = False  # one name per option: "--data" is not "--data-dir"
     return parser
 
 

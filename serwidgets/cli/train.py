@@ -1,8 +1,10 @@
-"""``ser train``: train the CNN recipe on one or more corpora and save a model bundle.
+"""``ser train``: train a classifier on one or more corpora and save it as a model bundle.
 
-With ``--cv-folds K`` the same recipe is then cross-validated (speaker k-fold over all
-speakers, ``results/<name>-kfold<K>.json``) and those scores go into the card; with
-``--metrics-from FILE`` the scores of an earlier ``ser evaluate`` run are used instead.
+With ``--cv-folds K`` the same classifier is then cross-validated (speaker k-fold over all
+speakers, ``results/<name>-kfold<K>.json``; an encoder head also calibrated with
+``--calibration-clips`` clips of each test speaker, ``...-cal<k>.json``) and those scores go into
+the card; with ``--metrics-from FILE`` the scores of an earlier ``ser evaluate`` run are used
+instead.
 
 The shipped model::
 
@@ -19,112 +21,86 @@ import json
 import time
 from pathlib import Path
 
-from ._options import add_classifier_arguments, add_data_arguments, card_metrics, feature_config, load_table
-from ._options import parse_C, parse_layers
+from ._options import add_data_arguments, card_metrics, load_table, make_classifier
+
+
+def describe(args, classifier) -> str:
+    """The card's default description."""
+    trained_on = f"trained on {', '.join(args.corpora)} for {args.task}"
+    if args.classifier == "whisper":
+        return f"Whisper-base encoder (frozen, LiteRT) + logistic-regression heads, {trained_on}"
+    if args.classifier == "baseline":
+        return f"{args.feature_set} functionals + logistic regression, {trained_on}"
+    return f"{classifier.to_recipe()['net']} {trained_on}"
+
+
+def cross_validate(args, df, classifier) -> dict:
+    """The card's metrics from ``--cv-folds`` speaker folds (written to results/ too).
+
+    An encoder head is scored twice: uncalibrated, and calibrated with ``--calibration-clips``
+    round-robin clips of each test speaker (scored on the rest; ``metrics["calibrated"]``).
+    """
+    from serwidgets import results
+    from serwidgets.evaluate import DEFAULT_SNRS, CalibrationDraw, Protocol, evaluate
+
+    base = f"{args.name or Path(args.out).name}-kfold{args.cv_folds}"
+    runs = {None: Protocol("speaker-kfold", args.cv_folds, args.seed, DEFAULT_SNRS)}
+    if args.classifier == "whisper":
+        # Each SNR re-encodes every test clip: one noisy level, and the calibrated run clean.
+        runs = {None: Protocol("speaker-kfold", args.cv_folds, args.seed, (None, 20.0)),
+                args.calibration_clips: Protocol("speaker-kfold", args.cv_folds, args.seed,
+                                                 calibration=CalibrationDraw(args.calibration_clips))}
+    metrics = {}
+    for clips, protocol in runs.items():
+        result = evaluate(df, classifier, protocol, task=args.task)
+        results.write_results(result, base if clips is None else f"{base}-cal{clips}", args.results)
+        metrics[clips] = card_metrics(result)
+    uncalibrated = metrics.pop(None)
+    return {**uncalibrated, **{"calibrated": {**m, "clips": clips} for clips, m in metrics.items()}}
 
 
 def run(args) -> int:
-    from serwidgets import evaluate, results, train
+    from serwidgets import results
 
-    if args.classifier == "whisper":
-        return run_whisper(args)
-    df, recipe = load_table(args)
+    df = load_table(args)
     out = Path(args.out)
-    name = args.name or out.name
-    description = args.description or f"{recipe.net} trained on {', '.join(args.corpora)} for {args.task}"
+    classifier = make_classifier(args)
+    card = {"task": args.task, "name": args.name or out.name, "description": args.description or describe(args, classifier)}
     print(f"ser train: {len(df)} clips, {df['speaker'].nunique()} speakers, task {args.task}", flush=True)
-    metrics = card_metrics(json.loads(Path(args.metrics_from).read_text())) if args.metrics_from else {}
+    metrics = {}
+    if args.metrics_from:
+        path = Path(args.metrics_from)
+        metrics = card_metrics(results.Result.from_dict({**json.loads(path.read_text()), "name": path.stem}))
     start = time.perf_counter()
     # The bundle is written as soon as the model is trained; a cross-validation then only
     # rewrites the card with its scores.
-    config = feature_config(args)
-    classifier = train.train_bundle(df, args.task, out, recipe=recipe, feature_config=config,
-                                    metrics=metrics, name=name, description=description)
-    print(f"ser train: bundle written to {out} ({time.perf_counter() - start:.0f} s)", flush=True)
+    classifier.fit(df).save(out, metrics=metrics, **card)
+    print(f"ser train: bundle written to {out} ({time.perf_counter() - start:.0f} s; chose {classifier.chosen_})",
+          flush=True)
     if args.cv_folds:
-        result = evaluate.evaluate(df, "cnn", "speaker-kfold", task=args.task, n_folds=args.cv_folds,
-                                   recipe=recipe, feature_config=config, seed=args.seed)
-        result_name = f"{name}-kfold{args.cv_folds}"
-        results.write_results(result, result_name, args.results)
-        metrics = card_metrics({"name": result_name, **result})
-        classifier.save(out, task=args.task, metrics=metrics, name=name, description=description)
-        print(f"ser train: cross-validated UA {metrics['UA']:.3f}, card updated", flush=True)
+        metrics = cross_validate(args, df, classifier)
+        classifier.save(out, metrics=metrics, **card)
+        print(f"ser train: cross-validated UA {metrics['UA']:.3f}"
+              + (f", calibrated with {args.calibration_clips} clips {metrics['calibrated']['UA']:.3f}"
+                 if "calibrated" in metrics else "") + "; card updated", flush=True)
     return 0
-
-
-def run_whisper(args) -> int:
-    """``ser train --classifier whisper``: a head on the frozen encoder, then (``--cv-folds``) its scores.
-
-    The card gets the speaker k-fold scores twice: uncalibrated, and calibrated with
-    ``--calibration-clips`` clips of each test speaker (scored on the rest).
-    """
-    from serwidgets import evaluate, heads, results
-
-    df, _ = load_table(args)
-    out = Path(args.out)
-    name = args.name or out.name
-    head_options = {"layers": parse_layers(args.layers), "C": parse_C(args.head_C) if args.head_C else 0.01}
-    description = args.description or (
-        f"Whisper-base encoder (frozen, LiteRT) + logistic-regression heads, trained on "
-        f"{', '.join(args.corpora)} for {args.task}")
-    print(f"ser train: {len(df)} clips, {df['speaker'].nunique()} speakers, task {args.task}", flush=True)
-    start = time.perf_counter()
-    classifier = evaluate.make_classifier("whisper", tuple(_task_labels(args.task)), head_options=head_options)
-    classifier.fit(df)
-    training = {
-        "corpora": sorted(df["corpus"].unique()), "n_clips": int(len(df)), "speakers": int(df["speaker"].nunique()),
-        "emotions": {str(k): int(v) for k, v in df["emotion"].value_counts().sort_index().items()},
-        "clips_per_corpus": {str(k): int(v) for k, v in df["corpus"].value_counts().sort_index().items()},
-        "recipe": classifier.recipe, "layers_chosen": list(classifier.layers_), "C_chosen": classifier.C_,
-        "seconds": round(time.perf_counter() - start, 1),
-    }
-    metrics = card_metrics(json.loads(Path(args.metrics_from).read_text())) if args.metrics_from else {}
-    heads.save_bundle(classifier, out, task=args.task, training=training, metrics=metrics, name=name,
-                      description=description)
-    print(f"ser train: bundle written to {out} ({training['seconds']:.0f} s; states {training['layers_chosen']}, "
-          f"C {training['C_chosen']:g})", flush=True)
-    if args.cv_folds:
-        runs = {}
-        for k in (None, args.calibration_clips):
-            result = evaluate.evaluate(df, "whisper", "speaker-kfold", task=args.task, n_folds=args.cv_folds,
-                                       head_options=head_options, seed=args.seed, calibration_clips=k,
-                                       snrs=[None, 20.0] if k is None else [None])
-            result_name = f"{name}-kfold{args.cv_folds}" + ("" if k is None else f"-cal{k}")
-            results.write_results(result, result_name, args.results)
-            runs[k] = card_metrics({"name": result_name, **result})
-        metrics = {**runs[None], "calibrated": {**runs[args.calibration_clips],
-                                                "clips": args.calibration_clips}}
-        heads.save_bundle(classifier, out, task=args.task, training=training, metrics=metrics, name=name,
-                          description=description)
-        print(f"ser train: cross-validated UA {metrics['UA']:.3f}, calibrated with {args.calibration_clips} clips "
-              f"{metrics['calibrated']['UA']:.3f}; card updated", flush=True)
-    return 0
-
-
-def _task_labels(task):
-    from serwidgets.labels import task_labels
-
-    return task_labels(task)
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train the CNN recipe and save a model bundle",
+    parser = subparsers.add_parser("train", help="train a classifier and save it as a model bundle",
                                    description=__doc__.split("\n\n")[0])
+    parser.add_argument("--classifier", choices=("cnn", "baseline", "whisper"), default="cnn",
+                        help="cnn: the Zhao 2019 CNN-LSTM recipe; baseline: functionals + logistic regression; "
+                             "whisper: heads on the frozen Whisper-base encoder (the shipped model)")
     add_data_arguments(parser)
     parser.add_argument("--out", required=True, help="bundle folder, e.g. models/ser-emotion6")
     parser.add_argument("--name", default=None, help="model name (default: the folder name)")
     parser.add_argument("--description", default=None)
     parser.add_argument("--cv-folds", type=int, default=0,
-                        help="cross-validate the recipe with K speaker folds first; scores go into the card")
+                        help="cross-validate the classifier with K speaker folds; scores go into the card")
     parser.add_argument("--metrics-from", default=None,
                         help="results JSON of an earlier `ser evaluate` for the card")
     parser.add_argument("--results", default="results", help="folder for the cross-validation results")
-    add_classifier_arguments(parser, ("cnn", "whisper"),
-                             "cnn: the Zhao 2019 CNN-LSTM recipe; whisper: heads on the frozen Whisper-base "
-                             "encoder (the shipped model)")
-    parser.add_argument("--layers", default="1,2,3", help="whisper: encoder states, or 'auto' (default 1,2,3)")
-    parser.add_argument("--head-C", default=None, help="whisper: inverse regularisation or 'auto' (default 0.01)")
     parser.add_argument("--calibration-clips", type=int, default=10,
                         help="whisper: clips per test speaker for the calibrated CV scores (default 10)")
     parser.set_defaults(func=run)
-

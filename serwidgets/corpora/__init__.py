@@ -49,6 +49,22 @@ nemo               pl    2322   9         angry fear happy neutral sad surprise
 
 Examples
 --------
+>>> import tempfile, warnings
+>>> from pathlib import Path
+>>> data = Path(tempfile.mkdtemp())
+>>> for name in ["emodb/wav/03a01Fa.wav", "emodb/wav/16b10Tb.wav", "emodb/wav/notes.wav", "tess/OAF_back_angry.wav"]:
+...     (data / name).parent.mkdir(parents=True, exist_ok=True)
+...     _ = (data / name).write_bytes(b"x")    # only the names are read
+>>> with warnings.catch_warnings():
+...     warnings.simplefilter("ignore", CorpusWarning)   # notes.wav: not an EmoDB name (counted, not dropped silently)
+...     df = load_corpora(["emodb", "tess"], data)
+>>> df[["corpus", "speaker", "emotion", "language"]].values.tolist()
+[['emodb', 'emodb:03', 'happy', 'de'], ['emodb', 'emodb:16', 'sad', 'de'], ['tess', 'tess:OAF', 'angry', 'en']]
+>>> df.attrs["faults"]["unparseable_name"], summary(df)["emotions"]
+(['emodb/wav/notes.wav'], {'angry': 1, 'happy': 1, 'sad': 1})
+
+The shared corpora:
+
 >>> from serwidgets import corpora, labels
 >>> df = corpora.load_corpus("emodb")                        # doctest: +SKIP
 >>> df.groupby("emotion").size()["angry"]                    # doctest: +SKIP
@@ -176,7 +192,7 @@ def load_corpus(name: str, root: str | os.PathLike | None = None, *, data_dir: s
     return df
 
 
-def load_corpora(names_or_specs: Iterable, data_dir: str | os.PathLike | None = None, **deprecated) -> pd.DataFrame:
+def load_corpora(names_or_specs: Iterable, data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Several corpora in one table (rows in the order given).
 
     Parameters
@@ -186,7 +202,7 @@ def load_corpora(names_or_specs: Iterable, data_dir: str | os.PathLike | None = 
         corpus's own folder).
     data_dir : str or path, optional
         The folder holding one subfolder per corpus (default ``$SER_DATA``); a spec's own
-        ``root`` wins. (``root=`` is its deprecated old name.)
+        ``root`` wins.
 
     Returns
     -------
@@ -203,14 +219,6 @@ def load_corpora(names_or_specs: Iterable, data_dir: str | os.PathLike | None = 
     --------
     >>> df = load_corpora(["emodb", {"name": "ravdess", "include_song": True}])   # doctest: +SKIP
     """
-    if "root" in deprecated:
-        if data_dir is not None:
-            raise TypeError("load_corpora: pass data_dir only (root is its deprecated old name)")
-        warnings.warn("load_corpora(root=...) is deprecated: the folder holding the corpora is data_dir=",
-                      DeprecationWarning, stacklevel=2)
-        data_dir = deprecated.pop("root")
-    if deprecated:
-        raise TypeError(f"load_corpora() got unexpected keyword arguments {sorted(deprecated)}")
     tables = []
     for spec in names_or_specs:
         spec = {"name": spec} if isinstance(spec, str) else dict(spec)
