@@ -21,9 +21,11 @@ time axis, and a softmax.
 Examples
 --------
 >>> from serwidgets import nets
->>> model = nets.build("zhao2019_2d", (64, 188), n_classes=7)     # doctest: +SKIP
->>> model.output_shape                                            # doctest: +SKIP
-(None, 7)
+>>> model = nets.build("zhao2019_2d", (64, 188), n_classes=7, filters=[4, 4, 8, 8], lstm_units=8)
+>>> model.output_shape, model.layers[-1].activation.__name__
+((None, 7), 'softmax')
+>>> nets.build("zhao2019_1d", (48000,), n_classes=6, filters=[4, 4, 8, 8], lstm_units=8).output_shape
+(None, 6)
 """
 
 from __future__ import annotations

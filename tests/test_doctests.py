@@ -1,16 +1,20 @@
-"""The docstring examples run, and print what they say they print.
+"""The docstring examples run, print what they say they print, and exercise their module.
 
-``MODULES`` lists the modules whose examples run; each must run at least one example (an
-example marked ``# doctest: +SKIP`` is not run: those that need a corpus, a model or a
-browser). ``NOT_YET`` lists the modules with examples that do not run yet, and why. Every module
-with examples is in one list or the other, so a new module's examples are run from the start.
+``MODULES`` lists the modules whose examples run; each must run at least one example that uses
+what the module defines (a function or class of its own, or a name of its ``__all__``): an
+import alone, or examples that only touch other modules, do not count. An example marked
+``# doctest: +SKIP`` is not run (those that need a long computation, a corpus we do not have or a
+browser); examples read the shared corpora from ``$SER_DATA``.
+``NOT_YET`` lists the modules with examples that do not run yet, and why. Every module with
+examples is in one list or the other, so a new module's examples are run from the start.
 
-One module by hand: ``.venv/bin/python -m pytest --doctest-modules serwidgets/audio.py``
-(pyproject.toml sets the same option flags as here).
+One module by hand: ``SER_DATA=../shared/data .venv/bin/python -m pytest --doctest-modules
+serwidgets/audio.py`` (pyproject.toml sets the same option flags as here).
 """
 
 from __future__ import annotations
 
+import ast
 import doctest
 import importlib
 import re
@@ -29,6 +33,7 @@ MODULES = [
     "serwidgets.bundle",
     "serwidgets.cache",
     "serwidgets.card",
+    "serwidgets.classifier",
     "serwidgets.cli.predict",
     "serwidgets.corpora",
     "serwidgets.corpora.ased",
@@ -43,7 +48,6 @@ MODULES = [
     "serwidgets.corpora.savee",
     "serwidgets.corpora.tess",
     "serwidgets.corpora.urdu",
-    "serwidgets.deprecation",
     "serwidgets.embedding_classifier",
     "serwidgets.embeddings",
     "serwidgets.encoders",
@@ -56,9 +60,9 @@ MODULES = [
     "serwidgets.heads",
     "serwidgets.inputs",
     "serwidgets.labels",
+    "serwidgets.model",
     "serwidgets.nets",
     "serwidgets.plots",
-    "serwidgets.predictor",
     "serwidgets.results",
     "serwidgets.shipped",
     "serwidgets.splits",
@@ -87,12 +91,54 @@ def run_examples(module) -> tuple[int, int, str]:
     return runner.failures, runner.tries, "".join(report)
 
 
+def subject(module) -> set[str]:
+    """What ``module`` is about: the names of its ``__all__`` and the functions and classes it defines."""
+    defined = {name for name, obj in vars(module).items()
+               if callable(obj) and getattr(obj, "__module__", None) == module.__name__}
+    return defined | set(getattr(module, "__all__", ()))
+
+
+def exercised(module) -> set[str]:
+    """The names of :func:`subject` that the module's examples which run (not skipped) use."""
+    names = subject(module)
+    used = set()
+    for test in doctest.DocTestFinder().find(module, module.__name__):
+        for example in test.examples:
+            if example.options.get(doctest.SKIP):
+                continue
+            try:
+                tree = ast.parse(example.source)
+            except SyntaxError:
+                continue
+            used |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+            used |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    return used & names
+
+
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples_run(name, tmp_path, monkeypatch):
+def test_docstring_examples_run(name, tmp_path, monkeypatch, shared_data):
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
-    failed, attempted, report = run_examples(importlib.import_module(name))
-    assert attempted > 0, f"{name}: no example ran (all skipped?): move it to NOT_YET or drop it"
+    monkeypatch.setenv("SER_DATA", str(shared_data))  # the corpora's examples read the shared copies
+    module = importlib.import_module(name)
+    failed, attempted, report = run_examples(module)
     assert failed == 0, f"{name}: {failed} of {attempted} examples failed\n{report}"
+    assert exercised(module), (f"{name}: no example that runs uses anything the module defines "
+                               f"({sorted(subject(module))[:8]} ...): add one, or move it to NOT_YET")
+
+
+def test_an_import_alone_does_not_exercise_a_module(tmp_path, monkeypatch):
+    """The check above, on a module made up for it: an import and an other module's call do not count."""
+    import sys
+
+    (tmp_path / "toy_doctested.py").write_text(
+        '"""Toy.\n\n>>> import math\n>>> math.floor(2.5)\n2\n>>> double(2)    # doctest: +SKIP\n4\n"""\n\n'
+        "def double(x):\n    return 2 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("toy_doctested")
+    assert run_examples(module)[:2] == (0, 2) and subject(module) == {"double"} and exercised(module) == set()
+    (tmp_path / "toy_doctested.py").write_text('"""Toy.\n\n>>> double(2)\n4\n"""\n\ndef double(x):\n    return 2 * x\n')
+    del sys.modules["toy_doctested"]
+    assert exercised(importlib.import_module("toy_doctested")) == {"double"}
 
 
 def modules_with_examples() -> set[str]:

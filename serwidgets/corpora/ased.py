@@ -12,10 +12,12 @@ files are reported as ``gender_conflict``.
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("ased", "data/ased")          # doctest: +SKIP
->>> len(df), df["speaker"].nunique()               # doctest: +SKIP
-(2470, 65)
+The shared copy (``$SER_DATA/ased``; only the file names are read):
+
+>>> from serwidgets.corpora import corpus_root
+>>> df = load(corpus_root("ased"))
+>>> len(df), df["speaker"].nunique(), df.attrs["faults"]["gender_conflict"][:1]
+(2470, 65, ['02Fearful/f2-01-01-02-15.opus'])
 """
 
 from __future__ import annotations

@@ -8,8 +8,13 @@ as ``demographics``; otherwise it is None.
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("cremad", "data/cremad")     # doctest: +SKIP
+>>> import tempfile
+>>> from pathlib import Path
+>>> root = Path(tempfile.mkdtemp())   # a made-up copy: only the names are read
+>>> for path in (root / name for name in ['1001_DFA_ANG_XX.wav', '1091_IEO_SAD_HI.wav']):
+...     _ = path.parent.mkdir(parents=True, exist_ok=True) or path.write_bytes(b"x")
+>>> load(root)[["speaker", "gender", "emotion", "utterance", "intensity"]].values.tolist()   # no demographics file
+[['cremad:1001', None, 'angry', 'DFA', 'unspecified'], ['cremad:1091', None, 'sad', 'IEO', 'high']]
 """
 
 from __future__ import annotations

@@ -7,10 +7,12 @@ is speaker 03, text a01, Freude (happy), first take.
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("emodb", "data/emodb")      # doctest: +SKIP
->>> df.groupby("speaker").size()["emodb:03"]     # doctest: +SKIP
-49
+The shared copy (``$SER_DATA/emodb``; only the file names are read):
+
+>>> from serwidgets.corpora import corpus_root
+>>> df = load(corpus_root("emodb"))
+>>> len(df), int((df["speaker"] == "emodb:03").sum()), df.loc[0, ["speaker", "gender", "emotion", "utterance"]].tolist()
+(535, 49, ['emodb:03', 'm', 'happy', 'a01'])
 """
 
 from __future__ import annotations

@@ -8,10 +8,12 @@ surprise, tri (*tristezza*) sadness.
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("emovo", "data/emovo")        # doctest: +SKIP
->>> df.groupby("emotion").size().unique()           # doctest: +SKIP
-array([84])
+The shared copy (``$SER_DATA/emovo``; only the file names are read):
+
+>>> from serwidgets.corpora import corpus_root
+>>> df = load(corpus_root("emovo"))
+>>> len(df), df.groupby("emotion").size().unique().tolist(), df.loc[0, ["speaker", "emotion", "utterance"]].tolist()
+(588, [84], ['emovo:f1', 'disgust', 'b1'])
 """
 
 from __future__ import annotations

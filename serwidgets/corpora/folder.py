@@ -14,6 +14,19 @@ corpora are combined; pass ``corpus`` to tell two custom corpora apart.
 
 Examples
 --------
+>>> import tempfile
+>>> from pathlib import Path
+>>> root = Path(tempfile.mkdtemp())   # a made-up copy: only the names are read
+>>> for path in (root / name for name in ["Anger/anna_1.wav", "sadness/bob_7.webm"]):
+...     _ = path.parent.mkdir(parents=True, exist_ok=True) or path.write_bytes(b"x")
+>>> load_folder(root, speaker_pattern=r"^(\\w+?)_", language="en")[["speaker", "emotion", "language"]].values.tolist()
+[['folder:anna', 'angry', 'en'], ['folder:bob', 'sad', 'en']]
+>>> _ = (root / "labels.csv").write_text("path,emotion,speaker,take\\nAnger/anna_1.wav,angry,anna,2\\n")
+>>> load_csv(root / "labels.csv", corpus="mine")[["speaker", "emotion", "take"]].values.tolist()
+[['mine:anna', 'angry', '2']]
+
+Through the registry:
+
 >>> from serwidgets.corpora import load_corpus
 >>> df = load_corpus("folder", "my_recordings", speaker_pattern=r"^(\\w+?)_")   # doctest: +SKIP
 >>> df = load_corpus("csv", "my_recordings/labels.csv")                         # doctest: +SKIP

@@ -13,6 +13,24 @@ Utterances labelled ``xxx`` (no majority) or ``oth`` are left out unless ``inclu
 
 Examples
 --------
+>>> import tempfile
+>>> from pathlib import Path
+>>> root = Path(tempfile.mkdtemp())
+>>> labels = root / "Session1" / "dialog" / "EmoEvaluation" / "Ses01F_impro01.txt"
+>>> labels.parent.mkdir(parents=True)
+>>> _ = labels.write_text("[6.2901 - 8.2357]\\tSes01F_impro01_F000\\tneu\\t[2.5000, 2.5000, 2.5000]\\n"
+...                       "[9.0100 - 11.5000]\\tSes01F_impro01_M001\\tang\\t[1.5000, 4.0000, 4.5000]\\n"
+...                       "[12.000 - 13.000]\\tSes01F_impro01_M002\\txxx\\t[2.0000, 3.0000, 3.0000]\\n")
+>>> for utterance in ("Ses01F_impro01_F000", "Ses01F_impro01_M001", "Ses01F_impro01_M002"):
+...     wav = root / "Session1" / "sentences" / "wav" / "Ses01F_impro01" / f"{utterance}.wav"
+...     wav.parent.mkdir(parents=True, exist_ok=True)
+...     _ = wav.write_bytes(b"x")               # only the names are read
+>>> df = load(root)
+>>> df[["speaker", "gender", "emotion", "improvised", "activation"]].values.tolist(), df.attrs["excluded_other"]
+([['iemocap:Ses01F', 'f', 'neutral', True, 2.5], ['iemocap:Ses01M', 'm', 'angry', True, 4.0]], 1)
+
+A real copy of the corpus:
+
 >>> from serwidgets.corpora import load_corpus
 >>> df = load_corpus("iemocap", "data/IEMOCAP_full_release")   # doctest: +SKIP
 >>> sorted(df["speaker"].unique())[:2]                          # doctest: +SKIP

@@ -14,9 +14,11 @@ Registered as ``"korean-emotiontts"`` (the shared folder's name).
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("korean-emotiontts", "data/korean-emotiontts")   # doctest: +SKIP
->>> df.groupby("emotion").size().to_dict()                            # doctest: +SKIP
+The shared copy (``$SER_DATA/korean-emotiontts``; only the file names are read):
+
+>>> from serwidgets.corpora import corpus_root
+>>> df = load(corpus_root("korean-emotiontts"))
+>>> df.groupby("emotion").size().to_dict()
 {'angry': 75, 'happy': 75, 'neutral': 75, 'sad': 75}
 """
 

@@ -11,10 +11,12 @@ kept, with its speaker's gender from the speaker's other rows.
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("nemo", "data/nemo")          # doctest: +SKIP
->>> df["speaker"].nunique()                         # doctest: +SKIP
-9
+The shared copy (``$SER_DATA/nemo``; only the file names are read):
+
+>>> from serwidgets.corpora import corpus_root
+>>> df = load(corpus_root("nemo"))
+>>> len(df), df["speaker"].nunique(), sorted(df["emotion"].unique())
+(2322, 9, ['angry', 'fear', 'happy', 'neutral', 'sad', 'surprise'])
 """
 
 from __future__ import annotations

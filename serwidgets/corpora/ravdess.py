@@ -10,10 +10,12 @@ Speech (VV = 01) is kept by default; ``include_song=True`` adds the sung recordi
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("ravdess", "data/ravdess")   # doctest: +SKIP
->>> len(df), df["speaker"].nunique()              # doctest: +SKIP
-(1440, 24)
+The shared copy (``$SER_DATA/ravdess``; only the file names are read):
+
+>>> from serwidgets.corpora import corpus_root
+>>> df = load(corpus_root("ravdess"))
+>>> len(df), df["speaker"].nunique(), df.loc[0, ["speaker", "gender", "emotion", "intensity"]].tolist()
+(1440, 24, ['ravdess:01', 'm', 'neutral', 'normal'])
 """
 
 from __future__ import annotations

@@ -7,8 +7,13 @@ Sentence numbers restart for each emotion, so ``utterance`` is the prefix plus t
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("savee", "data/savee")       # doctest: +SKIP
+>>> import tempfile
+>>> from pathlib import Path
+>>> root = Path(tempfile.mkdtemp())   # a made-up copy: only the names are read
+>>> for path in (root / name for name in ['DC_a01.wav', 'AudioData/JE/sa02.wav']):
+...     _ = path.parent.mkdir(parents=True, exist_ok=True) or path.write_bytes(b"x")
+>>> load(root)[["speaker", "emotion", "utterance"]].values.tolist()   # both layouts
+[['savee:JE', 'sad', 'sa02'], ['savee:DC', 'angry', 'a01']]
 """
 
 from __future__ import annotations

@@ -7,8 +7,13 @@ the carrier phrase "Say the word ..." in 7 emotions. File names are
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("tess", "data/tess")         # doctest: +SKIP
+>>> import tempfile
+>>> from pathlib import Path
+>>> root = Path(tempfile.mkdtemp())   # a made-up copy: only the names are read
+>>> for path in (root / name for name in ['OAF_back_angry.wav', 'YAF_dog_ps.wav']):
+...     _ = path.parent.mkdir(parents=True, exist_ok=True) or path.write_bytes(b"x")
+>>> load(root)[["speaker", "gender", "emotion", "utterance"]].values.tolist()
+[['tess:OAF', 'f', 'angry', 'back'], ['tess:YAF', 'f', 'surprise', 'dog']]
 """
 
 from __future__ import annotations

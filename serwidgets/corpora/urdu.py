@@ -10,8 +10,12 @@ different piece of talk, so ``utterance`` is the clip's own name.
 
 Examples
 --------
->>> from serwidgets.corpora import load_corpus
->>> df = load_corpus("urdu", "data/urdu")          # doctest: +SKIP
+The shared copy (``$SER_DATA/urdu``; only the file names are read):
+
+>>> from serwidgets.corpora import corpus_root
+>>> df = load(corpus_root("urdu"))
+>>> len(df), df["speaker"].nunique(), df.groupby("emotion").size().unique().tolist()
+(400, 29, [100])
 """
 
 from __future__ import annotations
