@@ -280,6 +280,37 @@ def test_default_model_comes_from_ser_model(bundle_dir, monkeypatch, tmp_path):
     assert load_model().name == "ser-emotion6"
 
 
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory, emodb3):
+    """A functionals baseline trained on three EmoDB speakers, saved and loaded as a model."""
+    from serwidgets.baseline import BaselineClassifier
+
+    train = emodb3[emodb3["speaker"] != "emodb:16"]
+    classifier = BaselineClassifier(sorted(train["emotion"].unique()), C=0.1).fit(train)
+    return load_model(classifier.save(tmp_path_factory.mktemp("baseline") / "emodb3-stats", task="emodb3"))
+
+
+def test_a_baseline_is_the_same_model_with_samples_for_frames(baseline, long_clip, emodb_root):
+    from serwidgets.functionals import clip_functionals
+    from serwidgets.model import BaselineModel
+
+    assert type(baseline) is BaselineModel and baseline.backend == "numpy" and not baseline.calibratable
+    assert baseline.frame_seconds == 1 / audio.TARGET_SR and baseline.window == 3.0
+    waveform = audio.prepare(long_clip, audio.TARGET_SR)
+    whole = baseline.head.proba(clip_functionals(waveform, "stats", baseline.card.feature_config)[None].astype(float),
+                                len(baseline.labels))[0]
+    assert probabilities(baseline.predict(long_clip, audio.TARGET_SR)) == pytest.approx(whole, abs=1e-9)  # one span
+    timeline = baseline.predict_timeline(long_clip, audio.TARGET_SR)
+    starts, ends = features.frame_windows(len(waveform), audio.TARGET_SR, 3.0, 1.0)
+    assert timeline.starts == pytest.approx(starts / audio.TARGET_SR)
+    last = clip_functionals(waveform[starts[-1]:ends[-1]], "stats", baseline.card.feature_config)
+    assert timeline.probabilities[-1] == pytest.approx(baseline.head.proba(last[None].astype(float), 3)[0], abs=1e-9)
+    path = emodb_root / EMODB_WAV
+    assert probabilities(baseline([path])[0]) == pytest.approx(probabilities(baseline.predict_file(path)), abs=1e-9)
+    with pytest.raises(CalibrationError, match="cannot be calibrated"):
+        baseline.calibrate([path] * 3)
+
+
 # -- calibration --------------------------------------------------------------------------------
 
 def test_a_network_cannot_be_calibrated(network, emodb_root):
