@@ -1,25 +1,14 @@
 """The contract every trainable classifier keeps, and the code they share (:class:`Classifier`).
 
 A classifier is a scikit-learn estimator trained on the rows of a corpus table
-(:mod:`serwidgets.corpora`: ``path``, ``emotion``, ``speaker``, ``corpus``, ...):
-
-``fit(df) -> self``
-    Train on every row of ``df``. A recipe that wants validation speakers (early stopping)
-    holds them out of ``df`` itself, through the leakage-checked splits
-    (:func:`serwidgets.splits.validation_split`).
-``predict_proba(df) -> ndarray (len(df), len(classes_))``
-    Probabilities in the order of :attr:`classes_`; a row whose file cannot be used gets
-    uniform ones.
-``skipped_files(df) -> dict``
-    Path -> :class:`~serwidgets.audio.AudioError` of each file of ``df`` that cannot be used.
-``save(directory, *, task, metrics=None, name=None, description="") -> Path``
-    A bundle with one card, which :func:`serwidgets.model.load_model` reads.
-
-``__init__`` only stores its parameters (so :func:`sklearn.base.clone` makes an unfitted
-copy, and :func:`serwidgets.evaluate.evaluate` fits a clone per fold); what :meth:`fit` learns
-ends in ``_``. The three classifiers: :class:`serwidgets.train.NetClassifier` (a network trained
-from scratch), :class:`serwidgets.baseline.BaselineClassifier` (utterance functionals) and
-:class:`serwidgets.embedding_classifier.EmbeddingClassifier` (heads on a frozen encoder).
+(:mod:`serwidgets.corpora`): ``fit(df)`` trains on every row (validation speakers, if its recipe
+wants them, are held out inside, through :func:`serwidgets.splits.validation_split`);
+``predict_proba(df)`` gives probabilities in the order of ``classes_`` (uniform for a file that
+cannot be used, which ``skipped_files(df)`` names); ``save(directory, task=...)`` writes a bundle
+with one card that :func:`serwidgets.model.load_model` reads. ``__init__`` only stores its
+parameters, so :func:`sklearn.base.clone` makes an unfitted copy (evaluate fits one per fold);
+what ``fit`` learns ends in ``_``. The three: :class:`serwidgets.train.NetClassifier`,
+:class:`serwidgets.baseline.BaselineClassifier`, :class:`serwidgets.embedding_classifier.EmbeddingClassifier`.
 
 Examples
 --------
@@ -31,8 +20,8 @@ Examples
 ...     def to_recipe(self):
 ...         return {}
 ...     def fit(self, df):
-...         self._fitted(df, share=float(np.bincount(self._targets(df)).max() / len(df)))
-...         self.prior_ = np.bincount(self._targets(df), minlength=len(self.classes_)) / len(df)
+...         self.prior_ = np.bincount(self._targets(df), minlength=len(self.labels)) / len(df)
+...         self._fitted(df, share=float(self.prior_.max()))
 ...         return self
 ...     def predict_proba(self, df):
 ...         self._check_fitted("predicting")
@@ -62,19 +51,10 @@ class Classifier(BaseEstimator):
     """Base of the trainable classifiers (see the module docstring for the contract).
 
     A subclass writes ``__init__`` (storing ``labels`` and its other parameters), :meth:`to_recipe`,
-    ``fit`` (ending with :meth:`_fitted`), ``predict_proba``, ``skipped_files`` and, to be saved,
-    ``_save(directory, **card_fields)``.
-
-    Attributes
-    ----------
-    classes_ : tuple of str
-        The labels, in output order.
-    chosen_ : dict
-        What :meth:`fit` chose on its training side (``C``, ``layers``, ``best_epoch``,
-        ``n_val``, ...): results files record it per fold.
-    training_ : dict
-        The card's ``training`` entry: the training data's corpora, clips, speakers and
-        counts per ``corpus/emotion``, the recipe (:meth:`to_recipe`) and :attr:`chosen_`.
+    ``fit`` (calling :meth:`_fitted`), ``predict_proba``, ``skipped_files`` and ``_save``. :meth:`_fitted`
+    sets ``classes_`` (the labels in output order), ``chosen_`` (what ``fit`` chose on its training
+    side: ``C``, ``layers``, ``best_epoch``, ``n_val``; results record it per fold) and ``training_``
+    (the card's ``training``: corpora, clips, speakers, counts per ``corpus/emotion``, recipe, chosen).
     """
 
     #: The learner kind, as results files and the command line name it.
@@ -114,26 +94,12 @@ class Classifier(BaseEstimator):
         }
 
     def _choose(self, candidates, fit_predict, y, speakers, n_folds: int):
-        """The candidate with the best UA in a speaker-grouped cross-validation of the training side.
+        """``(best, {candidate: UA})``: the candidate with the best UA in a speaker-grouped CV.
 
-        Parameters
-        ----------
-        candidates : sequence
-            E.g. values of ``C``, or ``(layers, C)`` pairs.
-        fit_predict : callable
-            ``fit_predict(candidate, train, test) -> labels`` predicted for the rows ``test``
-            by a model of ``candidate`` fitted on the rows ``train`` (positions into ``y``).
-        y, speakers : np.ndarray
-            Label indices and speakers of the training rows.
-        n_folds : int
-            Folds (fewer when there are fewer speakers).
-
-        Returns
-        -------
-        best : object
-            The first candidate with the highest UA.
-        scores : dict
-            Candidate -> UA (balanced accuracy of the pooled out-of-fold predictions).
+        ``fit_predict(candidate, train, test)`` returns the labels a model of ``candidate`` fitted
+        on rows ``train`` (positions into ``y``) predicts for rows ``test``; UA is scored on the
+        pooled out-of-fold predictions of ``n_folds`` folds (fewer with fewer speakers); ties go
+        to the first candidate.
         """
         from sklearn.metrics import balanced_accuracy_score
         from sklearn.model_selection import GroupKFold
@@ -162,24 +128,11 @@ class Classifier(BaseEstimator):
     # -- saving ----------------------------------------------------------------------------------
     def save(self, directory, *, task: str, metrics: dict | None = None, name: str | None = None,
              description: str = "") -> Path:
-        """Write the fitted classifier as a bundle: its files and one card (:mod:`serwidgets.card`).
+        """Write the fitted classifier as a bundle in ``directory`` (created): its files and one card.
 
-        Parameters
-        ----------
-        directory : str or pathlib.Path
-            The bundle folder (created).
-        task : str
-            The task of the labels (:data:`serwidgets.labels.TASKS`).
-        metrics : dict, optional
-            Held-out scores of the same recipe for the card (e.g. from a cross-validation).
-        name : str, optional
-            Default: the folder's name.
-        description : str
-
-        Returns
-        -------
-        pathlib.Path
-            ``directory``.
+        ``task`` names the labels (:data:`serwidgets.labels.TASKS`); ``metrics``: held-out scores of
+        the same recipe (e.g. a cross-validation's); ``name`` defaults to the folder's name.
+        Returns ``directory`` as a :class:`~pathlib.Path`.
         """
         self._check_fitted("saving it")
         directory = Path(directory)

@@ -1,36 +1,21 @@
 """Evaluation: run a :class:`Protocol` with a classifier and pool its test predictions into a Result.
 
-Protocols
----------
-``loso``
-    Leave one speaker out: each speaker is the test set once.
-``speaker-kfold``
-    Speakers dealt into ``n_folds`` gender-balanced folds (RAVDESS: 6 folds of 4 actors).
-``loco``
-    Leave one corpus out: each corpus is the test set once, trained on all the others
-    (cross-corpus and, with corpora in several languages, cross-lingual). Results add UA per
-    corpus over the classes that corpus has (``per_corpus``, ``per_corpus_classes``), their
-    mean (``loco_mean_UA``), the classes a test corpus has that no training corpus had
-    (``loco_unseen_classes``) and a table per language (``per_language``).
-``random``
-    Speaker-dependent, stratified 80/20 split: the same voices and sentences on both sides.
-``leaky``
-    The seed app's mistake, reproduced on purpose: noisy copies of *every* clip are added
-    **before** a random split, so most test clips have a twin in training. The leakage
-    guard is called and its verdict recorded; only this protocol then trains anyway, and
-    the result is marked ``leaky``.
+Protocols: ``loso`` (leave one speaker out), ``speaker-kfold`` (speakers dealt into ``n_folds``
+gender-balanced folds; RAVDESS: 6 folds of 4 actors), ``loco`` (leave one corpus out: trained on
+the others, so cross-corpus and, across languages, cross-lingual; results add UA per corpus over
+the classes it has, their mean, the classes no training corpus had and a table per language),
+``random`` (speaker-dependent 80/20 split: the same voices on both sides) and ``leaky`` (the seed
+app's mistake on purpose: noisy copies of *every* clip before a random split; the leakage guard's
+verdict is recorded, the fold trains anyway and the result is marked ``leaky``).
 
 Every fold fits a clone of the classifier through :func:`serwidgets.train.fit_split` (the
-leakage guard first). Scores are pooled over folds (each clip is tested once in
-``loso``/``speaker-kfold``/``loco``): UA (balanced accuracy, the headline), WA (accuracy),
-macro-F1, the confusion matrix, per-speaker and per-corpus accuracy, UA with noise added to
-the *test* clips at several SNRs, and the pooled clean probabilities themselves
-(:class:`serwidgets.results.Predictions`).
-
-A classifier that can be calibrated to a speaker (``calibrate(df)``, ``predict_proba(df,
-calibrations=...)``: :class:`serwidgets.embedding_classifier.EmbeddingClassifier`) can be
-scored calibrated: a :class:`CalibrationDraw` says how many clips of each test speaker calibrate
-and how they are drawn; those clips are never scored.
+leakage guard first). Scores are pooled over folds: UA (balanced accuracy, the headline), WA,
+macro-F1, the confusion matrix, accuracy per speaker, UA per corpus and language, UA with white
+noise added to the *test* clips at several SNRs, and the pooled clean probabilities themselves
+(:class:`serwidgets.results.Predictions`). A classifier that can be calibrated to a speaker
+(``calibrate(df)``, ``predict_proba(df, calibrations=...)``) can be scored calibrated: a
+:class:`CalibrationDraw` says how many clips of each test speaker calibrate it and how they are
+drawn; those clips are never scored.
 
 Examples
 --------
@@ -74,17 +59,12 @@ LEAKY_SNR_DB = (20.0, 40.0)
 class CalibrationDraw:
     """Which clips of each test speaker calibrate the classifier to them (never scored).
 
-    Parameters
-    ----------
-    clips : int or "all"
-        ``k``: ``k`` clips per test speaker calibrate and only the *other* clips are scored;
-        speakers with ``k`` clips or fewer are not scored. ``0``: no clip calibrates (the
-        uncalibrated start of a calibration curve). ``"all"``: every test clip calibrates and
-        is scored (transductive: an upper bound, flagged in results).
-    draw : {"round-robin", "random", "neutral"}
-        ``"round-robin"``: dealt over the speaker's emotions in a random order, so ``k`` clips
-        span as many emotions as possible; ``"random"``: any ``k`` clips; ``"neutral"``:
-        neutral clips only.
+    ``clips``: ``k`` clips per test speaker calibrate and only the *other* clips are scored
+    (speakers with ``k`` clips or fewer are not scored); ``0``: none (the uncalibrated start of a
+    calibration curve); ``"all"``: every test clip calibrates and is scored (transductive, an
+    upper bound, flagged in results). ``draw``: ``"round-robin"`` deals them over the speaker's
+    emotions in a random order (as the dashboard's prompts ask for them), ``"random"`` takes any,
+    ``"neutral"`` neutral clips only.
 
     Examples
     --------
@@ -115,24 +95,10 @@ class CalibrationDraw:
 
 @dataclass(frozen=True)
 class Protocol:
-    """How to evaluate: the splits, the seed, the test-time noise and any calibration.
-
-    Parameters
-    ----------
-    name : {"loso", "speaker-kfold", "loco", "random", "leaky"}
-        See the module docstring.
-    n_folds : int, optional
-        For ``speaker-kfold`` (required there).
-    seed : int
-        Of the splits and of the calibration draws.
-    snrs : tuple of float or None
-        Test-time SNRs in dB of white noise added to the test clips (None = clean, always
-        scored first). ``leaky`` runs clean only.
-    calibration : CalibrationDraw, optional
-        Calibrate the classifier to each test speaker.
-    only_folds : tuple of str, optional
-        Run only the folds of these names (e.g. ``("loso:emodb:03",)``): to re-run part of a
-        saved result and check that it reproduces. Pooled scores then cover those folds only.
+    """How to evaluate: the splits (``name``, ``n_folds`` for speaker-kfold, ``seed``, which also
+    seeds the calibration draws), the test-time SNRs in dB (None = clean, always first; ``leaky``
+    runs clean only), any :class:`CalibrationDraw`, and ``only_folds``: the names of the folds to
+    run (e.g. ``("loso:emodb:03",)``, to check that part of a saved result reproduces).
 
     Examples
     --------
@@ -194,15 +160,15 @@ class Protocol:
 
         table = df
         if self.name == "loso":
-            folds = list(splits.loso(df, seed=self.seed))
+            folds = list(splits.loso(df))
         elif self.name == "speaker-kfold":
             folds = list(splits.speaker_kfold(df, self.n_folds, seed=self.seed))
         elif self.name == "loco":
-            folds = list(splits.loco(df, seed=self.seed))
+            folds = list(splits.loco(df))
         else:
             if self.name == "leaky":
                 table = with_noisy_copies(df, LEAKY_COPIES, LEAKY_SNR_DB, self.seed)
-            folds = [splits.random_split(table, 0.2, 0.0, self.seed)]
+            folds = [splits.random_split(table, 0.2, self.seed)]
         if self.only_folds is not None:
             missing = set(self.only_folds) - {fold.name for fold in folds}
             if missing:
@@ -451,23 +417,10 @@ def _leakage_verdict(table, folds) -> str | None:
 def evaluate(df, classifier, protocol: Protocol, *, task, log=print) -> Result:
     """Run ``protocol`` with a fresh clone of ``classifier`` per fold and pool the test predictions.
 
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Corpus table restricted to ``task`` (:func:`serwidgets.labels.select_task`).
-    classifier : serwidgets.classifier.Classifier
-        An unfitted classifier whose labels are the task's (e.g.
-        ``BaselineClassifier(labels, feature_set="compare")``); it is cloned for every fold
-        (:func:`sklearn.base.clone`) and itself stays unfitted.
-    protocol : Protocol
-    task : str
-    log : callable
-        Progress messages.
-
-    Returns
-    -------
-    serwidgets.results.Result
-        Write it with :func:`serwidgets.results.write_results`.
+    ``df`` is a corpus table restricted to ``task`` (:func:`serwidgets.labels.select_task`);
+    ``classifier`` a :class:`~serwidgets.classifier.Classifier` with the task's labels, cloned for
+    every fold (it stays unfitted); ``log`` takes the progress messages. Returns the
+    :class:`~serwidgets.results.Result` (write it with :func:`serwidgets.results.write_results`).
 
     Examples
     --------
@@ -497,17 +450,19 @@ def evaluate(df, classifier, protocol: Protocol, *, task, log=print) -> Result:
             log(f"{protocol.name} {split.name}: UA {fold['UA']:.3f} WA {fold['WA']:.3f} "
                 f"({fold['seconds']:.0f} s, {i + 1}/{len(folds)})")
     fold_ua = np.array([f["UA"] for f in pooled.folds])
-    recipe, params = classifier.to_recipe(), classifier.get_params()
+    recipe, params, draw = classifier.to_recipe(), classifier.get_params(), protocol.calibration
     return Result(
-        classifier=classifier.name, recipe=recipe, audio_options=(params.get("audio_options") or AudioOptions()).to_dict(),
+        classifier=classifier.name, recipe=recipe,
+        audio_options=(params.get("audio_options") or AudioOptions()).to_dict(),
         # The log-mel or STFT settings of the classifiers that have them (not an encoder head's).
         feature_config=(params["feature_config"] or FeatureConfig()).to_dict() if "feature_config" in params else None,
         task=task, labels=list(labels), protocol=protocol.name, seed=protocol.seed, n_folds=len(pooled.folds),
         corpora=sorted(df["corpus"].unique()), n_clips=int(len(table)), speakers=int(df["speaker"].nunique()),
         # Transductive: test speakers' unlabelled clips shaped their features.
-        speaker_norm=bool(recipe.get("speaker_norm")) or bool(protocol.calibration and protocol.calibration.transductive),
+        speaker_norm=bool(recipe.get("speaker_norm")) or bool(draw and draw.transductive),
         calibration=pooled.calibration(),
-        leaky=protocol.name == "leaky", leakage=_leakage_verdict(table, folds) if protocol.name == "leaky" else None,
+        leaky=protocol.name == "leaky",
+        leakage=_leakage_verdict(table, folds) if protocol.name == "leaky" else None,
         skipped_files=skipped, corpus_faults=faults,
         metrics=pooled.scores(), fold_UA={"mean": float(fold_ua.mean()), "std": float(fold_ua.std())},
         per_speaker=pooled.per_speaker(), **pooled.by_corpus_and_language(folds),

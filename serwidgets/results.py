@@ -34,18 +34,6 @@ __all__ = ["Result", "Predictions", "write_results", "load_results", "find_resul
 class Predictions:
     """The pooled clean test predictions of a result: one row per scored clip, in table order.
 
-    Attributes
-    ----------
-    probabilities : np.ndarray [shape=(n, k), float32]
-        Columns in the result's ``labels`` order.
-    truth : np.ndarray [shape=(n,), int]
-        Index of each clip's true label.
-    corpus, speaker : np.ndarray [shape=(n,), str]
-    clip : np.ndarray [shape=(n,), str]
-        The clip's path relative to the folder all the table's clips share.
-    fold : np.ndarray [shape=(n,), int]
-        Index into the result's ``folds`` of the fold that scored the clip.
-
     Examples
     --------
     >>> p = Predictions(np.array([[0.9, 0.1], [0.4, 0.6]]), np.array([0, 0]), np.array(["a", "a"]),
@@ -56,12 +44,12 @@ class Predictions:
     ([0, 0], [True, False])
     """
 
-    probabilities: np.ndarray
-    truth: np.ndarray
-    corpus: np.ndarray
-    speaker: np.ndarray
-    clip: np.ndarray
-    fold: np.ndarray
+    probabilities: np.ndarray  # (n, k) float32, columns in the result's labels order
+    truth: np.ndarray          # (n,) index of each clip's true label
+    corpus: np.ndarray         # (n,) str
+    speaker: np.ndarray        # (n,) str
+    clip: np.ndarray           # (n,) str: the path relative to the folder all the table's clips share
+    fold: np.ndarray           # (n,) index into the result's folds of the fold that scored the clip
 
     def __post_init__(self):
         self.probabilities = np.asarray(self.probabilities, np.float32)
@@ -90,101 +78,45 @@ class Predictions:
 class Result:
     """What :func:`serwidgets.evaluate.evaluate` measured: one protocol, one classifier, pooled over folds.
 
-    Attributes
-    ----------
-    classifier : str
-        The learner kind (``"cnn"``, ``"baseline"``, ``"whisper"``).
-    recipe : dict
-        The classifier's parameters that shape its fit (:meth:`serwidgets.classifier.Classifier.to_recipe`).
-    audio_options, feature_config : dict
-        How audio was prepared; the log-mel or STFT settings (None for an encoder head).
-    task : str
-    labels : list of str
-    protocol : str
-        ``"loso"``, ``"speaker-kfold"``, ``"loco"``, ``"random"`` or ``"leaky"``.
-    seed : int
-        Of the splits and of the calibration draws.
-    n_folds : int
-        Folds run.
-    corpora : list of str
-    n_clips, speakers : int
-        Clips evaluated (after unusable files are dropped; with the ``leaky`` protocol's noisy
-        copies) and speakers.
-    metrics : dict
-        Pooled test scores: ``UA``, ``WA``, ``macro_F1``, ``recall``, ``confusion``, ``n``
-        (:func:`serwidgets.evaluate.scores`).
-    fold_UA : dict
-        ``mean`` and ``std`` of the folds' UA.
-    per_speaker, per_corpus : dict
-        Accuracy per test speaker; UA per test corpus.
-    snr_UA : dict
-        UA with ``snr_noise`` noise added to the test clips: ``"clean"`` or the SNR in dB -> UA.
-    folds : list of dict
-        ``name``, ``n_train`` (rows given to ``fit``), ``n_test`` (rows scored), ``UA``, ``WA``,
-        ``seconds`` and what the classifier chose on its training side
-        (:attr:`serwidgets.classifier.Classifier.chosen_`: ``C``, ``layers``, ``best_epoch``, ``n_val``).
-    wall_seconds : float
-    date : str
-    environment : dict or None
-        Libraries, CPU and threads (:mod:`serwidgets.fingerprint`); None: not recorded.
-    speaker_norm : bool
-        Test speakers' features were standardised with their own unlabelled clips (transductive).
-    calibration : dict or None
-        Calibrated to each test speaker: ``clips``, ``draw``, ``transductive``,
-        ``speakers_calibrated``, ``speakers_not_scored``, ``clips_used``.
-    leaky, leakage : bool, str or None
-        The ``leaky`` protocol, and the leakage guard's verdict on its split.
-    skipped_files : dict or None
-        Files that cannot be used (empty, corrupt, no speech, ...): cause -> count.
-    corpus_faults : dict or None
-        Files the corpus loaders left out for their names or labels: cause -> file names
-        (``df.attrs["faults"]`` of :func:`serwidgets.corpora.load_corpus`).
-    per_corpus_classes, per_language : dict or None
-        Classes scored per corpus; UA, WA, clips and corpora per language.
-    loco_mean_UA, loco_unseen_classes : float, dict or None
-        Leave one corpus out: the mean of the corpora's UA, and each held-out corpus's classes
-        that no training corpus had.
-    snr_noise : str
-    name : str
-        The file name without suffix (set by :func:`write_results` and :func:`load_results`).
-    predictions : Predictions or None
-        Not a JSON field: stored beside it as ``<name>.npz``.
+    The fields are the keys of a results file; None: not recorded (older files) or not applicable.
     """
 
-    classifier: str
-    recipe: dict
+    classifier: str            # the learner kind: "cnn", "baseline", "whisper"
+    recipe: dict               # Classifier.to_recipe(): the parameters that shape the fit
     audio_options: dict
     task: str
     labels: list
-    protocol: str
-    seed: int
-    n_folds: int
+    protocol: str              # "loso", "speaker-kfold", "loco", "random", "leaky"
+    seed: int                  # of the splits and of the calibration draws
+    n_folds: int               # folds run
     corpora: list
-    n_clips: int
+    n_clips: int               # clips evaluated (unusable files dropped; leaky: with its noisy copies)
     speakers: int
-    metrics: dict
-    fold_UA: dict
-    per_speaker: dict
-    per_corpus: dict
-    snr_UA: dict
-    folds: list
+    metrics: dict              # pooled test scores (evaluate.scores): UA, WA, macro_F1, recall, confusion, n
+    fold_UA: dict              # mean and std of the folds' UA
+    per_speaker: dict          # test speaker -> accuracy
+    per_corpus: dict           # test corpus -> UA
+    snr_UA: dict               # "clean" or the SNR in dB of snr_noise added to the test clips -> UA
+    folds: list                # name, n_train (rows given to fit), n_test (scored), UA, WA, seconds + chosen_
     wall_seconds: float
     date: str
-    environment: dict | None = None
-    feature_config: dict | None = None
-    speaker_norm: bool = False
+    environment: dict | None = None           # libraries, CPU, threads (serwidgets.fingerprint)
+    feature_config: dict | None = None        # log-mel or STFT settings (an encoder head has none)
+    speaker_norm: bool = False                # test speakers standardised by their own clips (transductive)
+    # Calibrated to each test speaker: clips, draw, transductive, clips_used, speakers_calibrated and
+    # speakers_not_scored.
     calibration: dict | None = None
     leaky: bool = False
-    leakage: str | None = None
-    skipped_files: dict | None = None
-    corpus_faults: dict | None = None
-    per_corpus_classes: dict | None = None
-    per_language: dict | None = None
-    loco_mean_UA: float | None = None
-    loco_unseen_classes: dict | None = None
+    leakage: str | None = None                # the leakage guard's verdict on the leaky protocol's split
+    skipped_files: dict | None = None         # files that cannot be used (corrupt, no speech, ...): cause -> count
+    corpus_faults: dict | None = None         # files the corpus loaders left out (names, labels): cause -> names
+    per_corpus_classes: dict | None = None    # corpus -> the classes its UA averages over
+    per_language: dict | None = None          # language -> UA, WA, n, corpora
+    loco_mean_UA: float | None = None         # loco: the mean of the corpora's UA
+    loco_unseen_classes: dict | None = None   # loco: each held-out corpus's classes that no training corpus had
     snr_noise: str = "white"
-    name: str = ""
-    predictions: Predictions | None = field(default=None, repr=False)
+    name: str = ""                            # the file name (write_results, load_results)
+    predictions: Predictions | None = field(default=None, repr=False)   # not in the JSON: <name>.npz
 
     def to_dict(self) -> dict:
         """The JSON fields (every field but :attr:`predictions`)."""

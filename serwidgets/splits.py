@@ -1,4 +1,4 @@
-"""Train/validation/test splits, and the leakage guard every training entry point calls.
+"""Train/test splits, a classifier's validation speakers, and the leakage guard every training entry point calls.
 
 Three families of protocol:
 
@@ -26,9 +26,9 @@ DataFrame's index is.
 Examples
 --------
 >>> from serwidgets import splits
->>> for split in splits.loso(df, val_speakers=1):              # doctest: +SKIP
+>>> for split in splits.loso(df):                            # doctest: +SKIP
 ...     splits.check_leakage(df, split)
-...     train, val, test = (df.iloc[split.train], df.iloc[split.val], df.iloc[split.test])
+...     train, test = df.iloc[split.train], df.iloc[split.test]
 """
 
 from __future__ import annotations
@@ -115,7 +115,9 @@ def _interleaved(groups: list[list]) -> list:
     return [g[rank] for rank in range(max(map(len, groups))) for g in groups if rank < len(g)]
 
 
-def _with_validation(df, name, test_speakers, val_speakers, rng) -> Split:
+def _speaker_split(df, name, test_speakers, val_speakers=0, rng=None) -> Split:
+    """The rows of ``test_speakers`` to test, ``val_speakers`` of the others (gender-balanced,
+    drawn with ``rng``) to validate, the rest to train."""
     speaker = df["speaker"].to_numpy()
     rest = _speaker_table(df)
     rest = rest[~rest.index.isin(test_speakers)]
@@ -124,7 +126,7 @@ def _with_validation(df, name, test_speakers, val_speakers, rng) -> Split:
             f"val_speakers={val_speakers} must leave at least one of the {len(rest)} "
             "training speakers for training"
         )
-    val = _interleaved(_by_gender(rest, rng))[:val_speakers]
+    val = _interleaved(_by_gender(rest, rng))[:val_speakers] if val_speakers else []
     is_test = np.isin(speaker, list(test_speakers))
     is_val = np.isin(speaker, val)
     return Split(
@@ -160,41 +162,24 @@ def validation_split(df: pd.DataFrame, val_speakers: int, seed: int = 0) -> Spli
     """
     if val_speakers == 0:
         return Split("validation", train=np.arange(len(df)), test=[])
-    return _with_validation(df, "validation", [], val_speakers, np.random.default_rng(seed))
+    return _speaker_split(df, "validation", [], val_speakers, np.random.default_rng(seed))
 
 
-def loso(df: pd.DataFrame, val_speakers: int = 0, seed: int = 0) -> Iterator[Split]:
-    """Leave-one-speaker-out: one split per speaker, that speaker alone is the test set.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Needs a ``speaker`` column; a ``gender`` column makes validation choices balanced.
-    val_speakers : int
-        How many *training* speakers to hold out for validation in each fold (never the
-        test speaker). Chosen with ``seed``, alternating genders when known.
-    seed : int
-        Seed for the validation choice; the same seed gives the same splits.
-
-    Yields
-    ------
-    Split
-        Named ``"loso:<speaker>"``, in sorted speaker order.
+def loso(df: pd.DataFrame) -> Iterator[Split]:
+    """Leave-one-speaker-out: one split per speaker (``df`` needs a ``speaker`` column), that
+    speaker alone is the test set; named ``"loso:<speaker>"``, in sorted speaker order.
 
     Examples
     --------
-    >>> folds = list(loso(df, val_speakers=2))                   # doctest: +SKIP
-    >>> len(folds)                                  # EmoDB: 10 speakers  # doctest: +SKIP
-    10
+    >>> df = pd.DataFrame({"speaker": ["a", "b", "a", "c"]})
+    >>> [(s.name, s.train.tolist(), s.test.tolist()) for s in loso(df)][:2]
+    [('loso:a', [1, 3], [0, 2]), ('loso:b', [0, 2, 3], [1])]
     """
-    for i, speaker in enumerate(_speaker_table(df).index):
-        rng = np.random.default_rng((seed, i))
-        yield _with_validation(df, f"loso:{speaker}", [speaker], val_speakers, rng)
+    for speaker in _speaker_table(df).index:
+        yield _speaker_split(df, f"loso:{speaker}", [speaker])
 
 
-def speaker_kfold(
-    df: pd.DataFrame, n_folds: int, val_speakers: int = 0, seed: int = 0
-) -> Iterator[Split]:
+def speaker_kfold(df: pd.DataFrame, n_folds: int, seed: int = 0) -> Iterator[Split]:
     """Speaker-independent k-fold: speakers dealt into ``n_folds`` groups of equal size.
 
     Folds are balanced by *speaker count* (sizes differ by at most one speaker) and, when a
@@ -207,10 +192,8 @@ def speaker_kfold(
         Needs a ``speaker`` column; ``gender`` is used when present.
     n_folds : int
         Number of folds, between 2 and the number of speakers.
-    val_speakers : int
-        Training speakers held out for validation in each fold (never a test speaker).
     seed : int
-        Seed for the fold assignment and the validation choice.
+        Seed for the fold assignment.
 
     Yields
     ------
@@ -229,12 +212,10 @@ def speaker_kfold(
     # genders at once.
     order = sum(_by_gender(speakers, np.random.default_rng(seed)), [])
     for k in range(n_folds):
-        rng = np.random.default_rng((seed, k))
-        name = f"speaker-kfold:{k + 1}/{n_folds}"
-        yield _with_validation(df, name, order[k::n_folds], val_speakers, rng)
+        yield _speaker_split(df, f"speaker-kfold:{k + 1}/{n_folds}", order[k::n_folds])
 
 
-def loco(df: pd.DataFrame, val_speakers: int = 0, seed: int = 0) -> Iterator[Split]:
+def loco(df: pd.DataFrame) -> Iterator[Split]:
     """Leave one corpus out: one split per corpus, that corpus alone is the test set.
 
     Training uses every other corpus; the test corpus's classes may include some that no
@@ -244,10 +225,6 @@ def loco(df: pd.DataFrame, val_speakers: int = 0, seed: int = 0) -> Iterator[Spl
     ----------
     df : pandas.DataFrame
         Needs ``corpus`` and ``speaker`` columns and at least two corpora.
-    val_speakers : int
-        Training speakers (from the other corpora) held out for validation in each fold.
-    seed : int
-        Seed for the validation choice.
 
     Yields
     ------
@@ -265,10 +242,8 @@ def loco(df: pd.DataFrame, val_speakers: int = 0, seed: int = 0) -> Iterator[Spl
     names = sorted(set(corpus))
     if len(names) < 2:
         raise ValueError(f"leave-one-corpus-out needs at least two corpora, got {names}")
-    for i, name in enumerate(names):
-        rng = np.random.default_rng((seed, i))
-        held_out = sorted(df.loc[corpus == name, "speaker"].unique())
-        split = _with_validation(df, f"loco:{name}", held_out, val_speakers, rng)
+    for name in names:
+        split = _speaker_split(df, f"loco:{name}", sorted(df.loc[corpus == name, "speaker"].unique()))
         # Speaker ids are corpus-prefixed; a table where they are not must still hold out
         # exactly the corpus.
         if not np.array_equal(split.test, np.flatnonzero(corpus == name)):
@@ -277,9 +252,7 @@ def loco(df: pd.DataFrame, val_speakers: int = 0, seed: int = 0) -> Iterator[Spl
         yield split
 
 
-def random_split(
-    df: pd.DataFrame, test_size: float = 0.2, val_size: float = 0.0, seed: int = 0
-) -> Split:
+def random_split(df: pd.DataFrame, test_size: float = 0.2, seed: int = 0) -> Split:
     """Speaker-dependent random split, stratified by emotion (for comparison with papers).
 
     Speakers and sentences appear on both sides, so scores are higher than speaker-independent
@@ -291,8 +264,8 @@ def random_split(
     ----------
     df : pandas.DataFrame
         Needs an ``emotion`` column.
-    test_size, val_size : float
-        Fractions of all rows for the test and validation sets.
+    test_size : float
+        Fraction of the rows for the test set.
     seed : int
         Random seed; the same seed gives the same split.
 
@@ -303,27 +276,15 @@ def random_split(
 
     Examples
     --------
-    >>> s = random_split(df, test_size=0.2, val_size=0.1)        # doctest: +SKIP
+    >>> s = random_split(df, test_size=0.2)                       # doctest: +SKIP
     """
     from sklearn.model_selection import train_test_split
 
-    if not (0 < test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
-        raise ValueError(f"test_size={test_size}, val_size={val_size}: need 0 < test, sum < 1")
-    positions = np.arange(len(df))
-    emotion = df["emotion"].to_numpy()
-    train, test = train_test_split(
-        positions, test_size=test_size, stratify=emotion, random_state=seed
-    )
-    val = np.empty(0, dtype=np.int64)
-    if val_size > 0:
-        # val_size is a fraction of all rows; re-express it as a fraction of what is left.
-        train, val = train_test_split(
-            train,
-            test_size=val_size / (1 - test_size),
-            stratify=emotion[train],
-            random_state=seed,
-        )
-    return Split(f"random:seed={seed}", train=np.sort(train), test=np.sort(test), val=np.sort(val))
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size={test_size}: need 0 < test_size < 1")
+    train, test = train_test_split(np.arange(len(df)), test_size=test_size, stratify=df["emotion"].to_numpy(),
+                                   random_state=seed)
+    return Split(f"random:seed={seed}", train=np.sort(train), test=np.sort(test))
 
 
 def _source_keys(df: pd.DataFrame) -> pd.Series:

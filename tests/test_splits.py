@@ -18,6 +18,7 @@ from serwidgets.splits import (
     loso,
     random_split,
     speaker_kfold,
+    validation_split,
 )
 
 @pytest.fixture(scope="module")
@@ -55,23 +56,20 @@ def test_loso_emodb_one_fold_per_speaker(emodb):
     assert np.array_equal(np.sort(np.concatenate(tested)), np.arange(len(emodb)))
 
 
-def test_loso_validation_speakers_come_from_training_side(emodb):
-    for split in loso(emodb, val_speakers=2, seed=3):
-        check_leakage(emodb, split)
-        test, val, train = (speakers_of(emodb, s) for s in (split.test, split.val, split.train))
-        assert len(val) == 2 and not val & test and not val & train
-        assert len(train) == 7
-        # Gender-balanced choice: one woman, one man.
-        assert set(emodb.set_index("speaker").loc[list(val), "gender"]) == {"m", "f"}
-        assert len(split.train) + len(split.val) + len(split.test) == len(emodb)
-
-
-def test_loso_validation_is_seeded(emodb):
-    def val_choices(seed):
-        return [tuple(sorted(speakers_of(emodb, s.val))) for s in loso(emodb, 2, seed=seed)]
-
-    assert val_choices(1) == val_choices(1)
-    assert val_choices(1) != val_choices(2)
+def test_validation_speakers_are_a_gender_balanced_seeded_choice(emodb):
+    training = emodb[emodb["speaker"] != "emodb:03"].reset_index(drop=True)
+    split = validation_split(training, 2, seed=3)
+    check_leakage(training, split)
+    val, train = speakers_of(training, split.val), speakers_of(training, split.train)
+    assert len(val) == 2 and len(train) == 7 and not val & train and split.test.size == 0
+    assert set(training.set_index("speaker").loc[list(val), "gender"]) == {"m", "f"}  # one woman, one man
+    assert split.train.size + split.val.size == len(training)
+    choices = [tuple(sorted(speakers_of(training, validation_split(training, 2, seed).val))) for seed in range(6)]
+    assert choices[1] == tuple(sorted(speakers_of(training, validation_split(training, 2, 1).val)))
+    assert len(set(choices)) > 1                                          # the seed chooses
+    assert validation_split(training, 0).val.size == 0
+    with pytest.raises(ValueError, match="at least one"):
+        validation_split(training, 9)
 
 
 def test_speaker_kfold_ravdess_six_folds_of_four_actors(ravdess):
@@ -98,29 +96,20 @@ def test_speaker_kfold_is_deterministic_per_seed(ravdess):
     assert assignment(0) != assignment(1)
 
 
-def test_speaker_kfold_validation_disjoint(ravdess):
-    for split in speaker_kfold(ravdess, 6, val_speakers=2, seed=5):
-        check_leakage(ravdess, split)
-        test, val, train = (speakers_of(ravdess, s) for s in (split.test, split.val, split.train))
-        assert len(val) == 2 and len(train) == 18
-        assert not val & test and not val & train and not train & test
-
-
 def test_speaker_kfold_rejects_more_folds_than_speakers(emodb):
     with pytest.raises(ValueError, match="between 2 and 10"):
         next(speaker_kfold(emodb, 11))
 
 
 def test_random_split_stratified_by_emotion(emodb):
-    split = random_split(emodb, test_size=0.2, val_size=0.1, seed=0)
+    split = random_split(emodb, test_size=0.2, seed=0)
     n = len(emodb)
-    assert np.array_equal(np.sort(np.r_[split.train, split.val, split.test]), np.arange(n))
-    assert abs(split.test.size - 0.2 * n) <= 1 and abs(split.val.size - 0.1 * n) <= 1
+    assert np.array_equal(np.sort(np.r_[split.train, split.test]), np.arange(n)) and split.val.size == 0
+    assert abs(split.test.size - 0.2 * n) <= 1
     counts = emodb["emotion"].value_counts()
-    for part, fraction in ((split.test, 0.2), (split.val, 0.1)):
-        part_counts = emodb["emotion"].iloc[part].value_counts()
-        # Stratified: each emotion's share of the part follows its share of the corpus.
-        assert (abs(part_counts.reindex(counts.index, fill_value=0) - fraction * counts) < 2).all()
+    test_counts = emodb["emotion"].iloc[split.test].value_counts()
+    # Stratified: each emotion's share of the test set follows its share of the corpus.
+    assert (abs(test_counts.reindex(counts.index, fill_value=0) - 0.2 * counts) < 2).all()
     check_leakage(emodb, split, speaker_independent=False)
     # The same speakers are on both sides, so the speaker-independent guard refuses it.
     with pytest.raises(LeakageError, match="speakers in both train and test"):
@@ -199,17 +188,6 @@ def test_loco_holds_out_each_corpus_once():
         assert (df["corpus"].iloc[fold.test] == corpus).all()
         assert (df["corpus"].iloc[fold.train] != corpus).all() and fold.train.size == (df["corpus"] != corpus).sum()
         assert not speakers_of(df, fold.test) & speakers_of(df, fold.train)
-
-
-def test_loco_validation_from_other_corpora_and_seeded():
-    df = three_corpora()
-    folds = list(loco(df, val_speakers=1, seed=3))
-    for fold in folds:
-        check_leakage(df, fold)
-        assert len(speakers_of(df, fold.val)) == 1
-        assert fold.name.split(":")[1] not in set(df["corpus"].iloc[fold.val])
-    again = list(loco(df, val_speakers=1, seed=3))
-    assert all(np.array_equal(f.val, g.val) for f, g in zip(folds, again))
 
 
 def test_loco_needs_two_corpora_and_unique_speakers():

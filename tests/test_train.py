@@ -98,7 +98,8 @@ def test_fit_split_calls_the_leakage_guard(emodb6, fold):
         train.fit_split(MustNotFit(), emodb6, shared_speaker)
     # Validation rows are the classifier's own business.
     with pytest.raises(ValueError, match="validation rows"):
-        train.fit_split(MustNotFit(), emodb6, next(splits.loso(emodb6, val_speakers=1)))
+        train.fit_split(MustNotFit(), emodb6, splits.Split("with validation", train=fold.train[2:],
+                                                           test=fold.test, val=fold.train[:2]))
 
 
 @pytest.mark.slow

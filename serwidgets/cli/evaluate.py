@@ -34,8 +34,8 @@ def protocol(args):
 def result_name(args) -> str:
     """The default results file name: corpora, task, protocol, classifier and what varies."""
     learner = {"cnn": "cnn", "whisper": "whisper"}.get(args.classifier, f"{args.classifier}-{args.feature_set}")
-    calibrated = [] if args.calibration_clips is None else [
-        f"cal{args.calibration_clips}" + ("" if args.calibration_draw == "round-robin" else f"-{args.calibration_draw}")]
+    draw = "" if args.calibration_draw == "round-robin" else f"-{args.calibration_draw}"
+    calibrated = [] if args.calibration_clips is None else [f"cal{args.calibration_clips}{draw}"]
     return "-".join(["+".join(args.corpora), args.task, args.protocol, learner,
                      *(["speaker-norm"] * args.speaker_norm), *calibrated])
 

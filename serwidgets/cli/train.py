@@ -65,7 +65,8 @@ def run(args) -> int:
     df = load_table(args)
     out = Path(args.out)
     classifier = make_classifier(args)
-    card = {"task": args.task, "name": args.name or out.name, "description": args.description or describe(args, classifier)}
+    card = {"task": args.task, "name": args.name or out.name,
+            "description": args.description or describe(args, classifier)}
     print(f"ser train: {len(df)} clips, {df['speaker'].nunique()} speakers, task {args.task}", flush=True)
     metrics = {}
     if args.metrics_from:
