@@ -499,7 +499,7 @@ def windows(x: np.ndarray, length: int, hop: int, size: int | None = None,
             kind: str = "log_mel") -> tuple[np.ndarray, np.ndarray]:
     """Model inputs of ``size`` steps cut from ``x`` every ``hop`` steps along its last axis.
 
-    The one windowing of training, evaluation and :mod:`serwidgets.predictor`: windows of
+    The one windowing of training, evaluation and a loaded model (:mod:`serwidgets.model`): windows of
     ``length`` steps (:func:`frame_windows`, the last one ends at the end), each brought to
     ``size`` steps (default ``length``) with :func:`fix_frames` (a log-mel: padded with its
     minimum) or :func:`fix_samples` (a waveform: padded with zeros). A clip shorter than one

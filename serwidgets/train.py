@@ -34,7 +34,7 @@ __all__ = ["Recipe", "NetClassifier", "fit_split", "pin_threads"]
 #: the thread count changes a CNN's floating-point sums, so a result is reproducible only
 #: for a given count (the fingerprint in each results file records it; see
 #: :mod:`serwidgets.fingerprint`). 2 is what this project's results were trained with, and
-#: what the predictor uses.
+#: what a loaded model uses.
 TRAIN_THREADS = 2
 
 

@@ -486,8 +486,8 @@ def test_dc_offset_is_removed(emodb_root):
 
 
 def test_the_model_says_no_speech_for_constant_audio_and_noise(rng):
-    """The predictor path: what the dashboard showed as "sad 0.993" and "fear 0.975"."""
-    from serwidgets.predictor import load_model
+    """The loaded model: what the dashboard showed as "sad 0.993" and "fear 0.975"."""
+    from serwidgets.model import load_model
 
     model = load_model()
     sr = 48000

@@ -173,6 +173,25 @@ def test_cli_knows_one_name_per_option(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
+def test_cli_card_option_writes_the_scores_into_a_bundle_of_the_same_recipe(emodb3, tmp_path, monkeypatch, capsys):
+    """``ser evaluate --card``: the cross-validated scores of the recipe go into its bundle's card."""
+    from serwidgets.card import BundleError, ModelCard
+    from serwidgets.cli import evaluate as cli_evaluate
+
+    from serwidgets.labels import task_labels
+
+    BaselineClassifier(task_labels("emotion6")).fit(emodb3).save(tmp_path / "b", task="emotion6")
+    monkeypatch.setattr(cli_evaluate, "load_table", lambda args: emodb3)
+    run = ["evaluate", "--classifier", "baseline", "--task", "emotion6", "--snr", "--name", "b-cv",
+           "--results", str(tmp_path / "results"), "--card", str(tmp_path / "b")]
+    assert main(run) == 0
+    card, saved = ModelCard.read(tmp_path / "b"), results.load_results(tmp_path / "results")[0]
+    assert card.metrics["UA"] == saved.metrics["UA"] and card.metrics["protocol"] == "loso (4 folds)"
+    assert card.metrics["results_file"] == "results/b-cv.json" and "metrics written to" in capsys.readouterr().out
+    with pytest.raises(BundleError, match="recipe"):  # the scores of another recipe are refused
+        main([*run, "--C", "0.01"])
+
+
 def test_cli_names_a_speaker_normalised_result_speaker_norm(emodb3, tmp_path, monkeypatch):
     from serwidgets.cli import evaluate as cli_evaluate
 

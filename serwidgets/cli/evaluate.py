@@ -50,14 +50,13 @@ def run(args) -> int:
         raise SystemExit("ser evaluate: --protocol loco (leave one corpus out) needs two or more --corpora")
     if args.calibration_clips is not None and args.classifier != "whisper":
         raise SystemExit("ser evaluate: --calibration-clips needs --classifier whisper")
-    if args.card and args.classifier != "cnn":
-        raise SystemExit("ser evaluate: --card takes the CNN recipe's scores (--classifier cnn)")
     result = evaluate.evaluate(load_table(args), make_classifier(args), protocol(args), task=args.task)
     json_path, md_path = results.write_results(result, args.name or result_name(args), args.results)
     if args.card:
-        from serwidgets.card import Card
+        from serwidgets.card import ModelCard
 
-        card = Card.read(args.card).set_metrics(card_metrics(result), task=args.task, recipe=result.recipe)
+        # Refused (BundleError) unless the bundle was trained with the same task and recipe.
+        card = ModelCard.read(args.card).set_metrics(card_metrics(result), task=args.task, recipe=result.recipe)
         card.write(args.card)
         print(f"ser evaluate: metrics written to {args.card}/card.json")
     m = result.metrics
@@ -92,6 +91,6 @@ def register(subparsers) -> None:
     parser.add_argument("--results", default="results", help="results folder (default: results)")
     parser.add_argument("--table", action="store_true", help="print the README results table and exit")
     parser.add_argument("--card", default=None,
-                        help="bundle folder whose card takes these scores as its cross-validated metrics "
-                             "(same task and recipe), e.g. models/zhao2019-emotion6")
+                        help="bundle folder whose card takes these scores as its held-out metrics "
+                             "(a bundle of the same task and recipe), e.g. models/zhao2019-emotion6")
     parser.set_defaults(func=run)
