@@ -408,15 +408,12 @@ class Model:
             duration=len(waveform) / self.sr, calibrated=calibration is not None,
         )
 
-    def _frames(self, seconds: float) -> int:
-        return max(int(round(seconds / self.frame_seconds)), 1)
-
     def _timeline_spans(self, n_frames: int, window: float | None, hop: float) -> np.ndarray:
         """Frame spans ``(n, 2)`` of the timeline's windows (the last one ends at the end)."""
         from serwidgets.features import frame_windows
 
-        length = self._frames(self.window if window is None else window)
-        starts, stops = frame_windows(n_frames, 1, length, self._frames(hop))
+        # frame_windows cuts samples at a sample rate: frames at the frame rate are the same cut.
+        starts, stops = frame_windows(n_frames, 1 / self.frame_seconds, self.window if window is None else window, hop)
         return np.stack([starts, stops], axis=1)
 
     def _timeline(self, spans: np.ndarray, probabilities: np.ndarray, n_samples: int) -> Timeline:
@@ -477,7 +474,7 @@ class NetworkModel(Model):
     def score(self, states: np.ndarray, spans: np.ndarray, calibration=None) -> np.ndarray:
         from serwidgets.features import windows
 
-        hop = self._frames(1.0)
+        hop = max(int(round(1.0 / self.frame_seconds)), 1)  # windows one second apart, as in training
         batches = [windows(states[..., start:stop], self._input_frames, hop, kind=self.card.input_kind)[0]
                    for start, stop in spans]
         batch = np.concatenate(batches).reshape((-1, *self._runner.input_shape)).astype(np.float32, copy=False)
