@@ -440,7 +440,10 @@ def evaluate(df, classifier, protocol: Protocol, *, task, log=print) -> Result:
         raise ValueError(f"the classifier's labels {tuple(classifier.labels)} are not task {task!r}'s {labels}")
     if protocol.calibration is not None and not hasattr(classifier, "calibrate"):
         raise ValueError(f"{type(classifier).__name__} cannot be calibrated to a speaker")
-    faults = {cause: list(names) for cause, names in df.attrs.get("faults", {}).items() if names}
+    # Files the corpus loaders left out for their names or labels (not those kept despite a fault).
+    left_out = set(df.attrs.get("skipped", ()))
+    faults = {cause: kept for cause, names in df.attrs.get("faults", {}).items()
+              if (kept := [name for name in names if name in left_out])}
     df, skipped = _usable_rows(df, classifier, log)
     table, folds = protocol.splits(df)
     pooled = _Pooled(table, labels, protocol)

@@ -111,7 +111,8 @@ def test_the_classifier_must_fit_the_task_and_the_protocol(emodb3):
 
 def test_files_left_out_by_the_corpus_loader_are_recorded(emodb3, tmp_path):
     df = emodb3.copy()
-    df.attrs = {**emodb3.attrs, "faults": {"unparseable_name": ["emodb/wav/notes.wav"], "unknown_label": []}}
+    df.attrs = {**emodb3.attrs, "skipped": ["emodb/wav/notes.wav"],
+                "faults": {"unparseable_name": ["emodb/wav/notes.wav"], "gender_conflict": ["emodb/wav/kept.wav"]}}
     result = evaluate.evaluate(df, BaselineClassifier(TASK), Protocol("loso", only_folds=["loso:emodb:08"]),
                                task=TASK, log=quiet)
     assert result.corpus_faults == {"unparseable_name": ["emodb/wav/notes.wav"]}
