@@ -495,6 +495,11 @@ def fix_samples(y: np.ndarray, n_samples: int, mode: str = "center", rng=None) -
     return np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, n_samples - have)])
 
 
+#: A network scores a clip longer than its input as the mean over windows this many seconds apart
+#: (in training's evaluation and in a loaded model alike).
+WINDOW_HOP_SECONDS = 1.0
+
+
 def windows(x: np.ndarray, length: int, hop: int, size: int | None = None,
             kind: str = "log_mel") -> tuple[np.ndarray, np.ndarray]:
     """Model inputs of ``size`` steps cut from ``x`` every ``hop`` steps along its last axis.

@@ -348,15 +348,16 @@ class NetClassifier(Classifier):
         export.save_network(self.network_, directory, card)
 
     def predict_proba(self, df):
-        """Probabilities ``(len(df), len(labels))``: the mean over 1-s-hop windows per clip.
+        """Probabilities ``(len(df), len(labels))``: the mean over windows (``WINDOW_HOP_SECONDS`` apart) per clip.
 
         A clip whose file cannot be used gets uniform probabilities (and is counted on stderr).
         """
-        from .features import windows
+        from .features import WINDOW_HOP_SECONDS, windows
 
         self._check_fitted("predicting")
         cfg = self._feature_config
-        hop = cfg.sample_rate if self.kind == "waveform" else round(cfg.sample_rate / cfg.hop_length)
+        steps_per_second = cfg.sample_rate if self.kind == "waveform" else cfg.sample_rate / cfg.hop_length
+        hop = max(int(round(WINDOW_HOP_SECONDS * steps_per_second)), 1)
         inputs = self._inputs(df)
         usable = np.array([x is not None for x in inputs], bool)
         if not usable.any():
