@@ -110,13 +110,8 @@ class EmbeddingClassifier(FittedHeads, Classifier):
 
     Attributes
     ----------
-    classes_ : tuple of str
-        ``labels`` as a tuple: the columns of :meth:`predict_proba`.
-    n_states_ : int
-        Encoder states in the features it was fitted on.
-    layers_ : tuple of int
-    C_ : float
-    global_head_, speaker_head_ : fitted heads
+    layers_, C_, n_states_ : the states and C the heads use; the states in the features fitted on
+    global_head_, speaker_head_ : heads.LinearHead (see :class:`~serwidgets.heads.FittedHeads`)
     std_floor_ : np.ndarray
         :data:`STD_FLOOR` times the training speakers' median per-dimension std.
     atypical_above_ : float

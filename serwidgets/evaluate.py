@@ -335,12 +335,8 @@ class _Pooled:
         return self.table[name].astype(str).to_numpy()[self.tested]
 
     def languages(self) -> np.ndarray:
-        from .corpora import LANGUAGES
-
-        if "language" in self.table.columns:
-            language = self.table["language"].astype(object).to_numpy()[self.tested]
-        else:
-            language = np.array([LANGUAGES.get(c) for c in self.column("corpus")], dtype=object)
+        """The language of each tested row ("unknown" where the table does not say)."""
+        language = self.table.get("language", pd.Series(None, self.table.index)).astype(object).to_numpy()[self.tested]
         return np.array(["unknown" if v is None or v != v else str(v) for v in language], dtype=object)
 
     def scores(self, rows=slice(None), key="clean") -> dict:
