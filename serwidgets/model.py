@@ -472,9 +472,9 @@ class NetworkModel(Model):
         return waveform if self.card.input_kind == "waveform" else log_mel(waveform, self.feature_config)
 
     def score(self, states: np.ndarray, spans: np.ndarray, calibration=None) -> np.ndarray:
-        from serwidgets.features import windows
+        from serwidgets.features import WINDOW_HOP_SECONDS, windows
 
-        hop = max(int(round(1.0 / self.frame_seconds)), 1)  # windows one second apart, as in training
+        hop = max(int(round(WINDOW_HOP_SECONDS / self.frame_seconds)), 1)
         batches = [windows(states[..., start:stop], self._input_frames, hop, kind=self.card.input_kind)[0]
                    for start, stop in spans]
         batch = np.concatenate(batches).reshape((-1, *self._runner.input_shape)).astype(np.float32, copy=False)
