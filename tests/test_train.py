@@ -114,3 +114,21 @@ def test_a_saved_network_is_a_bundle_whose_card_says_how_it_was_trained(emodb6, 
     assert card.training["chosen"]["n_val"] == clf.chosen_["n_val"] > 0
     assert card.training["speakers"] == 3 and card.training["recipe"]["val_speakers"] == 1
     assert set(card.files) >= {"model.keras", "model.tflite"}
+
+
+def test_ser_train_fits_saves_and_puts_its_cross_validation_into_the_card(emodb6, tmp_path, monkeypatch, capsys):
+    from serwidgets.card import BaselineCard
+    from serwidgets.cli import main
+    from serwidgets.cli import train as cli_train
+    from serwidgets.results import load_results
+
+    monkeypatch.setattr(cli_train, "load_table", lambda args: emodb6)
+    assert main(["train", "--classifier", "baseline", "--task", "emotion6", "--out", str(tmp_path / "b"),
+                 "--cv-folds", "3", "--results", str(tmp_path / "results")]) == 0
+    card = BaselineCard.read(tmp_path / "b")
+    (result,) = load_results(tmp_path / "results")
+    assert result.name == "b-kfold3" and result.protocol == "speaker-kfold" and result.n_folds == 3
+    assert card.metrics["UA"] == result.metrics["UA"] and card.metrics["results_file"] == "results/b-kfold3.json"
+    assert card.training["recipe"] == result.recipe and card.training["speakers"] == 3
+    assert card.description == "stats functionals + logistic regression, trained on emodb for emotion6"
+    assert "card updated" in capsys.readouterr().out
