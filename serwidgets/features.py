@@ -542,7 +542,7 @@ def windows(x: np.ndarray, length: int, hop: int, size: int | None = None,
         raise ValueError(f"kind must be 'log_mel' or 'waveform', got {kind!r}")
     size = length if size is None else size
     fix = fix_samples if kind == "waveform" else fix_frames
-    starts, ends = frame_windows(x.shape[-1], 1, length, hop)
+    starts, ends = _step_windows(x.shape[-1], length, hop)
     return np.stack([fix(x[..., s:e], size) for s, e in zip(starts, ends)]), starts
 
 
@@ -578,13 +578,16 @@ def frame_windows(
     """
     if window_s <= 0 or hop_s <= 0:
         raise ValueError(f"window_s and hop_s must be positive, got {window_s}, {hop_s}")
-    if n_samples <= 0:
-        raise ValueError(f"n_samples must be positive, got {n_samples}")
-    window = int(round(window_s * sr))
-    hop = max(int(round(hop_s * sr)), 1)
-    if n_samples <= window:
-        return np.array([0], dtype=np.int64), np.array([n_samples], dtype=np.int64)
-    starts = np.arange(0, n_samples - window + 1, hop, dtype=np.int64)
-    if starts[-1] + window < n_samples:
-        starts = np.append(starts, n_samples - window)
+    return _step_windows(n_samples, int(round(window_s * sr)), max(int(round(hop_s * sr)), 1))
+
+
+def _step_windows(n: int, window: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`frame_windows` in steps: windows of ``window`` steps every ``hop`` steps over ``n``."""
+    if n <= 0 or window <= 0 or hop <= 0:
+        raise ValueError(f"length, window and hop must be positive, got {n}, {window}, {hop}")
+    if n <= window:
+        return np.array([0], dtype=np.int64), np.array([n], dtype=np.int64)
+    starts = np.arange(0, n - window + 1, hop, dtype=np.int64)
+    if starts[-1] + window < n:
+        starts = np.append(starts, n - window)
     return starts, starts + window
