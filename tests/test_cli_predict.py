@@ -63,30 +63,3 @@ def test_missing_model_is_a_clear_error(tmp_path, files, capsys):
     assert main(["predict", files[0], "--model", str(tmp_path)]) == 2
     assert "no model bundle" in capsys.readouterr().err
 
-
-def test_evaluate_card_option_writes_the_scores_into_the_bundle_card(bundle_dir, tmp_path, monkeypatch, capsys):
-    """``ser evaluate --card``: the cross-validated scores go into a bundle's card through ModelCard."""
-    import shutil
-
-    from serwidgets import evaluate
-    from serwidgets.card import ModelCard
-    from serwidgets.cli import evaluate as cli_evaluate
-
-    target = tmp_path / "tiny"
-    shutil.copytree(bundle_dir, target)
-    result = {
-        "classifier": "cnn", "recipe": {"epochs": 2}, "task": "tiny4", "labels": list(LABELS), "protocol": "loso",
-        "n_folds": 2, "corpora": ["emodb"], "n_clips": 4, "speakers": 2, "leaky": False, "leakage": None,
-        "metrics": {"UA": 0.625, "WA": 0.5, "macro_F1": 0.4, "recall": {"sad": 1.0},
-                    "confusion": [[1, 0, 0, 0]] * 4},
-        "fold_UA": {"mean": 0.6, "std": 0.1}, "per_speaker": {}, "per_corpus": {"emodb": 0.625},
-        "snr_UA": {"clean": 0.625}, "snr_noise": "white", "wall_seconds": 1.0,
-    }
-    monkeypatch.setattr(cli_evaluate, "load_table", lambda args: (None, None))
-    monkeypatch.setattr(evaluate, "evaluate", lambda *args, **kwargs: result)
-    assert main(["evaluate", "--classifier", "cnn", "--task", "tiny4", "--name", "tiny-cv", "--card", str(target),
-                 "--results", str(tmp_path / "results")]) == 0
-    card = ModelCard.read(target)  # the weight files still match their hashes
-    assert card.metrics["UA"] == 0.625 and card.metrics["results_file"] == "results/tiny-cv.json"
-    assert card.metrics["protocol"] == "loso (2 folds)" and card.labels == LABELS
-    assert "metrics written to" in capsys.readouterr().out
