@@ -242,13 +242,8 @@ class Model:
 
         Examples
         --------
-        >>> import serwidgets
-        >>> from serwidgets.audio import TARGET_SR
-        >>> model = serwidgets.load_model()
-        >>> rng = np.random.default_rng(0)
-        >>> clips = [(0.1 * rng.standard_normal(TARGET_SR), TARGET_SR), "speech.wav"]
-        >>> model(clips)                                # doctest: +SKIP
-        [Analysis(labels=(...), ...), Analysis(...)]
+        >>> [a.top for a in model(["speech.wav", (y, 48000)])]      # doctest: +SKIP
+        ['angry', 'neutral']
         """
         if isinstance(inputs, list):
             return [self._analyze(self._waveform(x), calibration) for x in inputs]
