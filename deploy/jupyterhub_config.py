@@ -8,7 +8,7 @@ the students' home folders), as an ordinary user, never root (see "Who runs what
     .venv/bin/jupyterhub -f deploy/jupyterhub_config.py
 
 A student opens the hub's address, logs in with any name and the class password, and lands on
-``/user/<name>/voila/render/dashboard.ipynb``: the dashboard in Voilà, run by their own Jupyter
+``/user/<name>/voila/render/notebooks/dashboard.ipynb``: the dashboard in Voilà, run by their own Jupyter
 server and kernel. Any setting here can be overridden on the command line, e.g.
 ``--JupyterHub.bind_url=http://0.0.0.0:8000``, or by a config file that loads this one
 (``load_subconfig("deploy/jupyterhub_config.py")``; tests/browser/test_jupyterhub.py does that).
@@ -58,9 +58,10 @@ c.Authenticator.allow_all = True
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = str(Path.cwd() / "homes" / "{username}")
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
-# The folder holding the shipped dashboard.ipynb: read by Voilà, the same for every student.
-c.Spawner.notebook_dir = str(shipped.path("notebooks"))
-c.Spawner.default_url = "/voila/render/dashboard.ipynb"
+# The folder holding the shipped notebooks/dashboard.ipynb (the checkout, or the installed
+# package's copy): read by Voilà, the same for every student. The same URL as in the image.
+c.Spawner.notebook_dir = str(shipped.path("notebooks").parent)
+c.Spawner.default_url = "/voila/render/notebooks/dashboard.ipynb"
 c.Spawner.environment = {
     # deploy/singleuser/jupyter_server_config.py, then config/ (its voila.json: Voilà's page
     # settings, the websocket message limit and kernel culling, as `ser dashboard` has them).

@@ -27,3 +27,12 @@ c.ServerApp.tornado_settings = {
 }
 for name, value in VOILA["MappingKernelManager"].items():
     setattr(c.MappingKernelManager, name, value)
+
+# A student's server serves the dashboard page only: no JupyterLab, Notebook, terminals or
+# language servers. Each of them costs every student's server memory (benchmarks/bench_hub.py
+# prints the figure); a course that wants students in JupyterLab turns them back on here.
+c.ServerApp.jpserver_extensions = {
+    "jupyterlab": False, "notebook": False, "notebook_shim": False,
+    "jupyter_lsp": False, "jupyter_server_terminals": False,
+}
+c.ServerApp.terminals_enabled = False
