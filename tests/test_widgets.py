@@ -502,3 +502,43 @@ def test_dashboard_reports_a_broken_recording(model, speech_wav):
     dashboard.recorder._handle_message(dashboard.recorder, {"type": "recording"}, [memoryview(speech_wav[:30])])
     assert dashboard.recorder.status.startswith("Could not read the recording")
     assert dashboard.panel.state == "idle"
+
+
+# -- issue 20: what a hostile page can send ------------------------------------------------
+def silent_flac(seconds: float, sr: int = TARGET_SR, stated: bool = True) -> bytes:
+    """Digital silence as FLAC (minutes compress to kilobytes); ``stated=False``: length unknown."""
+    buffer = io.BytesIO()
+    with soundfile.SoundFile(buffer, "w", sr, 1, "PCM_16", format="FLAC") as f:
+        for start in range(0, int(seconds * sr), 60 * sr):
+            f.write(np.zeros(min(60 * sr, int(seconds * sr) - start), np.int16))
+    data = bytearray(buffer.getvalue())
+    if not stated:  # STREAMINFO's 36-bit total-samples field: 0 = unknown, as streaming encoders write
+        data[21] &= 0xF0
+        data[22:26] = bytes(4)
+    return bytes(data)
+
+
+def test_recorder_refuses_a_take_past_its_max_seconds_from_the_header():
+    recorder = Recorder(max_seconds=30)
+    takes = []
+    recorder.on_recording(takes.append)
+    long_take = silent_flac(590)
+    assert len(long_take) < recorder.max_bytes  # the size limit alone let it through
+    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(long_take)])
+    assert takes == [] and recorder.last_recording is None
+    assert recorder.status == "Recording too long: 590.0 s (limit 30 s). Record a shorter clip."
+
+
+def test_dashboard_decodes_a_recording_only_up_to_the_recorders_limit(model):
+    import tracemalloc
+
+    dashboard = EmotionDashboard(model, max_seconds=30)
+    unstated = silent_flac(590, stated=False)  # no length in the header: only decoding can tell
+    tracemalloc.start()
+    dashboard.recorder._handle_message(dashboard.recorder, {"type": "recording"}, [memoryview(unstated)])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert dashboard.recorder.status.startswith("Could not read the recording: ")
+    assert "at most 31 s is accepted" in dashboard.recorder.status
+    assert dashboard.panel.state == "idle"
+    assert peak < 16 * 2**20, f"peak {peak / 2**20:.0f} MiB"  # 590 s of float32 samples alone is 36 MiB

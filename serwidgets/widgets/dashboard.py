@@ -208,8 +208,8 @@ class EmotionDashboard(ipywidgets.VBox):
         from serwidgets import audio
 
         try:
-            y, sr = audio.decode(wav)
-        except audio.AudioError as error:  # the browser sent something broken
+            y, sr = self.recorder.decode(wav)
+        except audio.AudioError as error:  # the browser sent something broken, or too long
             self.recorder.status = f"Could not read the recording: {error}"
             return
         self._guard(lambda: self._analyze_and_learn(y, sr, status_widget=self.recorder))
