@@ -542,3 +542,21 @@ def test_dashboard_decodes_a_recording_only_up_to_the_recorders_limit(model):
     assert "at most 31 s is accepted" in dashboard.recorder.status
     assert dashboard.panel.state == "idle"
     assert peak < 16 * 2**20, f"peak {peak / 2**20:.0f} MiB"  # 590 s of float32 samples alone is 36 MiB
+
+
+def test_dashboard_upload_messages_name_the_file(model, emodb_root):
+    dashboard = EmotionDashboard(model)
+    uploader = dashboard.uploader
+    uploader.send = lambda content, buffers=None: None
+    voice, sr = soundfile.read(emodb_root / "wav" / UTTERANCE, dtype="float32")
+    with_nan = voice.copy()
+    with_nan[1000:1010] = np.nan
+    blip = np.zeros(sr, np.float32)
+    blip[sr // 2:sr // 2 + sr // 20] = voice[sr:sr + sr // 20]  # 50 ms of speech in a second of silence
+    for name, y, expected in [("nan.wav", with_nan, "nan.wav: audio contains 10 NaN or infinite samples"),
+                              ("blip.wav", blip, "blip.wav: audio is 0.")]:
+        buffer = io.BytesIO()
+        soundfile.write(buffer, y, sr, subtype="FLOAT", format="WAV")
+        uploader._handle_message(uploader, {"type": "upload", "name": name}, [memoryview(buffer.getvalue())])
+        assert uploader.status.startswith(expected), uploader.status
+        assert "<array>" not in uploader.status and dashboard.panel.state == "idle"

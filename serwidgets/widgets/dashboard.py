@@ -11,6 +11,7 @@ says so; with "keep learning" on, later recordings update it.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
@@ -214,8 +215,12 @@ class EmotionDashboard(ipywidgets.VBox):
             return
         self._guard(lambda: self._analyze_and_learn(y, sr, status_widget=self.recorder))
 
-    def _analyze_upload(self, y: np.ndarray, sr: int, _name: str) -> None:
-        self._guard(lambda: self.analyze(y, sr, status_widget=self.uploader))
+    def _analyze_upload(self, _y: np.ndarray, _sr: int, name: str) -> None:
+        # The model reads the uploaded file itself (the uploader has checked its size and
+        # length), so what its checks say names the file: samples alone are "<array>".
+        upload = io.BytesIO(self.uploader.last_upload[1])
+        upload.name = name
+        self._guard(lambda: self.analyze(upload, None, status_widget=self.uploader))
 
     def _analyze_webrtc(self, change) -> None:
         from serwidgets import audio
