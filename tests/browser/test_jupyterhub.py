@@ -5,9 +5,9 @@ what a test must: the dummy authenticator (any name, one password), free ports, 
 ``--allow-root`` for the students' servers when the tests run as root (CI does). Its proxy is
 the pinned configurable-http-proxy that ``scripts/setup-env --browser`` installs. Two people log
 in through the hub's login page in their own Chromium contexts, land on their own Voilà page of
-the dashboard, record from the fake microphone and each get a label. A second hub, with the
-idle culler's timeout shortened, shows that the deploy config's culler may and does stop an
-idle server.
+the dashboard, record from the fake microphone and each get a label. Meanwhile the deploy
+config's idle culler, its timeout shortened and kept to named servers, stops a named server
+that nobody uses.
 """
 
 from __future__ import annotations
@@ -129,10 +129,20 @@ def api(url: str, token: str, method: str, path: str, body: dict | None = None):
     return json.loads(text) if text else None
 
 
+#: The deploy config's culler, timed for a test and kept to named servers: it stops the idle
+#: named server the ``hub`` fixture starts, never the students' (default) servers.
+CULLER = [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=5", "--cull-every=3",
+          "--cull-default-servers=false", "--cull-named-servers=true"]
+
+
 @pytest.fixture(scope="module")
 def hub(server_env, tmp_path_factory):
-    with running_hub(tmp_path_factory.mktemp("hub"), server_env) as running:
-        yield running
+    """The deploy config's hub; a named server nobody uses starts at once, for the culler to stop."""
+    extra = f"c.JupyterHub.services[0]['command'] = {CULLER!r}\nc.JupyterHub.allow_named_servers = True"
+    with running_hub(tmp_path_factory.mktemp("hub"), server_env, extra) as (url, token, log):
+        api(url, token, "POST", "/hub/api/users/idle")
+        api(url, token, "POST", "/hub/api/users/idle/servers/unused")
+        yield url, token, log
 
 
 def log_in(browser, url: str, name: str):
@@ -174,23 +184,15 @@ def test_two_students_each_get_the_dashboard_and_a_label(hub, browser, model_lab
             context.close()
 
 
-def test_the_idle_culler_stops_an_idle_server(server_env, tmp_path_factory):
-    """The deploy config's culler service, with its timeout shortened, stops a server nobody uses."""
-    command = [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=5", "--cull-every=3"]
-    extra = f"c.JupyterHub.services[0]['command'] = {command!r}"
-    with running_hub(tmp_path_factory.mktemp("hub-culling"), server_env, extra) as (url, token, log):
-        services = api(url, token, "GET", "/hub/api/services")  # by name
-        assert services["idle-culler"]["command"] == command
-        api(url, token, "POST", "/hub/api/users/idle")
-        api(url, token, "POST", "/hub/api/users/idle/server")
-        deadline = time.monotonic() + SPAWN_TIMEOUT_MS / 1000
-        seen_ready = False
-        while time.monotonic() < deadline:
-            server = api(url, token, "GET", "/hub/api/users/idle")["servers"].get("")
-            seen_ready = seen_ready or bool(server and server["ready"])
-            if seen_ready and server is None:
-                break
-            time.sleep(1)
-        assert seen_ready, log.read_text()[-3000:]
-        assert server is None, f"the idle server was not stopped:\n{log.read_text()[-3000:]}"
-        assert "Culling server idle" in log.read_text()  # the culler did it, not the hub or a crash
+def test_the_idle_culler_stops_an_idle_server(hub):
+    """The deploy config's culler service, with its own role, stops the server nobody used."""
+    url, token, log = hub
+    services = api(url, token, "GET", "/hub/api/services")  # by name
+    assert services["idle-culler"]["command"] == CULLER
+    deadline = time.monotonic() + SPAWN_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline and "unused" in api(url, token, "GET", "/hub/api/users/idle")["servers"]:
+        time.sleep(1)
+    text = log.read_text()
+    assert "unused" not in api(url, token, "GET", "/hub/api/users/idle")["servers"], text[-3000:]
+    assert "User idle:unused took" in text  # it had started (and then went idle)
+    assert "Culling server idle/unused" in text  # the culler stopped it, not the hub or a crash
