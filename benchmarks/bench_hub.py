@@ -93,8 +93,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each take")
     parser.add_argument("--upload-seconds", type=float, default=120.0,
                         help="length of the file the first student uploads (0: none)")
-    parser.add_argument("--after", type=float, default=90.0, help="seconds to wait for kernels to go after the pages close")
-    parser.add_argument("--every", type=float, default=10.0, help="seconds between one student's takes, for the sizing lines")
+    parser.add_argument("--after", type=float, default=90.0,
+                        help="seconds to wait for kernels to go after the pages close")
+    parser.add_argument("--every", type=float, default=10.0,
+                        help="seconds between one student's takes, for the sizing lines")
     parser.add_argument("--sizes", default="30,300,3000", help="class sizes to print the sizing lines for")
     args = parser.parse_args()
     if not 1 <= args.students <= 10:
@@ -184,7 +186,8 @@ def main() -> None:
     print(f"login -> dashboard ready: median {times[len(times) // 2]:.1f} s, max {times[-1]:.1f} s")
     latencies.sort()
     print(f"stop -> label: median {latencies[len(latencies) // 2]:.2f} s, max {latencies[-1]:.2f} s")
-    print("per student after one take (MiB): server RSS/PSS/USS | kernel RSS/PSS/USS, kernel peak RSS | CPU s of the take")
+    print("per student after one take (MiB): server RSS/PSS/USS | kernel RSS/PSS/USS, kernel peak RSS "
+          "| CPU s of the take")
     for name, parts in per_student.items():
         s, k = parts["server"], parts["kernel"]
         print(f"  {name}: {s['rss']:.0f}/{s['pss']:.0f}/{s['uss']:.0f} | {k['rss']:.0f}/{k['pss']:.0f}/{k['uss']:.0f}, "
@@ -198,8 +201,8 @@ def main() -> None:
     peak = None
     if upload is not None:
         peak = server_rss + upload["peak"]
-        print(f"kernel after a {args.upload_seconds:g} s upload: RSS {upload['rss']:.0f} MiB, peak RSS {upload['peak']:.0f} MiB "
-              f"(with its server: {peak:.0f} MiB)")
+        print(f"kernel after a {args.upload_seconds:g} s upload: RSS {upload['rss']:.0f} MiB, "
+              f"peak RSS {upload['peak']:.0f} MiB (with its server: {peak:.0f} MiB)")
     print(f"hub + proxy + idle culler: RSS {hub_memory['rss']:.0f} MiB, PSS {hub_memory['pss']:.0f} MiB")
     print(f"sizing from these figures (one take per student every {args.every:g} s; the hub's own cost not scaled):")
     for size in (int(n) for n in args.sizes.split(",")):

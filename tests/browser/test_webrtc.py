@@ -51,7 +51,9 @@ def webrtc_voila_url(server_env, tmp_path_factory):
     """The dashboard server (as ``ser dashboard`` runs it) on the ipywebrtc notebook."""
     root = notebook_folder(tmp_path_factory, "webrtc-voila", [CELL])
     port = free_port()
-    command = voila_command(root / NOTEBOOK.name, port, open_browser=False) + ["--VoilaConfiguration.default_pool_size=1"]
+    # One preheated kernel, as the other Voilà tests: one page at a time.
+    command = voila_command(root / NOTEBOOK.name, port, open_browser=False)
+    command.append("--VoilaConfiguration.default_pool_size=1")
     with serving(command, port, root, server_env, root / "voila.log"):
         yield f"http://127.0.0.1:{port}"
 
