@@ -40,7 +40,8 @@ DEPLOY = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 #: Where ``scripts/setup-env --hub`` installs configurable-http-proxy (pinned in deploy/package-lock.json).
 PROXY = Path(sys.prefix) / "jupyterhub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
-#: A student's server with no open page for this long is stopped by the idle culler (seconds).
+#: A student's server without activity for this long (as the hub sees it: traffic through the
+#: proxy, kernel messages) is stopped by the idle culler (seconds).
 IDLE_SERVER_SECONDS = 600
 
 # --- the hub ---------------------------------------------------------------------------------
@@ -51,7 +52,7 @@ if PROXY.exists():
 
 # --- who may log in: one class password, any name --------------------------------------------
 c.JupyterHub.authenticator_class = "shared-password"
-c.SharedPasswordAuthenticator.user_password = os.environ.get("SER_HUB_PASSWORD")
+c.SharedPasswordAuthenticator.user_password = os.environ.get("SER_HUB_PASSWORD")  # unset: nobody can log in
 c.Authenticator.allow_all = True
 
 # --- each student's server: Voilà's server extension, the dashboard as the landing page -----
