@@ -41,7 +41,9 @@ BIN = Path(sys.executable).parent
 #: Where ``scripts/setup-env --hub`` installs configurable-http-proxy (pinned in deploy/package-lock.json).
 PROXY = Path(sys.prefix) / "jupyterhub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
 #: A student's server without activity for this long (as the hub sees it: traffic through the
-#: proxy, kernel messages) is stopped by the idle culler (seconds).
+#: proxy, kernel messages) is stopped by the idle culler (seconds). An open page's websocket
+#: counts, so an open page keeps its server: the hub reads the proxy's activity every
+#: ``JupyterHub.last_activity_interval`` (300 s by default), well within this.
 IDLE_SERVER_SECONDS = 600
 
 # --- the hub ---------------------------------------------------------------------------------
