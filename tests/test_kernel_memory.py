@@ -1,5 +1,5 @@
-"""What keeps a dashboard kernel small (issue 20): the encoder's packed weights in one shared file.
-``benchmarks/bench_memory.py`` measures the result.
+"""What keeps a dashboard kernel small (issue 20): the encoder's packed weights in one shared file,
+and no scipy on the dashboard's path. ``benchmarks/bench_memory.py`` measures the result.
 """
 
 from __future__ import annotations
@@ -113,3 +113,16 @@ def test_processes_starting_together_build_one_cache_file(tmp_path):
     assert all(p.returncode == 0 for p in starts), [err[-2000:] for _, err in outputs]
     assert len({out.strip().splitlines()[-1] for out, _ in outputs}) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["encoder.xnnpack", "encoder.xnnpack.lock"]
+
+
+def test_the_dashboard_path_imports_no_scipy(emodb_root):
+    # scipy.fft alone costs a kernel ~17 MB: the Whisper front end and the speech check use numpy's FFT.
+    code = (
+        "import sys, serwidgets\n"
+        "model = serwidgets.load_model()\n"
+        f"analysis = model.analyze({str(emodb_root / 'wav' / '03a05Wa.wav')!r})\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'scipy', 'sklearn', 'pandas'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
