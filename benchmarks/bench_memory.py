@@ -2,8 +2,10 @@
 
 Starts ``--kernels`` ipykernels one after another (as Voilà does, with the server's
 ``SER_NUM_THREADS=1``), runs the dashboard notebook's code in each, and has each "person"
-record once: an EmoDB take sent to the kernel's Recorder as the browser's ``recording``
-message. After each kernel it reads ``/proc/<pid>/smaps_rollup`` of every kernel so far.
+record ``--takes`` times as the browser's Recorder does: ``recording`` on, the take streamed in
+0.25-s ``chunk`` messages in real time (the live timeline analyses the last 3 s every 0.5 s),
+then the whole take as a WAV ``recording`` message. After each kernel it reads
+``/proc/<pid>/smaps_rollup`` of every kernel so far.
 
 PSS counts a page shared by n processes as 1/n in each, so the sum of the kernels' PSS is
 what they take together, and its growth from one kernel to the next is what one more person
@@ -30,11 +32,19 @@ STAGES = {
     "kernel started (ipykernel)": "",
     "import serwidgets + widgets": "import serwidgets, serwidgets.widgets",
     "dashboard shown (model loaded, warmed up)": "dashboard = serwidgets.EmotionDashboard()",
-    "after one recording": (
-        "from pathlib import Path as _P\n"
-        "_take = _P({take!r}).read_bytes()\n"
-        "dashboard.recorder._handle_message(dashboard.recorder, {{'type': 'recording'}}, [memoryview(_take)])\n"
-        "assert dashboard.panel.state == 'result', dashboard.panel.message"),
+    "after the takes": (
+        "import time as _time, soundfile as _sf, numpy as _np\n"
+        "_y, _sr = _sf.read({take!r}, dtype='int16')\n"
+        "_wav = open({take!r}, 'rb').read()\n"
+        "_r = dashboard.recorder\n"
+        "for _ in range({takes}):\n"
+        "    _r.recording = True\n"
+        "    for _seq, _i in enumerate(range(0, len(_y), _sr // 4)):\n"
+        "        _time.sleep(0.25)\n"
+        "        _r._handle_message(_r, {{'type': 'chunk', 'seq': _seq, 'sr': _sr}}, [memoryview(_y[_i:_i + _sr // 4].tobytes())])\n"
+        "    _r._handle_message(_r, {{'type': 'recording'}}, [memoryview(_wav)])\n"
+        "    _r.recording = False\n"
+        "    assert dashboard.panel.state == 'result', dashboard.panel.message"),
 }
 
 
@@ -70,6 +80,7 @@ def start_kernel(env: dict):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kernels", type=int, default=4, help="people, one kernel each (default 4)")
+    parser.add_argument("--takes", type=int, default=3, help="takes each person records (default 3)")
     args = parser.parse_args()
     if args.kernels < 2:
         raise SystemExit("--kernels must be at least 2 (the cost of one more person is a difference)")
@@ -78,7 +89,7 @@ def main() -> None:
     env = dict(os.environ, SER_NUM_THREADS="1")  # as serwidgets.server sets it for its kernels
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"memory per person: {args.kernels} dashboard kernels, each records {UTTERANCE} once")
+    print(f"memory per person: {args.kernels} dashboard kernels, each records {UTTERANCE} {args.takes} times")
     print(f"machine: {os.cpu_count()} CPUs, load average {load} at start (memory figures do not depend on load)")
 
     kernels, totals = [], []
@@ -90,7 +101,7 @@ def main() -> None:
             for stage, code in STAGES.items():
                 started = time.perf_counter()
                 if code:
-                    run(client, code.format(take=str(data / UTTERANCE)))
+                    run(client, code.format(take=str(data / UTTERANCE), takes=args.takes))
                 if k == 0:
                     m = smaps(pid)
                     print(f"  kernel 1, {stage:<42} RSS {m['Rss']:6.1f}  PSS {m['Pss']:6.1f}  anonymous "
@@ -100,7 +111,7 @@ def main() -> None:
             totals.append(sum(m["Pss"] for m in each))
             pss = ", ".join(f"{m['Pss']:.0f}" for m in each)
             rss = ", ".join(f"{m['Rss']:.0f}" for m in each)
-            print(f"{k + 1} kernel(s) after one recording each: PSS {totals[-1]:7.1f} MiB in all "
+            print(f"{k + 1} kernel(s) after their takes: PSS {totals[-1]:7.1f} MiB in all "
                   f"(each {pss}); RSS each {rss} MiB")
     finally:
         for manager, client in kernels:

@@ -11,6 +11,8 @@ says so; with "keep learning" on, later recordings update it.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import io
 import logging
 import os
@@ -183,6 +185,7 @@ class EmotionDashboard(ipywidgets.VBox):
             return None
         self.recorder.status = self.uploader.status = ""
         self.panel.show(analysis, calibration_info=describe_calibration(calibration))
+        give_back_memory()
         return analysis
 
     def _analyze_and_learn(self, y: np.ndarray, sr: int, status_widget=None) -> None:
@@ -302,6 +305,33 @@ class _LiveBuffer:
     def last(self, seconds: float) -> np.ndarray:
         y = np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
         return y[-int(seconds * self.sr):]
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc's; the process has it loaded already
+    except (OSError, AttributeError):  # another C library (macOS, musl): nothing to do
+        return None
+
+
+def give_back_memory() -> bool:
+    """Return the heap pages the last analysis freed to the system; False where that cannot be done.
+
+    glibc keeps freed heap memory for the process's next allocations, so a kernel would hold
+    the peak of every analysis for as long as its page is open: about 10 MiB more per person
+    (``benchmarks/bench_memory.py``, issue 20). Called once per result, not per live update.
+
+    Examples
+    --------
+    >>> give_back_memory() in (True, False)
+    True
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 def describe_calibration(calibration) -> str:
