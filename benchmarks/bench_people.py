@@ -335,14 +335,15 @@ def report(result: Measurement) -> None:
             f"over 60 s: {len(slow)}")
     print()
     print("memory over time (MiB; PSS shares pages among the processes that map them):")
-    print(f"{'t (s)':>6} {'load':>5} {'server RSS/PSS':>15} {'kernels':>8} {'in use':>7} {'pooled':>7} "
+    print(f"{'t (s)':>6} {'load':>5} {'server RSS/PSS':>15} {'kernels':>8} {'in use':>7} {'pooled':>7} {'warm':>5} "
           f"{'kernel PSS sum':>15} {'kernel PSS p50/max':>19} {'kernel RSS max':>15}")
     step = max(1, len(samples) // 40)
     for s in samples[::step] + ([samples[-1]] if samples and (len(samples) - 1) % step else []):
         pss = sorted(v[1] for v in s.kernels.values())
         rss = [v[0] for v in s.kernels.values()]
         print(f"{s.t:6.0f} {s.load:5.1f} {s.server[0]:7.0f}/{s.server[1]:<7.0f} {len(pss):8d} "
-              f"{s.status.get('in_use', '?'):>7} {s.status.get('pooled', '?'):>7} {sum(pss):15.0f} "
+              f"{s.status.get('in_use', '?'):>7} {s.status.get('pooled', '?'):>7} {s.status.get('warm', '?'):>5} "
+              f"{sum(pss):15.0f} "
               f"{(percentile(pss, 0.5) if pss else 0):9.0f}/{(max(pss) if pss else 0):<9.0f} "
               f"{(max(rss) if rss else 0):15.0f}")
     if samples:

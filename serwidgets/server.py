@@ -258,7 +258,7 @@ class _StatusHandler(_HostCheck, tornado.web.RequestHandler):
 class DashboardVoila(Voila):
     """Voilà with a kernel cap, a Host check and a template without CDN links (see the module)."""
 
-    max_kernels = Int(12, config=True, help="kernels in use at most; more page requests get a busy page (0: no cap)")
+    max_kernels = Int(40, config=True, help="kernels in use at most; more page requests get a busy page (0: no cap)")
     retry_seconds = Int(60, config=True, help="the busy page's Retry-After and automatic reload (seconds)")
     allowed_hosts = List(Unicode(), ["localhost", "127.0.0.1", "::1"], config=True,
                          help="Host header values (without port) this server answers; '*' for any")

@@ -413,7 +413,8 @@ def test_voila_reads_the_repository_config(tmp_path):
     # Uploads up to the uploader's limit must reach the kernel (the browser refuses larger ones).
     assert tornado["websocket_max_message_size"] > Uploader().max_bytes + 2**20
     assert (ip, port, strip_sources) == ("127.0.0.1", 8866, True)
-    assert max_kernels >= 10 and set(hosts) == {"localhost", "127.0.0.1", "::1"}
+    # A class of 30 with its teacher gets no busy page (issue 20; benchmarks/bench_people.py sizes it).
+    assert max_kernels >= 31 and set(hosts) == {"localhost", "127.0.0.1", "::1"}
     assert manager == "DashboardKernelManager" and pool >= 1
     # Closed pages' kernels go within a minute; open pages (connected kernels) are never culled.
     timeout, interval, connected = cull
