@@ -561,3 +561,15 @@ def test_dashboard_upload_messages_name_the_file(model, emodb_root):
         uploader._handle_message(uploader, {"type": "upload", "name": name}, [memoryview(buffer.getvalue())])
         assert uploader.status.startswith(expected), uploader.status
         assert "<array>" not in uploader.status and dashboard.panel.state == "idle"
+
+
+def test_dashboard_decodes_an_ipywebrtc_take_only_up_to_its_limit(model, emodb_root):
+    from ipywebrtc import AudioRecorder
+
+    y, sr = soundfile.read(emodb_root / "wav" / UTTERANCE, dtype="float32")  # 3.4 s
+    mic = AudioRecorder()
+    dashboard = EmotionDashboard(model, source=mic, max_seconds=2.0)
+    mic.audio.value = webm_opus(y, sr)
+    assert dashboard.panel.state == "error"
+    assert dashboard.panel.message.startswith("Could not read the recording: the ipywebrtc recording: audio is")
+    assert "at most 3 s is accepted" in dashboard.panel.message  # max_seconds and the stop's slack

@@ -25,7 +25,7 @@ from serwidgets.audio import TARGET_SR, renamed_sr_keyword
 
 from .calibrator import Calibrator, can_calibrate
 from .panel import EmotionPanel, no_speech_message
-from .recorder import Recorder
+from .recorder import STOP_SLACK_SECONDS, Recorder
 from .uploader import MAX_UPLOAD_BYTES, Uploader
 
 log = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ class EmotionDashboard(ipywidgets.VBox):
         if not change["new"]:
             return
         try:
-            y, sr = recorder_audio(self.source)
+            y, sr = recorder_audio(self.source, max_seconds=self.recorder.max_seconds + STOP_SLACK_SECONDS)
         except audio.AudioError as error:
             self.panel.show_message("error", f"Could not read the recording: {error}")
             return
