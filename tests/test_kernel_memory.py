@@ -64,6 +64,17 @@ def test_an_unusable_cache_folder_packs_in_memory_with_a_warning(tmp_path, caplo
     np.testing.assert_array_equal(encoder(mel), LiteRTEncoder(ENCODER, 1)(mel))
 
 
+def test_a_built_cache_is_loaded_without_writing_next_to_it(tmp_path):
+    cache = tmp_path / "encoder.xnnpack"
+    LiteRTEncoder(ENCODER, 1, cache)  # built ahead, as a container image would
+    (tmp_path / "encoder.xnnpack.lock").unlink()
+    (tmp_path / "encoder.xnnpack.lock").mkdir()  # no lock can be taken here now
+    encoder = LiteRTEncoder(ENCODER, 1, cache)
+    assert encoder.weight_cache == cache
+    mel = mels([300])[0]
+    np.testing.assert_array_equal(encoder(mel), LiteRTEncoder(ENCODER, 1)(mel))
+
+
 PROBE = """
 import json, sys
 from pathlib import Path

@@ -384,8 +384,9 @@ class LiteRTEncoder:
         Runtime threads.
     weight_cache : str or Path, optional
         The packed-weights file (see :func:`weight_cache_file`). None: packed in this process's
-        own memory. If the file cannot be made (a read-only folder), the weights are packed in
-        memory and a warning is logged.
+        own memory. An existing file is only read (it may be built ahead, e.g. in a container
+        image, in a folder the processes cannot write); if a missing one cannot be made, the
+        weights are packed in memory and a warning is logged.
     """
 
     def __init__(self, path, num_threads: int = 2, weight_cache=None):
@@ -456,6 +457,8 @@ def _compiled(path: Path, num_threads: int, weight_cache):
     if weight_cache is None:
         return _compile(path, num_threads, ""), None
     file = Path(weight_cache)
+    if file.is_file():  # whole by construction (renamed into place): loading needs no lock, nor a writable folder
+        return _compile(path, num_threads, file), file
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         with _locked(file.with_name(file.name + ".lock")):
