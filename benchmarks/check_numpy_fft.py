@@ -3,8 +3,9 @@
 The Whisper front end (``features.whisper_log_mel``) and the speech check (``vad``) use numpy's
 FFT so that a dashboard kernel need not import scipy (issue 20). This prints, per corpus, how
 many speech decisions differ between the two FFTs, the largest difference in voiced seconds and
-the largest difference in the Whisper log-mel (on every 10th clip). Prints figures, asserts
-nothing; needs scipy (for the comparison only) and ``$SER_DATA``. About 10 min on 2 cores.
+the largest difference in the Whisper log-mel (on every 10th clip); then the shipped model's
+label and probabilities on 60 random clips per corpus, with each FFT. Prints figures, asserts
+nothing; needs scipy (for the comparison only) and ``$SER_DATA``. About 12 min on 2 cores.
 
     .venv/bin/python benchmarks/check_numpy_fft.py
 """
@@ -78,7 +79,46 @@ def main() -> int:
     print(f"{clips} clips ({unusable} unusable before the check); speech decisions that differ: {len(flips)}")
     for line in flips:
         print(f"  {line}")
+    compare_labels(data)
     return 0
+
+
+def compare_labels(data: Path, per_corpus: int = 60) -> None:
+    """The shipped model's label and probabilities with numpy's FFT and with scipy.fft."""
+    import serwidgets
+
+    model = serwidgets.load_model(num_threads=1)
+    paths = [p for name in CORPORA
+             for p in corpora.load_corpus(name, data / name)["path"].sample(per_corpus, random_state=0)]
+    numpy_mel, original = features.whisper_log_mel, vad._Analysis.__init__
+
+    def with_scipy(self, sr, frame):
+        original(self, sr, frame)
+        self.fft = scipy.fft
+
+    def answer(path):
+        try:
+            return model.predict_file(path)
+        except audio.AudioError as error:
+            return type(error).__name__
+
+    same, largest = 0, 0.0
+    for path in paths:
+        now = answer(path)
+        features.whisper_log_mel, vad._Analysis.__init__ = scipy_log_mel, with_scipy
+        vad._analysis.cache_clear()
+        try:
+            before = answer(path)
+        finally:
+            features.whisper_log_mel, vad._Analysis.__init__ = numpy_mel, original
+            vad._analysis.cache_clear()
+        if isinstance(now, dict) and isinstance(before, dict):
+            largest = max(largest, max(abs(now[k] - before[k]) for k in now))
+            same += max(now, key=now.get) == max(before, key=before.get)
+        else:
+            same += now == before
+    print(f"shipped model, {len(paths)} clips ({per_corpus} per corpus): same label {same}/{len(paths)}; "
+          f"largest probability difference {largest:.2e}")
 
 
 if __name__ == "__main__":
