@@ -15,6 +15,7 @@ test:
 	@scripts/setup-env --browser
 	$(PY) -m pytest --durations=15
 
+# The dashboard and hub benchmarks drive Chromium and start a JupyterHub, as the browser tests do.
 bench:
-	@scripts/setup-env
+	@scripts/setup-env --browser
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

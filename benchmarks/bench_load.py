@@ -98,7 +98,8 @@ class Server:
         status = {}
         while time.monotonic() < deadline:
             status = self.status()
-            if status.get("pooled", 0) >= self.pool_size and status.get("starting", 0) == 0:
+            # Warm: the notebook has run in the pooled kernel (Voilà pools a kernel once it has started).
+            if status.get("warm", 0) >= self.pool_size and status.get("starting", 0) == 0:
                 return status
             time.sleep(0.5)
         return status

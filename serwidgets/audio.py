@@ -23,7 +23,8 @@ Every waveform that reaches a model goes through :func:`load` (or :func:`decode`
 
 Every failure is an :class:`AudioError` subclass whose message names the input (the path,
 an upload's file name passed as ``name=``, or ``<bytes>``); no other exception escapes
-:func:`decode` or :func:`load` for bad audio (a missing file is still an ``OSError``).
+:func:`decode`, :func:`load` or :func:`prepare` for bad audio, a bad sample rate or a path
+that cannot be read (:class:`UnreadableFileError`, which is an ``OSError`` too).
 
 Browser recordings, phone uploads and studio corpora therefore arrive at the features
 with the same rate, level and framing. Trimming is plain numpy (no librosa, whose numba
@@ -57,6 +58,7 @@ __all__ = [
     "UnsupportedFormatError",
     "CorruptAudioError",
     "NonFiniteAudioError",
+    "UnreadableFileError",
     "TooShortError",
     "TooLongError",
     "TooLargeError",
@@ -80,6 +82,10 @@ _HOP_S = 0.010
 _PEAK = 0.99
 # More channels than this along the shorter axis means the 2-D shape is not (samples, channels).
 _MAX_CHANNELS = 32
+# Largest float sample magnitude analysed: int32 full scale, so unscaled integer PCM in a float
+# array still works (loudness is normalised). Far past it, float32 arithmetic (mixing channels,
+# removing DC, resampling) overflows to inf: float32's largest values once ended in an IndexError.
+_MAX_FLOAT_SAMPLE = 2.0**31
 
 
 class AudioError(ValueError):
@@ -100,6 +106,10 @@ class CorruptAudioError(AudioError):
 
 class NonFiniteAudioError(AudioError):
     """The signal contains NaN or infinite samples."""
+
+
+class UnreadableFileError(AudioError, OSError):
+    """A path that cannot be read as a file: missing, a folder, no permission (also an ``OSError``)."""
 
 
 class TooShortError(AudioError):
@@ -257,8 +267,8 @@ def decode(
     ------
     EmptyAudioError, UnsupportedFormatError, CorruptAudioError, TooLongError, TooLargeError
         Every failure is an :class:`AudioError` whose message starts with ``name``.
-    OSError
-        A path that cannot be read (missing file, no permission).
+    UnreadableFileError
+        A path that cannot be read (missing file, a folder, no permission); also an ``OSError``.
 
     Notes
     -----
@@ -325,10 +335,7 @@ def _read_source(source, name: str, max_bytes: int | None) -> bytes:
         return TooLargeError(f"{name}: the file is {size}; at most {_mib(max_bytes)} is accepted")
 
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
-            raise too_large(_mib(size))
-        return path.read_bytes()
+        return _read_file(Path(source), name, max_bytes, too_large)
     if isinstance(source, (bytes, bytearray, memoryview)):
         if max_bytes is not None and len(source) > max_bytes:
             raise too_large(_mib(len(source)))
@@ -343,6 +350,21 @@ def _read_source(source, name: str, max_bytes: int | None) -> bytes:
     raise TypeError(
         f"audio source must be a path, bytes or binary file-like, got {type(source).__name__}"
     )
+
+
+def _read_file(path: Path, name: str, max_bytes: int | None, too_large) -> bytes:
+    try:
+        if path.is_dir():
+            raise UnreadableFileError(f"{name}: a folder, not an audio file")
+        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
+            raise too_large(_mib(size))
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UnreadableFileError(f"{name}: no such file") from None
+    except UnreadableFileError:
+        raise
+    except OSError as error:  # no permission, a broken device, ...
+        raise UnreadableFileError(f"{name}: {error.strerror or error}") from None
 
 
 def _mib(n: int) -> str:
@@ -514,6 +536,9 @@ def prepare(y, sr: int, options: AudioOptions = AudioOptions(), *, name: str | N
     Raises
     ------
     EmptyAudioError, NonFiniteAudioError, TooLongError, NoSpeechError, TooShortError
+        And :class:`AudioError` itself for a sample rate that is not a positive number, or
+        samples that are not audio (a dtype other than PCM or float, an ambiguous shape,
+        float samples past ±2**31).
 
     Examples
     --------
@@ -529,9 +554,8 @@ def prepare(y, sr: int, options: AudioOptions = AudioOptions(), *, name: str | N
     ...
     serwidgets.audio.NoSpeechError: no speech detected in dc.wav: ...
     """
-    if sr <= 0:
-        raise ValueError(f"sample rate must be positive, got {sr}")
     name = "<array>" if name is None else str(name)
+    _check_sr(sr, name)
     y = _to_mono_float(np.asarray(y), name)
     if y.size == 0:
         raise EmptyAudioError(f"{name}: audio contains no samples")
@@ -612,8 +636,16 @@ def load(source, options: AudioOptions = AudioOptions(), *, name: str | None = N
     return prepare(y, sr, options, name=name)
 
 
+def _check_sr(sr, name: str) -> None:
+    """A sample rate is a positive, finite number of Hz (not a string, not a bool)."""
+    import numbers
+
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr > 0):
+        raise AudioError(f"{name}: the sample rate must be a positive number of Hz, got {sr!r}")
+
+
 def _to_mono_float(y: np.ndarray, name: str = "<array>") -> np.ndarray:
-    """Scale integer PCM to [-1, 1] and average the channels."""
+    """Scale integer PCM to [-1, 1] and average the channels; refuse floats past ±2**31."""
     # float32 throughout: 24 bits of mantissa exceed any recording's noise floor, and
     # ten minutes of 48 kHz stereo stays at ~230 MB instead of twice that.
     if y.dtype.kind == "u":
@@ -624,6 +656,10 @@ def _to_mono_float(y: np.ndarray, name: str = "<array>") -> np.ndarray:
         y = y.astype(np.float32) / np.float32(2.0 ** (8 * y.dtype.itemsize - 1))
     elif y.dtype.kind != "f":
         raise AudioError(f"{name}: audio samples must be numeric PCM or float, got dtype {y.dtype}")
+    elif y.size and np.isfinite(peak := float(np.max(np.abs(y)))) and peak > _MAX_FLOAT_SAMPLE:
+        # (NaN and inf are reported by prepare's own check.)
+        raise AudioError(f"{name}: samples reach {peak:.2g}; float audio should lie in [-1, 1], and past "
+                         f"{_MAX_FLOAT_SAMPLE:.3g} it cannot be analysed")
 
     if y.ndim == 2:
         channel_axis = 1 if y.shape[1] <= y.shape[0] else 0

@@ -26,7 +26,8 @@ Why the defaults
   model card would have to carry.
 
 Implementation: centre-padded (zero) framing, a cached periodic Hann window and
-``scipy.fft.rfft`` (about 6x faster than ``numpy.fft`` on a batch of frames); the mel
+``scipy.fft.rfft`` (about 6x faster than ``numpy.fft`` on a batch of frames; the Whisper
+front end, on the dashboard's path, uses ``numpy.fft`` so that kernels need not import scipy); the mel
 matrix is librosa's Slaney filterbank (``librosa.filters.mel(htk=False, norm="slaney")``)
 recomputed here in plain numpy and cached, because importing ``librosa.filters`` pulls in
 numba and scipy.signal (~2.4 s measured) -- too slow for a dashboard's first prediction.
@@ -251,14 +252,14 @@ def whisper_log_mel(y: np.ndarray) -> np.ndarray:
     >>> whisper_log_mel(np.zeros(3 * TARGET_SR, np.float32)).shape
     (80, 300)
     """
-    import scipy.fft
-
     y = np.asarray(y, np.float32)
     if len(y) < 2:
         raise ValueError(f"need at least 2 samples, got {len(y)}")
     padded = np.pad(y, WHISPER_N_FFT // 2, mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(padded, WHISPER_N_FFT)[::WHISPER_HOP][:-1]
-    spectrum = np.abs(scipy.fft.rfft(frames * _hann(WHISPER_N_FFT, WHISPER_N_FFT), axis=1))
+    # numpy's FFT (float32 in, complex64 out), not scipy.fft: this is the dashboard's path, and
+    # importing scipy.fft costs every kernel ~17 MB of memory for ~1 ms per 3-s clip (issue 20).
+    spectrum = np.abs(np.fft.rfft(frames * _hann(WHISPER_N_FFT, WHISPER_N_FFT), axis=1))
     spectrum *= spectrum
     mel = _mel_filterbank(TARGET_SR, WHISPER_N_FFT, WHISPER_N_MELS, 0.0, TARGET_SR / 2) @ spectrum.T
     log_spec = np.log10(np.maximum(mel, 1e-10))

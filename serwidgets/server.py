@@ -17,7 +17,7 @@ still apply) plus
 * **no request to a CDN**: Voilà's ``lab`` template links Font Awesome from jsdelivr on every
   page. The dashboard draws no icon font (its buttons are our own widgets), so
   ``static/index.html.j2`` extends the template without those links.
-* ``GET /serwidgets/status``: counts only (kernels in use, pooled, the cap), never kernel ids
+* ``GET /serwidgets/status``: counts only (kernels in use, pooled and warm, the cap), never kernel ids
   (a kernel id is enough to connect to that kernel).
 
 Examples
@@ -124,6 +124,19 @@ class DashboardKernelManager(AsyncMappingKernelManager):
                     ids.add(task.result().get("kernel_id"))
         return ids
 
+    def warm_count(self) -> int:
+        """Pooled kernels whose notebook has finished running (a page that takes one is shown at once).
+
+        Voilà puts a kernel in its pool as soon as it has started; the notebook then runs in it.
+        """
+        warm = 0
+        for pool in getattr(self, "_pools", {}).values():
+            for task in pool:
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    render = task.result().get("task")
+                    warm += render is not None and render.done()
+        return warm
+
     def _split(self) -> tuple[int, list[str]]:
         """(kernels serving or loading a page, kernels of closed pages not culled yet)."""
         pooled = self.pooled_ids()
@@ -165,7 +178,8 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         in_use, closed = self._split()
         return {"kernels": len(self.list_kernel_ids()), "in_use": in_use, "closed_pages": len(closed),
                 "closing": len(self._closing),
-                "pooled": len(self.pooled_ids()), "starting": self.pool_starting + self.page_starting}
+                "pooled": len(self.pooled_ids()), "warm": self.warm_count(),
+                "starting": self.pool_starting + self.page_starting}
 
 
 def _host_allowed(host_header: str, allowed: list[str]) -> bool:
@@ -244,7 +258,7 @@ class _StatusHandler(_HostCheck, tornado.web.RequestHandler):
 class DashboardVoila(Voila):
     """Voilà with a kernel cap, a Host check and a template without CDN links (see the module)."""
 
-    max_kernels = Int(12, config=True, help="kernels in use at most; more page requests get a busy page (0: no cap)")
+    max_kernels = Int(40, config=True, help="kernels in use at most; more page requests get a busy page (0: no cap)")
     retry_seconds = Int(60, config=True, help="the busy page's Retry-After and automatic reload (seconds)")
     allowed_hosts = List(Unicode(), ["localhost", "127.0.0.1", "::1"], config=True,
                          help="Host header values (without port) this server answers; '*' for any")

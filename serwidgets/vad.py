@@ -2,7 +2,7 @@
 
 A loudness threshold cannot tell speech from a fan, a hum, a test tone or a DC offset: all of
 them are loud. This detector looks for what speech has and those sounds lack, frame by frame
-(40 ms frames every 10 ms), in numpy (and ``scipy.fft``):
+(40 ms frames every 10 ms), in numpy alone:
 
 * **energy** -- the frame is within :data:`DYNAMIC_RANGE_DB` of the loudest frame (and not
   digital silence). The level itself does not matter: a take peaking at -45 dBFS is speech too;
@@ -25,7 +25,8 @@ Measured on this project's corpora (``benchmarks/bench_vad.py --corpora``): ever
 (535; smallest voiced duration 0.42 s, smallest pitch spread 2.1 semitones) and every RAVDESS
 clip (1440) is speech, while digital silence, a constant, white, pink and brown noise, clicks,
 a mains hum, pure and amplitude-modulated tones (also under noise at 10-20 dB SNR) and a
-steady harmonic buzz are not (``tests/test_vad.py``). It costs about 3 ms per 3-s clip. It is
+steady harmonic buzz are not (``tests/test_vad.py``). It costs a few milliseconds of CPU per 3-s
+clip (``benchmarks/bench_vad.py`` prints it). It is
 a plausibility check, not a speech recogniser: singing passes, and so may a tone buried in
 noise louder than about 10 dB below it.
 
@@ -163,9 +164,9 @@ class _Analysis:
     """Periodicity, pitch, flatness and partial count of a batch of frames at one rate."""
 
     def __init__(self, sr: int, frame: int):
-        from scipy import fft  # float32 transforms: 3x numpy's speed here
-
-        self.fft = fft
+        # numpy's FFT, not scipy.fft: scipy's is faster on these batches, but importing it costs
+        # every dashboard kernel ~17 MB of memory (issue 20); the results agree to float32 rounding.
+        self.fft = np.fft
         self.sr = sr
         self.lag_min, self.lag_max = int(np.floor(sr / F0_RANGE[1])), int(np.ceil(sr / F0_RANGE[0]))
         # No circular wrap-around for lags up to lag_max + 1: n_fft >= frame + lag_max + 1.

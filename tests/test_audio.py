@@ -563,3 +563,65 @@ def test_damaged_headers_raise_only_audio_errors(format, subtype):
             audio.load(bytes(bad), name="damaged")
         except audio.AudioError as error:
             assert "damaged" in str(error)
+
+
+# ----------------------------------------------------------------------------- issue 20: loose ends
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_float32_extremes_are_an_audio_error_naming_the_input(channels):
+    # float32's largest values: removing the DC offset (or mixing channels) overflowed to inf,
+    # and trimming then failed with a bare IndexError.
+    top = np.finfo(np.float32).max
+    y = np.full((16000, channels), top, np.float32)
+    y[::3] = -top
+    with pytest.raises(audio.AudioError, match=r"^loud\.wav: samples reach 3\.4e\+38"):
+        audio.prepare(y, 16000, name="loud.wav")
+    with pytest.raises(audio.AudioError, match=r"^<bytes>: samples reach"):
+        audio.load(sf_bytes(y, 16000, subtype="FLOAT"))
+
+
+def test_float_audio_at_integer_scale_is_still_analysed():
+    # Unscaled int16 or int32 PCM in a float array stays usable, as before (loudness is normalised).
+    voice = synthetic_voice(1.0, 16000)
+    for scale in (32767.0, 2.0**31 - 1):
+        y = audio.prepare(voice * np.float32(scale), 16000, NO_TRIM)
+        np.testing.assert_allclose(y, audio.prepare(voice, 16000, NO_TRIM), rtol=1e-4, atol=1e-5)
+
+
+def test_feature_extraction_skips_float32_extremes_as_unusable(tmp_path):
+    # What `ser evaluate` does with every file: an unusable one is skipped and counted, not fatal.
+    from serwidgets import cache
+
+    top = np.finfo(np.float32).max
+    y = np.full(16000, top, np.float32)
+    y[::3] = -top
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, y, 16000, subtype="FLOAT")
+    good = tmp_path / "good.wav"
+    sf.write(good, synthetic_voice(1.0, 16000), 16000)
+    specs = cache.cached_features([str(good), str(loud)], cache_dir=tmp_path / "cache", report=False)
+    assert specs[0] is not None and specs[1] is None
+    assert list(specs.skipped) == [str(loud)] and isinstance(specs.skipped[str(loud)], audio.AudioError)
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda tmp: tmp / "missing.wav", "no such file"),
+    (lambda tmp: tmp, "a folder, not an audio file"),
+], ids=["missing", "folder"])
+def test_a_path_that_is_not_a_file_is_a_typed_error_naming_it(tmp_path, make, reason):
+    path = make(tmp_path)
+    for call in (audio.load, audio.decode):
+        with pytest.raises(audio.UnreadableFileError) as info:
+            call(path)
+        assert str(info.value) == f"{path}: {reason}"
+        assert isinstance(info.value, audio.AudioError) and isinstance(info.value, OSError)
+
+
+@pytest.mark.parametrize("sr", [0, -16000, "16000", None, float("nan"), True], ids=repr)
+def test_a_bad_sample_rate_is_a_typed_error_naming_the_input(sr):
+    voice = synthetic_voice(1.0, 16000)
+    with pytest.raises(audio.AudioError, match=rf"^clip\.wav: the sample rate must be a positive number of Hz, got {sr!r}$"):
+        audio.prepare(voice, sr, name="clip.wav")
+    with pytest.raises(audio.AudioError, match=r"^<array>: the sample rate"):
+        audio.prepare(voice, sr)

@@ -285,7 +285,7 @@ def test_cli_summary_prints_faults(capsys, broken_ased):
     out = capsys.readouterr().out
     assert "faults: unparseable_name 1, unknown_label 2, empty_file 1, missing_file 1, label_conflict 1" in out
     assert "  empty_file (1): 02Fearful/f2-01-01-02-07.opus" in out
-    assert "unreadable (header check): not_audio 1" in out
+    assert "unreadable (header check, not counted above): not_audio 1" in out
     assert "skipped: 5 file(s) left out" in out
     assert main(["corpus", "summary", "ased", str(broken_ased), "--json", "--no-header-check"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -301,5 +301,22 @@ def test_cli_summary_real_ased(capsys, shared_data, monkeypatch):
     assert lines[0] == "ased: 2470 files, 65 speakers (f: 25 speakers, 925 files, m: 40 speakers, 1545 files)"
     assert "languages: am 2470" in lines
     assert "faults: gender_conflict 5" in lines
-    assert "unreadable (header check): none" in lines
+    assert "unreadable (header check, not counted above): none" in lines
     assert any(line.split() == ["fear", "510"] for line in lines)
+
+
+def test_cli_summary_counts_only_readable_files(capsys, broken_ased):
+    # The table holds 4 files; the header check finds one that is not audio: it is said apart,
+    # not counted with the usable ones (nor in the emotions, speakers and genders).
+    assert main(["corpus", "summary", "ased", str(broken_ased), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["files"] == 3 and info["unreadable"]["not_audio"] == 1
+    assert sum(info["emotions"].values()) == sum(g["files"] for g in info["genders"].values()) == 3
+    assert "angry" in info["emotions"] and info["emotions"]["angry"] == 1  # a5-01 is readable, a5-02 is not
+    assert main(["corpus", "summary", "ased", str(broken_ased)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ased: 3 files")
+    assert "unreadable (header check, not counted above): not_audio 1" in lines
+    # Without the header check nothing is known to be unreadable: all 4 are counted.
+    assert main(["corpus", "summary", "ased", str(broken_ased), "--json", "--no-header-check"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == 4

@@ -2,8 +2,8 @@
 
 ``ser corpus summary emodb /data/emodb`` prints the files per emotion, speaker, gender and
 language, the corpus's faults counted by cause (unparseable names, unknown labels, empty or
-missing files, ...) and, from a check of every file's header, the unreadable files by cause
-(``--no-header-check`` skips it); ``--task emotion6`` shows the task's view (and what it
+missing files, ...) and, from a check of every file's header, the unreadable files by cause,
+said apart and left out of every count (``--no-header-check`` skips the check); ``--task emotion6`` shows the task's view (and what it
 drops); ``--json`` prints the same as JSON. ``ser corpus list`` lists the corpora.
 """
 
@@ -27,6 +27,8 @@ def _summary(args) -> int:
         print(f"ser corpus: {error}", file=sys.stderr)
         return 2
     unreadable = None if args.no_header_check else corpora.check_readable(df, progress=not args.json)
+    if unreadable:
+        df = _readable(df, unreadable)
     if args.task:
         df = labels.select_task(df, args.task)
     info = {"corpus": args.name, "root": df.attrs["root"], **corpora.summary(df)}
@@ -42,6 +44,14 @@ def _summary(args) -> int:
     else:
         print(_format(info))
     return 0
+
+
+def _readable(df, unreadable: dict):
+    """The rows of ``df`` whose file passed the header check (the table's attrs kept)."""
+    bad = {path for paths in unreadable.values() for path in paths}
+    kept = df[~df["path"].astype(str).isin(bad)]
+    kept.attrs = dict(df.attrs)
+    return kept
 
 
 def _relative(path: str, root: str) -> str:
@@ -71,7 +81,7 @@ def _format(info: dict) -> str:
         kept = " (kept, with the speaker's majority gender)" if cause == "gender_conflict" else ""
         lines.append(f"  {cause} ({len(names)}){kept}: {_examples(names)}")
     if "unreadable" in info:
-        lines.append("unreadable (header check): "
+        lines.append("unreadable (header check, not counted above): "
                      + (", ".join(f"{cause} {n}" for cause, n in info["unreadable"].items() if n) or "none"))
         lines += [f"  {cause} ({len(names)}): {_examples(names)}" for cause, names in info["unreadable_files"].items()]
     if "task" in info:

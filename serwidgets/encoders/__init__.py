@@ -75,14 +75,15 @@ class Encoder:
     def __init__(self, directory, num_threads: int = 2):
         from serwidgets.card import EncoderCard
 
-        from .whisper import LiteRTEncoder
+        from .whisper import LiteRTEncoder, weight_cache_file
 
         self.directory = Path(directory)
         self.card = EncoderCard.read(self.directory, verify=False)
         self.card.verify_file(self.directory, ENCODER_FILE)
         self.name = self.card.name
         self.sha256 = self.card.files[ENCODER_FILE]
-        self._run = LiteRTEncoder(self.directory / ENCODER_FILE, num_threads)
+        # Every process running this encoder maps one file of XNNPACK's packed weights.
+        self._run = LiteRTEncoder(self.directory / ENCODER_FILE, num_threads, weight_cache_file(self.sha256))
         self.n_states = self._run.n_states
 
     @classmethod

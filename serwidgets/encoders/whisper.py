@@ -37,6 +37,8 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import struct
 import threading
 from functools import lru_cache
@@ -46,7 +48,7 @@ import numpy as np
 
 __all__ = ["ENCODER_ID", "MODEL_BIN_SHA256", "SOURCE_PACKAGES", "N_LAYERS", "D_MODEL", "N_HEADS", "N_MELS",
            "MAX_SECONDS", "EncoderWeightsError", "model_bin", "parse_ctranslate2", "load_weights",
-           "numpy_encoder", "build_keras", "export_litert", "LiteRTEncoder", "output_frames"]
+           "numpy_encoder", "build_keras", "export_litert", "LiteRTEncoder", "weight_cache_file", "output_frames"]
 
 #: One name for this encoder in cards, caches and results.
 ENCODER_ID = "whisper-base"
@@ -364,37 +366,150 @@ def export_litert(path, n_layers: int = 4) -> Path:
 class LiteRTEncoder:
     """An exported encoder run through LiteRT: log-mel ``(80, frames)`` -> states ``(L + 1, T', 512)``.
 
-    Thread-safe (one lock per interpreter); resizes its input only when the length changes,
-    so clips of one length (3-s windows, the dashboard's usual takes) reuse the allocation.
+    LiteRT runs the network with XNNPACK, which repacks the weights for this CPU's kernels
+    (~41 MB for the shipped encoder) before the first run. With ``weight_cache`` those packed
+    weights live in a file that every process running this encoder maps read-only: the first
+    process packs them into it (under a lock, written atomically), the others load it in
+    milliseconds, and the pages are in memory once for all of them -- the dashboard's kernels
+    share one copy instead of holding one each. Results are identical either way.
+
+    Thread-safe (one lock per runtime); resizes its input only when the length changes, so
+    clips of one length (3-s windows, the dashboard's usual takes) reuse the allocation.
 
     Parameters
     ----------
     path : str or Path
         A ``.tflite`` from :func:`export_litert`.
     num_threads : int
-        Interpreter threads.
+        Runtime threads.
+    weight_cache : str or Path, optional
+        The packed-weights file (see :func:`weight_cache_file`). None: packed in this process's
+        own memory. An existing file is only read (it may be built ahead, e.g. in a container
+        image, in a folder the processes cannot write); if a missing one cannot be made, the
+        weights are packed in memory and a warning is logged.
     """
 
-    def __init__(self, path, num_threads: int = 2):
-        from ai_edge_litert.interpreter import Interpreter
-
+    def __init__(self, path, num_threads: int = 2, weight_cache=None):
         self.path = Path(path)
-        self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
-        self._input = self._interpreter.get_input_details()[0]
-        self._output = self._interpreter.get_output_details()[0]
-        self.n_states = int(self._output["shape_signature"][1])
+        self._model, self.weight_cache = _compiled(self.path, num_threads, weight_cache)
+        signature = next(iter(self._model.get_signature_list()))
+        output = next(iter(self._model.get_output_tensor_details(signature).values()))
+        self.n_states, self._dim = int(output["shape"][1]), int(output["shape"][3])
         self._frames = None
         self._lock = threading.Lock()
 
     def __call__(self, mel: np.ndarray) -> np.ndarray:
+        from ai_edge_litert.tensor_buffer import TensorBuffer
+
         mel = np.ascontiguousarray(np.asarray(mel, np.float32).T[None])
         if mel.shape[1] > 2 * _MAX_POSITIONS:
             raise ValueError(f"{mel.shape[1]} mel frames is over Whisper's 30-s window; encode in chunks")
         with self._lock:
             if mel.shape[1] != self._frames:
-                self._interpreter.resize_tensor_input(self._input["index"], mel.shape, strict=False)
-                self._interpreter.allocate_tensors()
+                self._model.resize_input_tensor(0, mel.shape)
+                self._inputs = self._model.create_input_buffers(0)
+                # LiteRT keeps the output's buffer requirement from before the resize, so the
+                # output buffer is ours: sized by the network's arithmetic (the stride-2
+                # convolution), with one spare frame of room.
+                self._shape = (self.n_states, output_frames(mel.shape[1]), self._dim)
+                self._output = _aligned_empty(self.n_states * (self._shape[1] + 1) * self._dim)
+                self._output_buffer = TensorBuffer.create_from_host_memory(self._output)
                 self._frames = mel.shape[1]
-            self._interpreter.set_tensor(self._input["index"], mel)
-            self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output["index"])[0].copy()
+            self._inputs[0].write(mel)
+            self._model.run_by_index(0, self._inputs, [self._output_buffer])
+            return self._output[:int(np.prod(self._shape))].reshape(self._shape).copy()
+
+
+def weight_cache_file(encoder_sha256: str, folder=None) -> Path:
+    """Where XNNPACK's packed weights of the encoder file with sha256 ``encoder_sha256`` are kept.
+
+    One file per encoder, LiteRT version and CPU (the packing depends on all three), in
+    ``folder`` (default: ``xnnpack/`` in :func:`serwidgets.cache.default_cache_dir`).
+
+    Examples
+    --------
+    >>> weight_cache_file("547b9e791cab43fe" + "0" * 48, "/tmp/c").name     # doctest: +ELLIPSIS
+    '547b9e791cab43fe-litert...-cpu....xnnpack'
+    """
+    from importlib.metadata import version
+
+    from serwidgets.cache import default_cache_dir
+
+    folder = Path(folder) if folder is not None else default_cache_dir() / "xnnpack"
+    return folder / f"{encoder_sha256[:16]}-litert{version('ai-edge-litert')}-cpu{_cpu_id()}.xnnpack"
+
+
+def _cpu_id() -> str:
+    """A short hash of this CPU's architecture and instruction-set flags (what XNNPACK packs for)."""
+    import platform
+
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        flags = platform.processor()
+    return hashlib.sha256(f"{platform.machine()} {flags}".encode()).hexdigest()[:12]
+
+
+def _compiled(path: Path, num_threads: int, weight_cache):
+    """(the compiled model, the weight-cache file it maps or None: weights in its own memory)."""
+    if weight_cache is None:
+        return _compile(path, num_threads, ""), None
+    file = Path(weight_cache)
+    if file.is_file():  # whole by construction (renamed into place): loading needs no lock, nor a writable folder
+        return _compile(path, num_threads, file), file
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(file.with_name(file.name + ".lock")):
+            if file.exists():
+                return _compile(path, num_threads, file), file
+            # Packed into a file of its own, then renamed: no process ever maps a partial file.
+            partial = file.with_name(f"{file.name}.{os.getpid()}.partial")
+            model = _compile(path, num_threads, partial)
+            os.replace(partial, file)
+            return model, file
+    except OSError as error:
+        logging.getLogger(__name__).warning(
+            "XNNPACK weight cache %s unusable (%s): packing the weights in this process's memory", file, error)
+        return _compile(path, num_threads, ""), None
+
+
+def _compile(path: Path, num_threads: int, weight_cache):
+    from ai_edge_litert.compiled_model import CompiledModel
+    from ai_edge_litert.environment import Environment, EnvironmentOptions
+    from ai_edge_litert.options import CpuOptions, Options
+
+    # CPU only: LiteRT would otherwise look for GPU, NPU and compiler-plugin libraries in its
+    # own folder. It looks in this package's folder instead, which holds none.
+    here = str(Path(__file__).parent)
+    environment = Environment.create(options=EnvironmentOptions(
+        runtime_path=here, compiler_plugin_path=here, dispatch_library_path=here))
+    options = Options(cpu_options=CpuOptions(num_threads=num_threads, xnnpack_weight_cache_path=str(weight_cache)))
+    return CompiledModel.from_file(str(path), environment=environment, options=options)
+
+
+class _locked:
+    """An exclusive lock on ``path`` (POSIX ``flock``; no lock where there is none)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.file = open(self.path, "a")
+        try:
+            import fcntl
+        except ImportError:  # Windows: two first builds may race; each renames a whole file
+            return self
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()  # releases the lock
+
+
+def _aligned_empty(n: int, alignment: int = 64) -> np.ndarray:
+    """``n`` float32s starting on an ``alignment``-byte boundary (LiteRT binds them without a copy)."""
+    raw = np.empty(n + alignment // 4, np.float32)
+    skip = (-raw.ctypes.data % alignment) // 4
+    return raw[skip:skip + n]

@@ -249,7 +249,7 @@ class Calibrator(Limits, ipywidgets.VBox):
 
         started = time.perf_counter()
         try:
-            y, sr = audio.decode(wav)
+            y, sr = self.recorder.decode(wav)  # no further than the take's limit
         except audio.AudioError as error:
             self._refuse(f"Could not read that take: {error}. Record it again.")
             return

@@ -11,6 +11,9 @@ says so; with "keep learning" on, later recordings update it.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import io
 import logging
 import os
 import time
@@ -22,7 +25,7 @@ from serwidgets.audio import TARGET_SR
 
 from .calibrator import Calibrator
 from .panel import EmotionPanel, no_speech_message
-from .recorder import Recorder
+from .recorder import STOP_SLACK_SECONDS, Recorder
 from .uploader import MAX_UPLOAD_BYTES, Uploader
 
 log = logging.getLogger(__name__)
@@ -180,6 +183,7 @@ class EmotionDashboard(ipywidgets.VBox):
             return None
         self.recorder.status = self.uploader.status = ""
         self.panel.show(analysis, calibration_info=describe_calibration(calibration))
+        give_back_memory()
         return analysis
 
     def _analyze_and_learn(self, y: np.ndarray, sr: int, status_widget=None) -> None:
@@ -206,14 +210,18 @@ class EmotionDashboard(ipywidgets.VBox):
         from serwidgets import audio
 
         try:
-            y, sr = audio.decode(wav)
-        except audio.AudioError as error:  # the browser sent something broken
+            y, sr = self.recorder.decode(wav)
+        except audio.AudioError as error:  # the browser sent something broken, or too long
             self.recorder.status = f"Could not read the recording: {error}"
             return
         self._guard(lambda: self._analyze_and_learn(y, sr, status_widget=self.recorder))
 
-    def _analyze_upload(self, y: np.ndarray, sr: int, _name: str) -> None:
-        self._guard(lambda: self.analyze(y, sr, status_widget=self.uploader))
+    def _analyze_upload(self, _y: np.ndarray, _sr: int, name: str) -> None:
+        # The model reads the uploaded file itself (the uploader has checked its size and
+        # length), so what its checks say names the file: samples alone are "<array>".
+        upload = io.BytesIO(self.uploader.last_upload[1])
+        upload.name = name
+        self._guard(lambda: self.analyze(upload, None, status_widget=self.uploader))
 
     def _analyze_webrtc(self, change) -> None:
         from serwidgets import audio
@@ -223,7 +231,7 @@ class EmotionDashboard(ipywidgets.VBox):
         if not change["new"]:
             return
         try:
-            y, sr = recorder_audio(self.source)
+            y, sr = recorder_audio(self.source, max_seconds=self.recorder.max_seconds + STOP_SLACK_SECONDS)
         except audio.AudioError as error:
             self.panel.show_message("error", f"Could not read the recording: {error}")
             return
@@ -293,6 +301,33 @@ class _LiveBuffer:
     def last(self, seconds: float) -> np.ndarray:
         y = np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
         return y[-int(seconds * self.sr):]
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc's; the process has it loaded already
+    except (OSError, AttributeError):  # another C library (macOS, musl): nothing to do
+        return None
+
+
+def give_back_memory() -> bool:
+    """Return the heap pages the last analysis freed to the system; False where that cannot be done.
+
+    glibc keeps freed heap memory for the process's next allocations, so a kernel would hold
+    the peak of every analysis for as long as its page is open: about 10 MiB more per person
+    (``benchmarks/bench_memory.py``, issue 20). Called once per result, not per live update.
+
+    Examples
+    --------
+    >>> give_back_memory() in (True, False)
+    True
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 def describe_calibration(calibration) -> str:

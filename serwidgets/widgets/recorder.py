@@ -8,7 +8,9 @@ the browser) and sends
 * a ``chunk`` message every ``chunk_seconds`` while recording (for a live timeline), and
 * a ``recording`` message with the whole take as a 16-bit WAV file when recording stops.
 
-Both carry the audio as binary buffers, not JSON.
+Both carry the audio as binary buffers, not JSON. The kernel checks a finished take against
+the limits again (a page can send anything): its size, the length its header states, and
+while decoding (:meth:`Recorder.decode`), so a long take is refused before it is decoded.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from .limits import Limits
 
 STATIC = Path(__file__).parent / "static"
 
+#: Seconds a take may run past ``max_seconds``: the browser stops at the first audio block past
+#: the limit and then sends what it still held (``static/recorder.js``), a fraction of a second.
+STOP_SLACK_SECONDS = 1.0
+
 
 class Recorder(Limits, anywidget.AnyWidget):
     """A record/stop button with elapsed time, input level and automatic stop.
@@ -34,7 +40,8 @@ class Recorder(Limits, anywidget.AnyWidget):
     Parameters
     ----------
     max_seconds : float
-        Recording stops by itself after this many seconds (at most 600).
+        Recording stops by itself after this many seconds (at most 600). The kernel refuses a
+        longer take (``STOP_SLACK_SECONDS`` of slack) from its header, before decoding it.
     min_seconds : float
         Shorter recordings are refused with a message (default 0: none are).
     max_bytes : int
@@ -112,29 +119,49 @@ class Recorder(Limits, anywidget.AnyWidget):
             self._chunk_callbacks(samples, int(content.get("sr", self.sr)))
         elif kind == "recording" and buffers:
             data = bytes(buffers[0])
-            if len(data) > self.max_bytes:
-                self.status = (
-                    f"Recording too large: {len(data) / 2**20:.1f} MiB (limit {self.max_bytes / 2**20:.1f} MiB). "
-                    f"Record a shorter clip."
-                )
-                return
-            seconds = _wav_seconds(data) if self.min_seconds else None
-            if seconds is not None and seconds < self.min_seconds:
-                self.status = self.too_short_message("The recording", seconds) + " Record a longer clip."
+            refusal = self._refusal(data)
+            if refusal:
+                self.status = refusal
                 return
             self.status = ""
             self.last_recording = data
             self._recording_callbacks(data)
 
 
+    def _refusal(self, data: bytes) -> str:
+        """Why a finished take is refused before anything decodes it ("" if it is not)."""
+        if len(data) > self.max_bytes:
+            return (f"Recording too large: {len(data) / 2**20:.1f} MiB (limit {self.max_bytes / 2**20:.1f} MiB). "
+                    f"Record a shorter clip.")
+        seconds = _wav_seconds(data)
+        if seconds is not None and seconds > self.max_seconds + STOP_SLACK_SECONDS:
+            return f"Recording too long: {seconds:.1f} s (limit {self.max_seconds:g} s). Record a shorter clip."
+        if seconds is not None and seconds < self.min_seconds:
+            return self.too_short_message("The recording", seconds) + " Record a longer clip."
+        return ""
+
+    def decode(self, data: bytes) -> tuple[np.ndarray, int]:
+        """Samples and rate of a take, decoded no further than ``max_seconds`` (plus the stop's slack).
+
+        A take whose header states no length (or lies) is stopped at the limit with a
+        :class:`~serwidgets.audio.TooLongError`; any other problem is an
+        :class:`~serwidgets.audio.AudioError` too.
+        """
+        from serwidgets import audio
+
+        return audio.decode(data, max_seconds=self.max_seconds + STOP_SLACK_SECONDS)
+
+
 def _wav_seconds(data: bytes) -> float | None:
-    """Duration of a WAV file from its header (None if the header cannot be read)."""
+    """Duration a recording's header states (None if the header cannot be read, or states none)."""
     import io
 
     import soundfile
 
     try:
-        return soundfile.info(io.BytesIO(data)).duration
+        info = soundfile.info(io.BytesIO(data))
+        # libsndfile's frame count for a stream that does not state its length (FLAC "total samples 0").
+        return None if info.frames >= 2**62 or info.samplerate <= 0 else info.frames / info.samplerate
     except Exception:  # noqa: BLE001 - whoever decodes the recording reports what is wrong with it
         return None
 

@@ -1,20 +1,27 @@
 """ipywebrtc interop: read what an ``ipywebrtc.AudioRecorder`` recorded.
 
 Browsers record webm/opus there; :func:`serwidgets.audio.decode` reads it through PyAV.
+tests/browser/test_webrtc.py records through ipywebrtc in JupyterLab 4 and Voilà.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from serwidgets.audio import AudioOptions
 
-def recorder_audio(recorder) -> tuple[np.ndarray, int]:
+
+def recorder_audio(recorder, max_seconds: float | None = AudioOptions.max_seconds) -> tuple[np.ndarray, int]:
     """Decode the audio held by an ``ipywebrtc.AudioRecorder``.
 
     Parameters
     ----------
     recorder : ipywebrtc.AudioRecorder
         Anything with ``recorder.audio.value`` holding the recorded bytes.
+    max_seconds : float or None
+        Refuse a longer take with :class:`~serwidgets.audio.TooLongError`, from its header and
+        again while decoding: the bytes come from the page, which anyone can send by hand, so
+        a kernel decodes no more than this. Default ``AudioOptions.max_seconds``; None: no limit.
 
     Returns
     -------
@@ -26,6 +33,8 @@ def recorder_audio(recorder) -> tuple[np.ndarray, int]:
     ------
     serwidgets.audio.EmptyAudioError
         Nothing recorded yet.
+    serwidgets.audio.AudioError
+        The bytes are not audio, or are longer than ``max_seconds``.
 
     Examples
     --------
@@ -38,11 +47,11 @@ def recorder_audio(recorder) -> tuple[np.ndarray, int]:
 
     Once the user has recorded:
 
-    >>> y, sr = recorder_audio(mic)          # doctest: +SKIP
+    >>> y, sr = recorder_audio(mic, max_seconds=30)          # doctest: +SKIP
     """
     from serwidgets import audio
 
     data = bytes(recorder.audio.value or b"")
     if not data:
         raise audio.EmptyAudioError("the ipywebrtc recorder holds no audio yet")
-    return audio.decode(data)
+    return audio.decode(data, max_seconds=max_seconds, name="the ipywebrtc recording")

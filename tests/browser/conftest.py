@@ -141,13 +141,20 @@ def lab_url(server_env, tmp_path_factory):
         "received.add_class('received')\n"
         "ipywidgets.VBox([recorder, received])",
     ])
+    with jupyterlab(root, server_env) as url:
+        yield url
+
+
+@contextmanager
+def jupyterlab(root: Path, env: dict):
+    """JupyterLab 4 on ``root`` (a :func:`notebook_folder`); yields the URL of its dashboard.ipynb."""
     port, token = free_port(), "serwidgets-test"
     log = root / "lab.log"
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
                "--allow-root", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
                f"--ServerApp.root_dir={root}",
                "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    with serving(command, port, root, server_env, log):
+    with serving(command, port, root, env, log):
         yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?token={token}"
 
 
