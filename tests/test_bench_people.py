@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -18,12 +19,15 @@ import bench_people  # noqa: E402
 
 def test_one_person_records_and_the_next_one_past_the_cap_gets_the_busy_page(shared_data, monkeypatch):
     monkeypatch.setenv("SER_DATA", str(shared_data))
-    result = bench_people.measure([
-        "--people", "2", "--arrive", "4", "--duration", "14", "--every", "4", "--seconds", "1.5",
-        "--sample", "1", "--pool", "1", "--free-timeout", "60",
-        "--DashboardVoila.max_kernels=1",
-        "--MappingKernelManager.cull_idle_timeout=3", "--MappingKernelManager.cull_interval=1",
-    ])
+    # In its own thread: the browser tests' Playwright leaves an event loop running in this one,
+    # and the benchmark's asyncio.run refuses to start inside a running loop.
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(bench_people.measure, [
+            "--people", "2", "--arrive", "4", "--duration", "14", "--every", "4", "--seconds", "1.5",
+            "--sample", "1", "--pool", "1", "--free-timeout", "60",
+            "--DashboardVoila.max_kernels=1",
+            "--MappingKernelManager.cull_idle_timeout=3", "--MappingKernelManager.cull_interval=1",
+        ]).result()
     first, second = result.people
     assert first.errors == [] and not first.busy and first.ready is not None and first.kernel_id
     assert len(first.labels) >= 2  # takes 4 s apart for 14 s, after a random start within 4 s
