@@ -156,7 +156,7 @@ def main() -> None:
             print(f"  pooling + head          {ms(head)}")
             takes = [audio.load(clips[name], options) for name in clips] * 5
             features_10 = model.features(takes[:9])
-            from serwidgets.heads import Calibration
+            from serwidgets.calibration import Calibration
 
             last = takes[9]
             calibration = timed(lambda: Calibration.from_features(

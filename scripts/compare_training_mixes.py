@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from serwidgets import corpora, embeddings, evaluate, labels  # noqa: E402
 from serwidgets.embedding_classifier import EmbeddingClassifier  # noqa: E402
-from serwidgets.heads import Calibration  # noqa: E402
+from serwidgets.calibration import Calibration  # noqa: E402
 
 ALL = ["emodb", "ravdess", "ased", "emovo", "urdu", "korean-emotiontts", "nemo"]
 NEW = ALL[2:]

@@ -14,13 +14,15 @@ several times (calibrated with k = 0, 5, 10, ... clips) train each fold once.
 
 See Also
 --------
-serwidgets.heads : the fitted heads and :class:`~serwidgets.heads.Calibration`.
+serwidgets.heads : the fitted heads.
+serwidgets.calibration : calibration to a speaker (statistics, labelled takes).
 serwidgets.baseline.BaselineClassifier, serwidgets.train.NetClassifier : the other classifiers.
 
 Examples
 --------
 >>> clf = EmbeddingClassifier(("angry", "neutral", "sad")).fit(train_df)    # doctest: +SKIP
->>> clf.predict_proba(test_df, calibrations={"emodb:16": clf.calibrate(some_clips)})  # doctest: +SKIP
+>>> me = clf.calibrate(some_clips, labels=["sad", None, "angry"])             # doctest: +SKIP
+>>> clf.predict_proba(test_df, calibrations={"emodb:16": me})                 # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ import json
 
 import numpy as np
 
+from serwidgets.calibration import Calibration, check_labels
 from serwidgets.classifier import Classifier
 # What the heads predict with is numpy only, shared with a loaded model (serwidgets.heads).
-from serwidgets.heads import Calibration, FittedHeads, LinearHead, state_columns
+from serwidgets.heads import FittedHeads, LinearHead, state_columns
 
 __all__ = ["EmbeddingClassifier", "fit_linear_head", "DEFAULT_LAYERS", "AUTO_LAYERS", "DEFAULT_C", "AUTO_C",
            "NORMALIZATIONS"]
@@ -79,6 +82,13 @@ def fit_linear_head(X, y, C, sample_weight) -> LinearHead:
     return LinearHead(mean, scale, model.coef_, model.intercept_, model.classes_)
 
 
+def _class_offsets(U, y, weights, n_classes) -> np.ndarray:
+    """Weighted mean of each class's rows of ``U`` (zeros for a class with no row): where each class
+    sits among the speaker-standardised training features, balanced as the head was trained."""
+    return np.stack([np.average(U[y == c], axis=0, weights=weights[y == c]) if (y == c).any()
+                     else np.zeros(U.shape[1]) for c in range(n_classes)])
+
+
 def _speaker_statistics(X, speakers):
     """Mean and std of each speaker's rows: dict speaker -> (mean, std)."""
     return {s: (X[speakers == s].mean(0), X[speakers == s].std(0)) for s in np.unique(speakers)}
@@ -112,6 +122,8 @@ class EmbeddingClassifier(FittedHeads, Classifier):
     ----------
     layers_, C_, n_states_ : the states and C the heads use; the states in the features fitted on
     global_head_, speaker_head_ : heads.LinearHead (see :class:`~serwidgets.heads.FittedHeads`)
+    class_offsets_ : np.ndarray
+        Where each class sits among the speaker-standardised training features (labelled calibration).
     std_floor_ : np.ndarray
         :data:`STD_FLOOR` times the training speakers' median per-dimension std.
     atypical_above_ : float
@@ -242,6 +254,8 @@ class EmbeddingClassifier(FittedHeads, Classifier):
         self.global_head_ = fit_linear_head(flat[:, columns], y, self.C_, weights)
         self.speaker_head_ = (fit_linear_head(by_speaker[:, columns], y, self.C_, weights)
                               if self.normalization == "speaker" else None)
+        self.class_offsets_ = (_class_offsets(by_speaker[:, columns], y, weights, k)
+                               if self.normalization == "speaker" else None)
         # Typicality: the mean squared z-score of a clip's features under the global head's
         # scaler. Training clips sit near 1; constant tones, noise and broken input far above.
         typicality = self.global_head_.typicality(flat[:, columns])
@@ -250,16 +264,28 @@ class EmbeddingClassifier(FittedHeads, Classifier):
         return self
 
     # -- prediction ------------------------------------------------------------------------
-    def calibrate(self, df) -> Calibration:
-        """A :class:`~serwidgets.heads.Calibration` to one speaker from the clips of ``df``.
+    def calibrate(self, df, labels=None) -> Calibration:
+        """A :class:`~serwidgets.calibration.Calibration` to one speaker from the clips of ``df``.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Clips of one speaker.
+        labels : sequence of (str or None), optional
+            One per row: the label the clip is given (one of :attr:`labels`), or None for an
+            unlabelled clip. Default: all unlabelled.
 
         Raises
         ------
-        serwidgets.heads.CalibrationError
-            Fewer usable clips than :data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS`.
+        serwidgets.calibration.CalibrationError
+            Fewer usable clips than :data:`~serwidgets.calibration.MIN_CALIBRATION_CLIPS`.
+        ValueError
+            A label that is not one of the classifier's.
         """
+        labels = check_labels(labels, self.labels, len(df)) or [None] * len(df)
         X = self.embeddings(df)
-        return Calibration.from_features(X[~np.isnan(X).any(axis=(1, 2))], seconds=None)
+        usable = ~np.isnan(X).any(axis=(1, 2))
+        return Calibration.from_features(X[usable], seconds=None, labels=[label for label, ok in zip(labels, usable) if ok])
 
     def predict_proba(self, df, calibrations: dict | None = None) -> np.ndarray:
         """Probabilities ``(len(df), len(labels))``.
@@ -268,7 +294,7 @@ class EmbeddingClassifier(FittedHeads, Classifier):
         ----------
         df : pandas.DataFrame
         calibrations : dict, optional
-            speaker -> :class:`~serwidgets.heads.Calibration` (:meth:`calibrate`); rows of those
+            speaker -> :class:`~serwidgets.calibration.Calibration` (:meth:`calibrate`); rows of those
             speakers use the speaker head.
         """
         self._check_fitted("predicting")

@@ -13,9 +13,10 @@ leakage guard first). Scores are pooled over folds: UA (balanced accuracy, the h
 macro-F1, the confusion matrix, accuracy per speaker, UA per corpus and language, UA with white
 noise added to the *test* clips at several SNRs, and the pooled clean probabilities themselves
 (:class:`serwidgets.results.Predictions`). A classifier that can be calibrated to a speaker
-(``calibrate(df)``, ``predict_proba(df, calibrations=...)``) can be scored calibrated: a
-:class:`CalibrationDraw` says how many clips of each test speaker calibrate it and how they are
-drawn; those clips are never scored.
+(``calibrate(df, labels=None)``, ``predict_proba(df, calibrations=...)``, ``calibration_head``)
+can be scored calibrated: a :class:`CalibrationDraw` says how many clips of each test speaker
+calibrate it, how they are drawn and whether they carry their emotion as a label; those clips
+are never scored.
 
 Examples
 --------
@@ -64,26 +65,40 @@ class CalibrationDraw:
     calibration curve); ``"all"``: every test clip calibrates and is scored (transductive, an
     upper bound, flagged in results). ``draw``: ``"round-robin"`` deals them over the speaker's
     emotions in a random order (as the dashboard's prompts ask for them), ``"random"`` takes any,
-    ``"neutral"`` neutral clips only.
+    ``"neutral"`` neutral clips only. ``labelled``: the calibration clips carry their emotion as
+    a label (as a dashboard take carries its prompt's feeling); the draw is the same either way,
+    so labelled and unlabelled runs differ only by the labels. ``label_noise``: the share of
+    those labels replaced by one of the speaker's emotions drawn at random (1.0: a user who
+    ignores the prompts; robustness), from a generator of its own, so the clips stay the same.
 
     Examples
     --------
     >>> CalibrationDraw(10).to_dict()
-    {'clips': 10, 'draw': 'round-robin'}
+    {'clips': 10, 'draw': 'round-robin', 'labelled': False, 'label_noise': 0.0}
     >>> CalibrationDraw(5, "sorted")
     Traceback (most recent call last):
     ...
     ValueError: draw must be one of ('round-robin', 'random', 'neutral'), got 'sorted'
+    >>> CalibrationDraw(10, label_noise=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: label_noise needs labelled=True
     """
 
     clips: int | str
     draw: str = "round-robin"
+    labelled: bool = False
+    label_noise: float = 0.0
 
     def __post_init__(self):
         if self.draw not in DRAWS:
             raise ValueError(f"draw must be one of {DRAWS}, got {self.draw!r}")
         if self.clips != "all" and not (isinstance(self.clips, int) and self.clips >= 0):
             raise ValueError(f"clips must be a count >= 0 or 'all', got {self.clips!r}")
+        if not 0.0 <= self.label_noise <= 1.0:
+            raise ValueError(f"label_noise is a share in [0, 1], got {self.label_noise!r}")
+        if self.label_noise and not self.labelled:
+            raise ValueError("label_noise needs labelled=True")
 
     @property
     def transductive(self) -> bool:
@@ -242,12 +257,14 @@ def _calibrate_test_speakers(classifier, table, test, calibration: CalibrationDr
     Returns ``(scored, calibrations, summary)``: ``summary`` counts speakers calibrated, speakers
     not scored (too few clips, or too few usable ones) and calibration clips.
     """
-    from .heads import CalibrationError
+    from .calibration import CalibrationError
 
     summary = {"speakers": 0, "not_scored": [], "clips": 0}
     if calibration.clips == 0:
         return test, None, summary
     rng = np.random.default_rng(seed)
+    # The label noise has a generator of its own: the clips drawn stay those of the noiseless run.
+    noise = np.random.default_rng([seed, 17])
     speakers, emotions = table["speaker"].to_numpy(), table["emotion"].to_numpy()
     scored, calibrations = [], {}
     for speaker in sorted(np.unique(speakers[test])):
@@ -260,8 +277,14 @@ def _calibrate_test_speakers(classifier, table, test, calibration: CalibrationDr
                 summary["not_scored"].append(str(speaker))
                 continue
             calibrating, rest = rows[picked], np.setdiff1d(rows, rows[picked])
+        labels = None
+        if calibration.labelled:
+            labels = emotions[calibrating].astype(object)
+            relabel = noise.random(len(labels)) < calibration.label_noise
+            labels[relabel] = noise.choice(np.unique(emotions[rows]), relabel.sum())
+            labels = list(labels)
         try:
-            calibrations[speaker] = classifier.calibrate(table.iloc[calibrating])
+            calibrations[speaker] = classifier.calibrate(table.iloc[calibrating], labels=labels)
         except CalibrationError:  # too few usable clips to calibrate: not scored
             summary["not_scored"].append(str(speaker))
             continue
@@ -317,6 +340,11 @@ class _Pooled:
             self.predicted[key][scored] = p.argmax(1)
             if snr is None:
                 self.probabilities[scored] = p
+        if calibrations and self.protocol.calibration.labelled:
+            # How many speakers' labels passed the evidence gate (serwidgets.calibration): the
+            # fits are cached, so this costs nothing after predicting.
+            head = classifier.calibration_head
+            self.calibrations[-1]["labels_used"] = sum(c.labels_used(head) for c in calibrations.values())
         self.fold[scored] = len(self.folds)
         fold = scores(self.truth[scored], self.predicted["clean"][scored], self.labels)
         self.folds.append({
@@ -383,7 +411,9 @@ class _Pooled:
         return {**draw.to_dict(), "transductive": draw.transductive,
                 "speakers_calibrated": sum(c["speakers"] for c in self.calibrations),
                 "speakers_not_scored": sorted(s for c in self.calibrations for s in c["not_scored"]),
-                "clips_used": sum(c["clips"] for c in self.calibrations)}
+                "clips_used": sum(c["clips"] for c in self.calibrations),
+                **({"speakers_labels_used": sum(c.get("labels_used", 0) for c in self.calibrations)}
+                   if draw.labelled else {})}
 
 
 # -- the protocol -------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ model (card kind)      ``encode``                              ``score`` of a sp
 by :func:`serwidgets.features.frame_windows`.
 
 Two more hooks have defaults in the base: :meth:`Model.pool` (a span's frames as one feature
-vector: what a speaker's :class:`~serwidgets.heads.Calibration` summarises; models without it
+vector: what a speaker's :class:`~serwidgets.calibration.Calibration` summarises; models without it
 cannot be calibrated) and :meth:`Model.atypical` (a span lies far outside the training clips:
 the analysis is ``uncertain``).
 
@@ -105,6 +105,7 @@ class Analysis:
     timeline: Timeline | None  # None when the clip fits in one window
     duration: float  # seconds of prepared audio
     calibrated: bool = False  # a speaker calibration was applied
+    features: np.ndarray | None = None  # the clip pooled (Model.pool), for a model that can be calibrated
 
     def as_dict(self) -> dict:
         """Label -> probability."""
@@ -183,6 +184,9 @@ class Model:
         Whether :meth:`calibrate` and ``calibration=`` work (an encoder model with a speaker head).
     encoder : serwidgets.encoders.Encoder or None
         The frozen encoder under the model, if any: a calibration belongs to it.
+    calibration_head : serwidgets.calibration.SpeakerHead or None
+        The head a calibration is fitted for (its labelled takes' correction, its
+        leave-one-take-out figure: :meth:`~serwidgets.calibration.Calibration.leave_one_out`).
     """
 
     #: The card class this model reads.
@@ -191,6 +195,7 @@ class Model:
     frame_axis = -1
     calibratable = False
     encoder = None
+    calibration_head = None
 
     def __init__(self, card: ModelCard, directory: Path, *, window: float, frame_seconds: float, backend: str):
         self.card = card
@@ -220,7 +225,7 @@ class Model:
 
         Models without it cannot be calibrated.
         """
-        from serwidgets.heads import CalibrationError
+        from serwidgets.calibration import CalibrationError
 
         raise CalibrationError(f"{self.name} cannot be calibrated to a speaker: it has no speaker-normalised head")
 
@@ -237,7 +242,7 @@ class Model:
         inputs : path, bytes, file-like, (y, sr), {"raw": y, "sampling_rate": sr}, or a list of them
             A list is analysed clip by clip in this one call (the runtimes run one window at
             a time anyway), and gives a list back, in order.
-        calibration : serwidgets.heads.Calibration, optional
+        calibration : serwidgets.calibration.Calibration, optional
             The speaker's, from :meth:`calibrate`.
 
         Examples
@@ -310,42 +315,53 @@ class Model:
 
         Raises
         ------
-        serwidgets.heads.CalibrationError
+        serwidgets.calibration.CalibrationError
             The model cannot be calibrated.
         """
         with _one_blas_thread():
             return np.stack([self.pool(self.encode(w)) for w in waveforms])
 
-    def calibrate(self, clips, sr: int | None = None):
-        """A :class:`~serwidgets.heads.Calibration` of one speaker from a few of their clips.
+    def calibrate(self, clips, labels=None, sr: int | None = None):
+        """A :class:`~serwidgets.calibration.Calibration` of one speaker from a few of their clips.
 
         Parameters
         ----------
         clips : sequence
             Anything :meth:`__call__` takes, one per clip; or waveforms at ``sr`` Hz. About
             ten clips said with *different* feelings work best; at least
-            :data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS` of at least
-            :data:`~serwidgets.heads.MIN_CLIP_SECONDS` s of speech each.
+            :data:`~serwidgets.calibration.MIN_CALIBRATION_CLIPS` of at least
+            :data:`~serwidgets.calibration.MIN_CLIP_SECONDS` s of speech each.
+        labels : sequence of (str or None), optional
+            The feeling each clip carries (one of :attr:`labels`), or None for a clip whose
+            feeling is not known. Labelled clips teach the calibration how this speaker sounds
+            in each feeling (:mod:`serwidgets.calibration`); unlabelled ones only their statistics.
+        sr : int, optional
+            Sample rate of ``clips`` given as waveforms.
 
         Raises
         ------
-        serwidgets.heads.CalibrationError
+        serwidgets.calibration.CalibrationError
             The model cannot be calibrated, or too few or too short clips (the message says).
         serwidgets.audio.AudioError
             A clip cannot be used (silence, not audio, ...).
+        ValueError
+            A label that is not one of the model's, or not one label per clip.
 
         Examples
         --------
-        >>> cal = model.calibrate(["me1.wav", "me2.wav", "me3.wav"])     # doctest: +SKIP
-        >>> model.predict_file("me4.wav", calibration=cal)               # doctest: +SKIP
+        >>> me = model.calibrate(["me-calm.wav", "me-angry.wav", "me-sad.wav"],
+        ...                      labels=["neutral", "angry", None])       # doctest: +SKIP
+        >>> model.predict_file("me-later.wav", calibration=me)            # doctest: +SKIP
         """
-        from serwidgets.heads import Calibration, CalibrationError
+        from serwidgets.calibration import Calibration, CalibrationError, check_labels
 
         if not self.calibratable:
             raise CalibrationError(f"{self.name} cannot be calibrated to a speaker: it has no speaker-normalised head")
+        clips = list(clips)
+        labels = check_labels(labels, self.labels, len(clips))
         waveforms = [self._waveform(clip, sr) for clip in clips]
         return Calibration.from_features(self.features(waveforms), [len(w) / self.sr for w in waveforms],
-                                         encoder_sha256=self.encoder.sha256)
+                                         labels=labels, encoder_sha256=self.encoder.sha256)
 
     # -- written once, on the hooks ----------------------------------------------------------
     def _waveform(self, source, sr: int | None = None) -> np.ndarray:
@@ -367,8 +383,8 @@ class Model:
     def _check(self, calibration) -> None:
         if calibration is None:
             return
+        from serwidgets.calibration import CalibrationError
         from serwidgets.encoders import EncoderMismatchError
-        from serwidgets.heads import CalibrationError
 
         if not self.calibratable:
             raise CalibrationError(f"{self.name} cannot use a calibration: it has no speaker-normalised head")
@@ -391,6 +407,8 @@ class Model:
             spans = np.concatenate([[[0, n_frames]], self._timeline_spans(n_frames, None, 1.0)])
             scores = self.score(states, spans, calibration)
             atypical = bool(self.atypical(states, spans[:1], calibration)[0])
+            # Kept so that a calibration can learn from the clip without encoding it again.
+            features = self.pool(states) if self.calibratable else None
         probabilities = scores[0]
         order = np.argsort(probabilities)[::-1]
         confidence = float(probabilities[order[0]])
@@ -400,7 +418,7 @@ class Model:
             uncertain=confidence < UNCERTAIN_BELOW or margin < UNCERTAIN_MARGIN or atypical,
             waveform=waveform, sr=self.sr,
             timeline=self._timeline(spans[1:], scores[1:], len(waveform)) if len(spans) > 2 else None,
-            duration=len(waveform) / self.sr, calibrated=calibration is not None,
+            duration=len(waveform) / self.sr, calibrated=calibration is not None, features=features,
         )
 
     def _timeline_spans(self, n_frames: int, window: float | None, hop: float) -> np.ndarray:
@@ -485,7 +503,7 @@ class EncoderModel(Model):
 
     The encoder runs once over the prepared clip (in chunks of at most 30 s); a span's
     probabilities come from its states pooled over the span's frames, as in training. With a
-    :class:`~serwidgets.heads.Calibration` (from :meth:`calibrate`) the speaker-normalised
+    :class:`~serwidgets.calibration.Calibration` (from :meth:`calibrate`) the speaker-normalised
     head is used. A clip whose pooled states lie far outside the training speakers' range
     (the head's typicality check) makes the analysis ``uncertain``.
     """
@@ -505,6 +523,7 @@ class EncoderModel(Model):
                          frame_seconds=self.encoder.card.frame_seconds)
         self.head = load_head(directory, card.labels, card.head)
         self.calibratable = self.head.speaker_head_ is not None
+        self.calibration_head = self.head.calibration_head if self.calibratable else None
 
     def encode(self, waveform: np.ndarray) -> np.ndarray:
         return self.encoder.states(waveform)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Result", "Predictions", "write_results", "load_results", "find_result", "results_table",
+           "calibration_table", "calibration_by_corpus", "CALIBRATION_ROWS",
            "model_label"]
 
 
@@ -163,11 +164,25 @@ def _cross_corpus_markdown(r: Result) -> list:
     return lines
 
 
+def _draw_words(calibration: dict) -> str:
+    """E.g. ``"round-robin draw, labelled"``: how the calibration clips were drawn, and their labels."""
+    words = f"{calibration['draw']} draw"
+    if calibration.get("labelled"):
+        words += ", labelled"
+        if calibration.get("label_noise"):
+            words += f" ({calibration['label_noise']:.0%} of labels random)"
+    return words
+
+
 def _calibration_phrase(calibration: dict) -> str:
     if calibration["transductive"]:
         return "every test clip of a speaker calibrates and is scored"
-    return (f"{calibration['clips']} clips of each test speaker ({calibration['draw']} draw) calibrate; "
-            "only the others are scored")
+    phrase = f"{calibration['clips']} clips of each test speaker ({_draw_words(calibration)}) calibrate; " \
+             "only the others are scored"
+    if "speakers_labels_used" in calibration:
+        phrase += (f"; their labels passed the evidence gate for {calibration['speakers_labels_used']} of "
+                   f"{calibration['speakers_calibrated']} speakers")
+    return phrase
 
 
 def _markdown(r: Result) -> str:
@@ -377,7 +392,7 @@ def _protocol_cell(r: Result) -> str:
         protocol += ", speaker-normalised (transductive)"
     elif r.calibration and r.calibration["clips"]:
         protocol += (f", calibrated with {r.calibration['clips']} clips per test speaker "
-                     f"({r.calibration['draw']} draw; scored on the rest)")
+                     f"({_draw_words(r.calibration)}; scored on the rest)")
     return protocol
 
 
@@ -410,4 +425,78 @@ def results_table(directory=None, links=None) -> str:
             f"{_protocol_cell(r)} | {m['UA']:.3f} | {m['WA']:.3f} | {m['macro_F1']:.3f} | "
             f"{r.wall_seconds / 60:.1f} min |"
         )
+    return "\n".join(rows) + "\n"
+
+
+#: The rows of :func:`calibration_table`: what calibrates each test speaker, and the suffix its
+#: results file adds after ``-cal<k>`` (``ser evaluate``'s default names).
+CALIBRATION_ROWS = (
+    ("unlabelled, random clips", "-random"),
+    ("unlabelled, round-robin clips", ""),
+    ("labelled, round-robin clips", "-labelled"),
+    ("labelled, round-robin clips, random labels", "-labelled-noise1"),
+)
+
+
+def _headline(r: Result | None) -> str:
+    """A result's headline UA (the mean over held-out corpora for ``loco``), or "–" when not run."""
+    if r is None:
+        return "–"
+    return f"{r.metrics['UA'] if r.loco_mean_UA is None else r.loco_mean_UA:.3f}"
+
+
+def calibration_table(base: str, directory=None, clips=(0, 5, 10, 20)) -> str:
+    """UA against the number of calibration clips per test speaker, one row per kind of calibration.
+
+    Reads the results named ``base`` (k = 0, uncalibrated) and ``<base>-cal<k><suffix>`` (see
+    :data:`CALIBRATION_ROWS`); a leave-one-corpus-out result gives its mean over held-out corpora.
+    A row without any file is left out; a missing cell is "–".
+
+    Examples
+    --------
+    >>> print(calibration_table("emotion6-loco7-whisper").splitlines()[0])
+    | calibration of each test speaker | k = 0 | k = 5 | k = 10 | k = 20 |
+    """
+    saved = {r.name: r for r in load_results(directory)}
+    rows = ["| calibration of each test speaker | " + " | ".join(f"k = {k}" for k in clips) + " |",
+            "|---|" + "---|" * len(clips)]
+    for label, suffix in CALIBRATION_ROWS:
+        cells = [saved.get(base if k == 0 else f"{base}-cal{k}{suffix}") for k in clips]
+        if any(cell is not None for k, cell in zip(clips, cells) if k):
+            rows.append(f"| {label} | " + " | ".join(map(_headline, cells)) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def calibration_by_corpus(base: str, clips: int, directory=None, leave_out=()) -> str:
+    """UA per held-out corpus of a leave-one-corpus-out run, uncalibrated and with each kind of
+    calibration of ``clips`` clips (columns: :data:`CALIBRATION_ROWS`), the mean over corpora, and
+    the mean without the corpora in ``leave_out``.
+
+    Examples
+    --------
+    >>> print(calibration_by_corpus("emotion6-loco7-whisper", 10).splitlines()[0])    # doctest: +ELLIPSIS
+    | held-out corpus | language | k = 0 | unlabelled, random clips | ...
+    """
+    saved = {r.name: r for r in load_results(directory)}
+    columns = [("k = 0", saved.get(base))] + [(label, saved.get(f"{base}-cal{clips}{suffix}"))
+                                              for label, suffix in CALIBRATION_ROWS]
+    columns = [(label, r) for label, r in columns if r is not None]
+    language = {c: lang for _, r in columns for lang, v in (r.per_language or {}).items() for c in v["corpora"]}
+    corpora = sorted({c for _, r in columns for c in r.per_corpus})
+    rows = ["| held-out corpus | language | " + " | ".join(label for label, _ in columns) + " |",
+            "|---|---|" + "---|" * len(columns)]
+
+    def cell(r, corpus):
+        return f"{r.per_corpus[corpus]:.3f}" if corpus in r.per_corpus else "–"
+
+    def mean(r, keep):
+        values = [ua for c, ua in r.per_corpus.items() if c in keep]
+        return f"{np.mean(values):.3f}" if values else "–"
+
+    for corpus in corpora:
+        rows.append(f"| {corpus} | {language.get(corpus, '?')} | " + " | ".join(cell(r, corpus) for _, r in columns) + " |")
+    rows.append("| **mean** | | " + " | ".join(f"**{mean(r, corpora)}**" for _, r in columns) + " |")
+    if leave_out:
+        kept = [c for c in corpora if c not in leave_out]
+        rows.append(f"| mean without {', '.join(leave_out)} | | " + " | ".join(mean(r, kept) for _, r in columns) + " |")
     return "\n".join(rows) + "\n"

@@ -1,4 +1,4 @@
-"""Heads on the frozen encoder, calibration, and the encoder-head bundle: real EmoDB speakers."""
+"""Heads on the frozen encoder, calibrated evaluation, and the encoder-head bundle: real EmoDB speakers."""
 
 from __future__ import annotations
 
@@ -11,56 +11,13 @@ import pytest
 from serwidgets import embedding_classifier, evaluate
 from serwidgets.embedding_classifier import EmbeddingClassifier
 from serwidgets.evaluate import CalibrationDraw
-from serwidgets.heads import Calibration, CalibrationError
+from serwidgets.calibration import Calibration, CalibrationError, SpeakerHead
 
 from tests.conftest import EMODB3_TASK
 
 TRAIN_SPEAKERS = ["emodb:03", "emodb:08", "emodb:10"]
 TEST_SPEAKER = "emodb:16"
 
-
-# -- calibration math ----------------------------------------------------------------------------
-
-def test_calibration_statistics_on_synthetic_features():
-    rng = np.random.default_rng(1)
-    mean, std = np.array([1.0, -2.0, 5.0]), np.array([0.5, 2.0, 3.0])
-    X = rng.normal(mean, std, (4000, 1, 3))
-    cal = Calibration.from_features(X, seconds=np.full(4000, 2.5))
-    np.testing.assert_allclose(cal.mean, mean, atol=0.1)
-    np.testing.assert_allclose(cal.std, std, rtol=0.05)
-    assert (cal.n_clips, cal.seconds, cal.quality) == (4000, 10000.0, "good")
-    z = cal.normalize(X)
-    np.testing.assert_allclose(z.mean(0), 0, atol=1e-9)
-    np.testing.assert_allclose(z.std(0), 1, atol=1e-9)
-
-
-def test_calibration_update_equals_calibrating_on_all_clips():
-    X = np.random.default_rng(2).normal(size=(12, 2, 4))
-    whole = Calibration.from_features(X, [2.0] * 12)
-    grown = Calibration.from_features(X[:5], [2.0] * 5).update(X[5:], [2.0] * 7)
-    np.testing.assert_allclose(grown.mean, whole.mean)
-    np.testing.assert_allclose(grown.std, whole.std)
-    assert grown.n_clips == 12 and grown.seconds == 24.0
-
-
-def test_calibration_json_round_trip(tmp_path):
-    cal = Calibration.from_features(np.random.default_rng(3).normal(size=(6, 2, 4)), [1.5] * 6, encoder_sha256="ab")
-    back = Calibration.load(cal.save(tmp_path / "me.json"))
-    np.testing.assert_allclose(back.mean, cal.mean)
-    np.testing.assert_allclose(back.std, cal.std)
-    assert (back.n_clips, back.seconds, back.encoder_sha256, back.quality) == (6, 9.0, "ab", "few clips")
-    assert json.loads((tmp_path / "me.json").read_text())["kind"] == "calibration"
-
-
-def test_too_few_or_too_short_calibration_clips_are_refused_with_a_message():
-    X = np.zeros((2, 1, 3))
-    with pytest.raises(CalibrationError, match="at least 3 clips"):
-        Calibration.from_features(X, [2.0, 2.0])
-    with pytest.raises(CalibrationError, match=r"clip 2 has 0\.40 s"):
-        Calibration.from_features(np.zeros((4, 1, 3)), [2.0, 0.4, 2.0, 2.0])
-
-
-# -- the evaluation protocol -----------------------------------------------------------------------
 
 def test_calibration_clips_are_never_scored():
     """The k-clip protocol: calibration clips of a test speaker are drawn, the rest scored."""
@@ -71,7 +28,7 @@ def test_calibration_clips_are_never_scored():
     })
 
     class Recorder:
-        def calibrate(self, df):
+        def calibrate(self, df, labels=None):
             self.calibration_paths = getattr(self, "calibration_paths", []) + list(df["path"])
             return Calibration.from_features(np.random.default_rng(len(df)).normal(size=(len(df), 1, 4)), None)
 
@@ -92,7 +49,7 @@ def test_calibration_clips_are_never_scored():
     # A speaker whose calibration clips cannot calibrate (too few usable) is not scored either.
 
     class TooFew(Recorder):
-        def calibrate(self, df):
+        def calibrate(self, df, labels=None):
             raise CalibrationError("too few")
 
     scored, calibrations, info = evaluate._calibrate_test_speakers(TooFew(), table, test, CalibrationDraw(5), seed=0)
@@ -200,3 +157,48 @@ def test_far_out_input_is_atypical(fitted, split):
     X = fitted.embeddings(split[1].iloc[:3])
     assert not fitted.atypical(X).any()
     assert fitted.atypical(X * 0 + 50.0).all()
+
+
+def test_class_offsets_are_saved_with_the_speaker_head(fitted, split, tmp_path):
+    """Where each class sits among the speaker-standardised training clips: saved, loaded, said in the card."""
+    from serwidgets.card import BundleError, EncoderHeadCard
+    from serwidgets.heads import load_head, state_columns
+
+    X = fitted.embeddings(split[0]).reshape(len(split[0]), -1)
+    speakers, y = split[0]["speaker"].to_numpy(), fitted._targets(split[0])
+    by_speaker = np.empty_like(X)
+    for s in np.unique(speakers):
+        rows = speakers == s
+        by_speaker[rows] = (X[rows] - X[rows].mean(0)) / np.maximum(X[rows].std(0), fitted.std_floor_)
+    U, w = by_speaker[:, state_columns(4, fitted.layers_)], fitted._weights(split[0])
+    expected = np.stack([np.average(U[y == c], axis=0, weights=w[y == c]) for c in range(len(EMODB3_TASK))])
+    np.testing.assert_allclose(fitted.class_offsets_, expected, rtol=1e-9, atol=1e-9)
+    head = fitted.calibration_head
+    assert isinstance(head, SpeakerHead) and head is fitted.calibration_head  # made once
+    assert head.labels == EMODB3_TASK and head.class_offsets is fitted.class_offsets_
+
+    directory = fitted.save(tmp_path / "b", task="emodb3")
+    card = EncoderHeadCard.read(directory)
+    assert "speaker_class_offsets" in card.head["heads"]
+    loaded = load_head(directory, card.labels, card.head)
+    np.testing.assert_array_equal(loaded.class_offsets_, fitted.class_offsets_)
+    test = fitted.embeddings(split[1])
+    cal = fitted.calibrate(split[1].iloc[:9], labels=list(split[1]["emotion"].iloc[:9]))
+    np.testing.assert_allclose(loaded.predict_features(test, cal), fitted.predict_features(test, cal), atol=1e-12)
+    # A speaker head without its offsets is refused (trained before labelled calibration).
+    arrays = dict(np.load(directory / "head.npz"))
+    del arrays["speaker_class_offsets"]
+    np.savez(directory / "head.npz", **arrays)
+    with pytest.raises(BundleError, match="without its class offsets"):
+        load_head(directory, card.labels, card.head)
+
+
+def test_calibrate_takes_one_label_per_row(fitted, split):
+    test = split[1].iloc[:8]
+    labels = list(test["emotion"].iloc[:6]) + [None, None]
+    cal = fitted.calibrate(test, labels=labels)
+    assert cal.n_clips == 8 and cal.labels == labels[:6]
+    with pytest.raises(ValueError, match="8 clips but 2 labels"):
+        fitted.calibrate(test, labels=["sad", "angry"])
+    with pytest.raises(ValueError, match=r"labels \['happy'\] are not among"):
+        fitted.calibrate(test, labels=["happy"] * 8)

@@ -17,7 +17,7 @@ import pytest
 from serwidgets import audio, bundle, features
 from serwidgets.card import CARD, IntegrityError, NetworkCard
 from serwidgets.encoders import EncoderMismatchError, pool_stats
-from serwidgets.heads import Calibration, CalibrationError
+from serwidgets.calibration import Calibration, CalibrationError
 from serwidgets.model import (UNCERTAIN_BELOW, UNCERTAIN_MARGIN, Analysis, EncoderModel, NetworkModel, Timeline,
                               load_model)
 from tests.fixtures_bundle import LABELS, tiny_bundle
@@ -335,6 +335,33 @@ def test_an_encoder_model_calibrates_to_a_speaker(shipped, emodb_root):
     stranger = Calibration.from_features(np.ones((3, 4, 1024)), None, encoder_sha256="0" * 64)
     with pytest.raises(EncoderMismatchError, match="another encoder"):
         shipped.predict_file(clips[7], calibration=stranger)
+
+
+def test_an_encoder_model_calibrates_with_labels(shipped, emodb_root, tmp_path):
+    """Labels as strings, one per clip or None; the analysis keeps the clip's features for a correction."""
+    from serwidgets.labels import NATIVE_LABELS
+
+    clips = sorted((emodb_root / "wav").glob("03*.wav"))[:10]  # speaker 03, several emotions
+    labels = [NATIVE_LABELS["emodb"][path.stem[5]] for path in clips]
+    labels = [label if label in shipped.labels else None for label in labels]
+    assert sum(label is not None for label in labels) >= 6
+    calibration = shipped.calibrate(clips, labels=labels)
+    assert calibration.labels == [label for label in labels if label is not None]
+    assert calibration.n_clips == 10 and calibration.n_labelled == len(calibration.labels)
+    unlabelled = shipped.calibrate(clips)
+    np.testing.assert_allclose(calibration.mean, unlabelled.mean)  # the same statistics' sums
+    later = sorted((emodb_root / "wav").glob("03*.wav"))[12]
+    analysis = shipped.analyze(later, calibration=calibration)
+    assert analysis.probabilities != pytest.approx(shipped.analyze(later, calibration=unlabelled).probabilities)
+    np.testing.assert_allclose(analysis.features, shipped.features([analysis.waveform])[0], rtol=1e-6, atol=1e-6)
+    loo = calibration.leave_one_out(shipped.calibration_head)
+    assert loo.n == calibration.n_labelled and loo.summary().startswith(f"on your {loo.n} takes: ")
+    again = Calibration.load(calibration.save(tmp_path / "me.json"), encoder_sha256=shipped.encoder.sha256)
+    assert shipped.analyze(later, calibration=again).probabilities == pytest.approx(analysis.probabilities, abs=1e-4)
+    with pytest.raises(ValueError, match=r"labels \['bored'\] are not among"):
+        shipped.calibrate(clips[:3], labels=["sad", "bored", None])
+    with pytest.raises(ValueError, match="3 clips but 1 labels"):
+        shipped.calibrate(clips[:3], labels=["sad"])
 
 
 # -- the shipped model on voices it never heard --------------------------------------------------

@@ -11,6 +11,8 @@ Examples::
     ser evaluate --corpora emodb --task emodb7 --classifier whisper          # frozen Whisper-base + LR head
     ser evaluate --corpora emodb ravdess ased emovo urdu korean-emotiontts nemo --task emotion6 \\
         --protocol loco --classifier whisper --calibration-clips 10   # calibrated to each test speaker
+    ser evaluate --corpora emodb ravdess ased emovo urdu korean-emotiontts nemo --task emotion6 \\
+        --protocol loco --classifier whisper --calibration-clips 10 --calibration-labels   # labelled takes
     ser evaluate --table            # the README results table, from results/*.json
     ser evaluate --corpora emodb ravdess --task emotion6 --protocol speaker-kfold --folds 5 \\
         --name zhao2019-emotion6-kfold5 --card models/zhao2019-emotion6   # the shipped model's card metrics
@@ -26,15 +28,17 @@ def protocol(args):
     from serwidgets.evaluate import CalibrationDraw, Protocol
 
     clips = parse_calibration(args.calibration_clips)
+    draw = None if clips is None else CalibrationDraw(clips, args.calibration_draw, args.calibration_labels,
+                                                        args.label_noise)
     return Protocol(args.protocol, n_folds=args.folds, seed=args.seed,
-                    snrs=(None,) if args.protocol == "leaky" else (None, *map(float, args.snr)),
-                    calibration=None if clips is None else CalibrationDraw(clips, args.calibration_draw))
+                    snrs=(None,) if args.protocol == "leaky" else (None, *map(float, args.snr)), calibration=draw)
 
 
 def result_name(args) -> str:
     """The default results file name: corpora, task, protocol, classifier and what varies."""
     learner = {"cnn": "cnn", "whisper": "whisper"}.get(args.classifier, f"{args.classifier}-{args.feature_set}")
     draw = "" if args.calibration_draw == "round-robin" else f"-{args.calibration_draw}"
+    draw += "-labelled" * args.calibration_labels + (f"-noise{args.label_noise:g}" if args.label_noise else "")
     calibrated = [] if args.calibration_clips is None else [f"cal{args.calibration_clips}{draw}"]
     return "-".join(["+".join(args.corpora), args.task, args.protocol, learner,
                      *(["speaker-norm"] * args.speaker_norm), *calibrated])
@@ -50,6 +54,8 @@ def run(args) -> int:
         raise SystemExit("ser evaluate: --protocol loco (leave one corpus out) needs two or more --corpora")
     if args.calibration_clips is not None and args.classifier != "whisper":
         raise SystemExit("ser evaluate: --calibration-clips needs --classifier whisper")
+    if (args.calibration_labels or args.label_noise) and args.calibration_clips is None:
+        raise SystemExit("ser evaluate: --calibration-labels and --label-noise need --calibration-clips")
     result = evaluate.evaluate(load_table(args), make_classifier(args), protocol(args), task=args.task)
     json_path, md_path = results.write_results(result, args.name or result_name(args), args.results)
     if args.card:
@@ -85,6 +91,12 @@ def register(subparsers) -> None:
     parser.add_argument("--calibration-draw", choices=("round-robin", "random", "neutral"), default="round-robin",
                         help="calibration clips dealt round-robin over the emotions (default), drawn at "
                              "random, or neutral only")
+    parser.add_argument("--calibration-labels", action="store_true",
+                        help="the calibration clips carry their emotion as a label (as the dashboard's prompts "
+                             "do); the same clips are drawn as without")
+    parser.add_argument("--label-noise", type=float, default=0.0,
+                        help="with --calibration-labels: share of the labels replaced by a random emotion of the "
+                             "speaker (1 = random labels: robustness)")
     parser.add_argument("--snr", nargs="*", default=["20", "10", "5", "0"],
                         help="test-time SNRs in dB besides clean (default: 20 10 5 0; leaky: none)")
     parser.add_argument("--name", default=None, help="results file name (default: from the arguments)")

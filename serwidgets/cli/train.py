@@ -2,7 +2,8 @@
 
 With ``--cv-folds K`` the same classifier is then cross-validated (speaker k-fold over all
 speakers, ``results/<name>-kfold<K>.json``; an encoder head also calibrated with
-``--calibration-clips`` clips of each test speaker, ``...-cal<k>.json``) and those scores go into
+``--calibration-clips`` clips of each test speaker, unlabelled and labelled, ``...-cal<k>.json``
+and ``...-cal<k>-labelled.json``) and those scores go into
 the card; with ``--metrics-from FILE`` the scores of an earlier ``ser evaluate`` run are used
 instead.
 
@@ -37,26 +38,31 @@ def describe(args, classifier) -> str:
 def cross_validate(args, df, classifier) -> dict:
     """The card's metrics from ``--cv-folds`` speaker folds (written to results/ too).
 
-    An encoder head is scored twice: uncalibrated, and calibrated with ``--calibration-clips``
-    round-robin clips of each test speaker (scored on the rest; ``metrics["calibrated"]``).
+    An encoder head is scored three times: uncalibrated, calibrated with ``--calibration-clips``
+    round-robin clips of each test speaker (scored on the rest; ``metrics["calibrated"]``), and
+    the same clips labelled with their emotion, as the dashboard's prompts label its takes
+    (``metrics["calibrated_labelled"]``).
     """
     from serwidgets import results
     from serwidgets.evaluate import DEFAULT_SNRS, CalibrationDraw, Protocol, evaluate
 
     base = f"{args.name or Path(args.out).name}-kfold{args.cv_folds}"
-    runs = {None: Protocol("speaker-kfold", args.cv_folds, args.seed, DEFAULT_SNRS)}
+    runs = {None: (base, Protocol("speaker-kfold", args.cv_folds, args.seed, DEFAULT_SNRS))}
     if args.classifier == "whisper":
-        # Each SNR re-encodes every test clip: one noisy level, and the calibrated run clean.
-        runs = {None: Protocol("speaker-kfold", args.cv_folds, args.seed, (None, 20.0)),
-                args.calibration_clips: Protocol("speaker-kfold", args.cv_folds, args.seed,
-                                                 calibration=CalibrationDraw(args.calibration_clips))}
+        # Each SNR re-encodes every test clip: one noisy level, and the calibrated runs clean.
+        k = args.calibration_clips
+        runs = {None: (base, Protocol("speaker-kfold", args.cv_folds, args.seed, (None, 20.0))),
+                "calibrated": (f"{base}-cal{k}", Protocol("speaker-kfold", args.cv_folds, args.seed,
+                                                          calibration=CalibrationDraw(k))),
+                "calibrated_labelled": (f"{base}-cal{k}-labelled", Protocol(
+                    "speaker-kfold", args.cv_folds, args.seed, calibration=CalibrationDraw(k, labelled=True)))}
     metrics = {}
-    for clips, protocol in runs.items():
+    for key, (name, protocol) in runs.items():
         result = evaluate(df, classifier, protocol, task=args.task)
-        results.write_results(result, base if clips is None else f"{base}-cal{clips}", args.results)
-        metrics[clips] = card_metrics(result)
+        results.write_results(result, name, args.results)
+        metrics[key] = card_metrics(result)
     uncalibrated = metrics.pop(None)
-    return {**uncalibrated, **{"calibrated": {**m, "clips": clips} for clips, m in metrics.items()}}
+    return {**uncalibrated, **{key: {**m, "clips": args.calibration_clips} for key, m in metrics.items()}}
 
 
 def run(args) -> int:
@@ -82,8 +88,9 @@ def run(args) -> int:
         metrics = cross_validate(args, df, classifier)
         classifier.save(out, metrics=metrics, **card)
         print(f"ser train: cross-validated UA {metrics['UA']:.3f}"
-              + (f", calibrated with {args.calibration_clips} clips {metrics['calibrated']['UA']:.3f}"
-                 if "calibrated" in metrics else "") + "; card updated", flush=True)
+              + (f", calibrated with {args.calibration_clips} clips {metrics['calibrated']['UA']:.3f} "
+                 f"(labelled {metrics['calibrated_labelled']['UA']:.3f})" if "calibrated" in metrics else "")
+              + "; card updated", flush=True)
     return 0
 
 

@@ -13,7 +13,7 @@ import time
 import pytest
 from test_dashboard import TIMEOUT_MS, revision, wait_for_next
 
-from serwidgets.heads import MIN_CALIBRATION_CLIPS, Calibration
+from serwidgets.calibration import MIN_CALIBRATION_CLIPS, Calibration
 
 pytestmark = pytest.mark.browser
 
