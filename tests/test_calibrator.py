@@ -15,7 +15,7 @@ import pytest
 import soundfile
 
 from serwidgets.audio import TARGET_SR
-from serwidgets.heads import MIN_CALIBRATION_CLIPS, MIN_CLIP_SECONDS, Calibration, CalibrationError
+from serwidgets.calibration import MIN_CALIBRATION_CLIPS, MIN_CLIP_SECONDS, Calibration, CalibrationError
 from serwidgets.model import load_model
 from serwidgets.widgets import Calibrator, EmotionDashboard
 from serwidgets.widgets.calibrator import PROMPTS, TAKE_SECONDS
@@ -105,15 +105,27 @@ def test_progress_then_calibrated_from_three_takes(model, takes):
     assert f"Calibrated to your voice ({MIN_CALIBRATION_CLIPS} clips, {cal.seconds:.1f} s)" in status
     assert 'data-calibrated="true"' in calibrator.status_line.value
     assert changes[-1] is cal and changes[:MIN_CALIBRATION_CLIPS - 1] == [None] * (MIN_CALIBRATION_CLIPS - 1)
-    # Encoded once on arrival, and the same as calibrating from the clips afterwards.
-    assert {"prepare", "encode", "statistics"} <= set(calibrator.timings)
-    direct = model.calibrate([path for _, _, path in takes[:MIN_CALIBRATION_CLIPS]])
+    # Encoded once on arrival, labelled with the prompts' feelings, and the same as calibrating
+    # from the clips afterwards.
+    assert {"prepare", "encode", "update", "leave_one_out"} <= set(calibrator.timings)
+    assert cal.labels == [p.emotion for p in PROMPTS[:MIN_CALIBRATION_CLIPS]]
+    direct = model.calibrate([path for _, _, path in takes[:MIN_CALIBRATION_CLIPS]],
+                             labels=[p.emotion for p in PROMPTS[:MIN_CALIBRATION_CLIPS]])
     np.testing.assert_allclose(cal.mean, direct.mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(cal.std, direct.std, rtol=1e-4, atol=1e-6)
     assert cal.encoder_sha256 == model.encoder.sha256
+    probe = takes[5][2]
+    np.testing.assert_allclose(model.predict_file(probe, calibration=cal)["angry"],
+                               model.predict_file(probe, calibration=direct)["angry"], atol=1e-4)
+    # The scorecard: each of the three takes judged by the calibration of the other two.
+    loo = calibrator.scorecard.leave_one_out
+    assert calibrator.scorecard.shown and calibrator.scorecard in calibrator.children
+    assert loo.n == 3 and loo.labels == cal.labels
+    assert f'data-correct="{loo.correct}" data-n="3"' in calibrator.scorecard.value
     # A fourth take updates the same calibration.
     y, sr, _ = takes[3]
     assert calibrator.add_take(y, sr) and calibrator.calibration is cal and cal.n_clips == 4
+    assert cal.labels[-1] == PROMPTS[3].emotion and calibrator.scorecard.leave_one_out.n == 4
 
 
 def test_skip_comes_back_to_skipped_prompts_and_finishes(model, takes):
@@ -175,7 +187,7 @@ def test_save_only_on_request(model, takes, tmp_path):
 def test_dashboard_calibrates_marks_results_learns_and_resets(model, takes, emodb_root):
     dashboard = EmotionDashboard(model=model)
     calibrator, panel = dashboard.calibrator, dashboard.panel
-    assert dashboard.children == (dashboard.inputs, calibrator, panel)
+    assert dashboard.children == (dashboard.inputs, calibrator, panel, dashboard.corrector)
     assert not calibrator.opened and calibrator.body not in calibrator.children  # only the button
     assert dashboard.calibration is None
 
@@ -233,7 +245,7 @@ def test_live_timeline_uses_the_calibration(model, takes):
 
 def test_dashboard_without_a_calibratable_model_has_no_calibration_step(network):
     dashboard = EmotionDashboard(model=network)
-    assert dashboard.calibrator is None and dashboard.calibration is None
+    assert dashboard.calibrator is None and dashboard.calibration is None and dashboard.corrector is None
     assert dashboard.children == (dashboard.inputs, dashboard.panel)
 
 
@@ -280,3 +292,106 @@ def test_limits_default_to_a_take_and_reach_the_takes_recorder(model, takes):
     assert not calibrator.add_take(y, sr) and "each needs at least 3.9 s" in calibrator.message
     shorter = Calibrator(model, max_seconds=5.0)
     assert shorter.max_seconds == shorter.recorder.max_seconds == 5.0
+
+
+# -- corrections ------------------------------------------------------------------------------
+def calibrated_dashboard(model, takes, n=MIN_CALIBRATION_CLIPS):
+    dashboard = EmotionDashboard(model=model)
+    for y, sr, _ in takes[:n]:
+        assert dashboard.calibrator.add_take(y, sr)
+    return dashboard
+
+
+def test_a_correction_becomes_a_labelled_take_and_undo_takes_it_back(model, takes):
+    dashboard = calibrated_dashboard(model, takes, n=4)
+    calibrator, corrector, cal = dashboard.calibrator, dashboard.corrector, dashboard.calibration
+    assert corrector.state == "hidden" and corrector.children == ()
+    y, sr, _ = takes[6]
+    record(dashboard.recorder, y, sr)
+    assert corrector.state == "offered" and corrector.children == (corrector.wrong_button,)
+    top = dashboard.panel.top
+    later = takes[7][2]
+    before = model.predict_file(later, calibration=cal)
+
+    corrector.wrong_button.click()
+    assert corrector.state == "choosing" and corrector.choices in corrector.children
+    shown = [b.description for b in corrector.choices.children if b.layout.display != "none"]
+    assert top not in shown and len(shown) == len(model.labels) - 1
+    label = next(label for label in model.labels if label != top)
+    next(b for b in corrector.choices.children if b.description == label).click()
+
+    # The result's own features (not encoded again) are now a labelled take: statistics and label.
+    analysis = corrector.analysis
+    assert corrector.state == "corrected" and calibrator.corrections == [(label, False)]
+    assert cal.n_clips == 5 and cal.n_labelled == 5 and cal.labels[-1] == label
+    np.testing.assert_allclose(cal._takes[-1], analysis.features.reshape(-1))
+    assert f"Noted: it was {label}" in corrector.note.value and "this session only" in corrector.note.value
+    assert corrector.children == (corrector.undo_button, corrector.note)
+    assert calibrator.scorecard.leave_one_out.n == 5 and "correction" in calibrator.timings
+    assert model.predict_file(later, calibration=cal) != before          # later results use it
+
+    corrector.undo_button.click()
+    assert corrector.state == "offered" and "Correction undone" in corrector.note.value
+    assert cal.n_clips == 4 and cal.n_labelled == 4 and calibrator.corrections == []
+    assert calibrator.scorecard.leave_one_out.n == 4
+    np.testing.assert_allclose(list(model.predict_file(later, calibration=cal).values()), list(before.values()),
+                               atol=1e-9)
+
+    # The next result withdraws the offer about this one; an upload is not offered at all.
+    dashboard.uploader.send = lambda content, buffers=None: None
+    dashboard.uploader._handle_message(dashboard.uploader, {"type": "upload", "name": "x.wav"},
+                                       [memoryview(wav(y, sr))])
+    assert dashboard.panel.state == "result" and corrector.state == "hidden"
+
+
+def test_a_learned_recording_is_relabelled_not_counted_twice(model, takes):
+    dashboard = calibrated_dashboard(model, takes)
+    calibrator, corrector, cal = dashboard.calibrator, dashboard.corrector, dashboard.calibration
+    calibrator.keep_learning = True
+    y, sr, _ = takes[6]
+    record(dashboard.recorder, y, sr)
+    assert cal.n_clips == 4 and cal.n_labelled == 3 and corrector.learned
+    mean = cal.mean.copy()
+    corrector.choose("sad")
+    assert cal.n_clips == 4 and cal.n_labelled == 4 and cal.labels[-1] == "sad"
+    np.testing.assert_array_equal(cal.mean, mean)
+    assert calibrator.corrections == [("sad", True)]
+    corrector.undo()
+    assert cal.n_clips == 4 and cal.n_labelled == 3  # still learned, as keep-learning had it
+
+
+def test_reset_forgets_corrections_and_no_correction_before_calibrating(model, takes):
+    dashboard = calibrated_dashboard(model, takes)
+    calibrator, corrector = dashboard.calibrator, dashboard.corrector
+    y, sr, _ = takes[6]
+    record(dashboard.recorder, y, sr)
+    corrector.choose("fear")
+    assert calibrator.corrections == [("fear", False)]
+    calibrator.reset()
+    assert calibrator.corrections == [] and corrector.state == "hidden" and not calibrator.scorecard.shown
+    assert calibrator.scorecard.layout.display == "none"
+    record(dashboard.recorder, y, sr)  # not calibrated: nothing to teach
+    assert dashboard.panel.state == "result" and corrector.state == "hidden"
+    with pytest.raises(ValueError, match="not calibrated"):
+        calibrator.correct(SimpleNamespace(features=np.zeros((4, 1024)), duration=2.0), "sad")
+
+
+def test_a_correction_must_name_one_of_the_models_feelings(model, takes):
+    dashboard = calibrated_dashboard(model, takes)
+    y, sr, _ = takes[6]
+    record(dashboard.recorder, y, sr)
+    with pytest.raises(ValueError, match="not among"):
+        dashboard.calibrator.correct(dashboard.corrector.analysis, "bored")
+    assert dashboard.calibration.n_clips == MIN_CALIBRATION_CLIPS
+
+
+def test_a_saved_calibration_keeps_takes_and_corrections(model, takes, tmp_path):
+    dashboard = calibrated_dashboard(model, takes)
+    y, sr, _ = takes[6]
+    record(dashboard.recorder, y, sr)
+    dashboard.corrector.choose("sad")
+    saved = Calibration.load(dashboard.calibrator.save(tmp_path / "me.json"), encoder_sha256=model.encoder.sha256)
+    assert saved.labels == [p.emotion for p in PROMPTS[:3]] + ["sad"]
+    later = takes[7][2]
+    np.testing.assert_allclose(list(model.predict_file(later, calibration=saved).values()),
+                               list(model.predict_file(later, calibration=dashboard.calibration).values()), atol=1e-4)

@@ -5,7 +5,8 @@
 * :class:`Uploader` — upload an audio file, with size and duration limits
 * :class:`EmotionPanel` — top emotion, probabilities, waveform, spectrogram, timeline, playback
 * :class:`Calibrator` — "Calibrate to my voice": prompts read with different feelings
-  (encoder models only)
+  (encoder models only), with a :class:`Scorecard` ("on your 10 takes: 8 of 10 recognised")
+* :class:`Corrector` — "that's wrong — it was …" under a calibrated result
 * :class:`EmotionDashboard` — all of them around one model; also served by Voilà
   (``ser dashboard``)
 
@@ -23,10 +24,13 @@ Examples
 """
 
 from .calibrator import Calibrator
+from .corrector import Corrector
 from .dashboard import EmotionDashboard
 from .panel import EmotionPanel
 from .recorder import Recorder
+from .scorecard import Scorecard
 from .uploader import Uploader
 from .webrtc import recorder_audio
 
-__all__ = ["Calibrator", "EmotionDashboard", "EmotionPanel", "Recorder", "Uploader", "recorder_audio"]
+__all__ = ["Calibrator", "Corrector", "EmotionDashboard", "EmotionPanel", "Recorder", "Scorecard", "Uploader",
+           "recorder_audio"]

@@ -2,19 +2,27 @@
 
 The user reads one short sentence with each feeling of :data:`PROMPTS`, recording each take
 with a :class:`~serwidgets.widgets.Recorder`. Each take is checked and encoded *when it
-arrives* (:meth:`serwidgets.model.Model.features`: ~0.1 s for a 3-s take), so once the last needed take is in,
-only the statistics remain (:meth:`serwidgets.heads.Calibration.from_features` /
-:meth:`~serwidgets.heads.Calibration.update`: well under a millisecond). From
-:data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS` takes on, :attr:`Calibrator.calibration` is a
-:class:`~serwidgets.heads.Calibration` that the model uses (``calibration=``); from
-:data:`~serwidgets.heads.GOOD_CALIBRATION_CLIPS` on it is called good. Varied takes are what
-make it work: neutral-only clips do not.
+arrives* (:meth:`serwidgets.model.Model.features`: ~0.1 s for a 3-s take), and labelled with
+the feeling its prompt asked for. Once it is in, only the calibration's update remains
+(:meth:`serwidgets.calibration.Calibration.update`, then the fit of what the labelled takes
+teach the model: tens of milliseconds, ``benchmarks/bench_calibration.py``). From
+:data:`~serwidgets.calibration.MIN_CALIBRATION_CLIPS` takes on, :attr:`Calibrator.calibration` is a
+:class:`~serwidgets.calibration.Calibration` that the model uses (``calibration=``); from
+:data:`~serwidgets.calibration.GOOD_CALIBRATION_CLIPS` on it is called good. Varied takes are what
+make it work: neutral-only clips do not. Under the prompts, a :class:`~serwidgets.widgets.Scorecard`
+says how many of the user's own takes the calibration recognises (each judged by a calibration
+of the others), after each change.
+
+Later results of the session can be corrected ("that's wrong -- it was ...",
+:class:`~serwidgets.widgets.Corrector`): :meth:`Calibrator.correct` makes the result's features
+a labelled take (relabelling it if "keep learning" had added it unlabelled), and
+:meth:`Calibrator.undo` takes the last correction back.
 
 A take is refused with a message (and the prompt stays) when it cannot be read, holds no
-speech, or holds less than :data:`~serwidgets.heads.MIN_CLIP_SECONDS` of speech after
+speech, or holds less than :data:`~serwidgets.calibration.MIN_CLIP_SECONDS` of speech after
 trimming. With "keep learning" on, the dashboard adds each later recording of the session
-(:meth:`Calibrator.learn`). The calibration lives in the kernel only: nothing is written to
-disk unless :meth:`Calibrator.save` is called.
+(:meth:`Calibrator.learn`), unlabelled. The calibration lives in the kernel only: nothing is
+written to disk unless :meth:`Calibrator.save` is called; Reset forgets takes and corrections.
 """
 
 from __future__ import annotations
@@ -31,17 +39,18 @@ import traitlets
 
 from .limits import Limits
 from .recorder import Recorder
+from .scorecard import Scorecard
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """One calibration take: say ``sentence`` ``feeling`` (the feeling is for the user only)."""
+    """One calibration take: say ``sentence`` ``feeling``; the take is labelled ``emotion``."""
 
     sentence: str
     feeling: str  # how to say it, as the user reads it: "cheerfully, as if ..."
-    emotion: str  # the emotion the feeling stands for (not used by the statistics)
+    emotion: str  # the emotion the feeling stands for: the take's label (when the model has it)
 
 
 _CLOTH = "The cloth is lying on the fridge."
@@ -103,19 +112,24 @@ class Calibrator(Limits, ipywidgets.VBox):
         the take's :class:`Recorder` (so is ``max_bytes``).
     min_seconds : float
         Least speech in a take after trimming (default
-        :data:`~serwidgets.heads.MIN_CLIP_SECONDS`); shorter takes are refused.
+        :data:`~serwidgets.calibration.MIN_CLIP_SECONDS`); shorter takes are refused.
 
     Attributes
     ----------
     state : {"empty", "collecting", "calibrated"}
         No take yet; some takes, not calibrated yet; calibrated (:data:`STATES`).
     calibration : Calibration or None
-        None until :data:`~serwidgets.heads.MIN_CALIBRATION_CLIPS` takes are in.
+        None until :data:`~serwidgets.calibration.MIN_CALIBRATION_CLIPS` takes are in.
     message : str
         Why the last take was refused ("" when it was accepted).
     timings : dict
         Milliseconds spent on the last take: ``decode``/``prepare``/``encode`` (when it
-        arrived) and ``statistics`` (building or updating the calibration).
+        arrived) and ``update`` (the calibration's statistics and the fit of its labelled takes);
+        after a correction, ``correction``; ``leave_one_out`` (the scorecard, after the update
+        is shown).
+    corrections : list of (str, bool)
+        The session's corrections not undone: each result's label, and whether "keep
+        learning" had already added it.
 
     Examples
     --------
@@ -136,7 +150,7 @@ class Calibrator(Limits, ipywidgets.VBox):
     state = traitlets.Enum(STATES, "empty", help="no take yet, collecting takes, or calibrated")
 
     def __init__(self, model, prompts=PROMPTS, opened: bool = True, **kwargs):
-        from serwidgets.heads import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS, CalibrationError
+        from serwidgets.calibration import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS, CalibrationError
 
         if not model.calibratable:
             raise CalibrationError(f"{model.name} cannot be calibrated to a speaker: it has no speaker-normalised head")
@@ -170,6 +184,7 @@ class Calibrator(Limits, ipywidgets.VBox):
         self.download = _html("ser-calibration-download")
         self.keep_note = _html("ser-calibration-note")
         self.keep_note.value = html.escape(KEEP_LEARNING_NOTE)
+        self.scorecard = Scorecard()
 
         good = min(len(self.prompts), GOOD_CALIBRATION_CLIPS)
         self.intro.value = ('<div class="ser-calibration-title">Calibrate to my voice</div>'
@@ -178,10 +193,11 @@ class Calibrator(Limits, ipywidgets.VBox):
         buttons.add_class("ser-calibration-buttons")
         self.body = ipywidgets.VBox([self.intro, self.prompt_box, self.recorder, self.progress, buttons,
                                      self.download, self.keep_box, self.keep_note])
+        self.scorecard.layout.display = "none"
         self.body.add_class("ser-calibration-body")
         self.header = ipywidgets.HBox([self.open_button, self.status_line])
         self.header.add_class("ser-calibration-header")
-        super().__init__(children=[self.header], **kwargs)
+        super().__init__(children=[self.header, self.scorecard], **kwargs)
         self.add_class("ser-calibrator")
         traitlets.link((self.keep_box, "value"), (self, "keep_learning"))
         traitlets.dlink((self, "max_seconds"), (self.recorder, "max_seconds"))
@@ -203,7 +219,7 @@ class Calibrator(Limits, ipywidgets.VBox):
 
     @traitlets.default("min_seconds")
     def _default_min_seconds(self):
-        from serwidgets.heads import MIN_CLIP_SECONDS
+        from serwidgets.calibration import MIN_CLIP_SECONDS
 
         return MIN_CLIP_SECONDS
 
@@ -211,7 +227,10 @@ class Calibrator(Limits, ipywidgets.VBox):
     def _reset_state(self) -> None:
         self._features: list[np.ndarray] = []  # pooled features of accepted prompt takes
         self._seconds: list[float] = []  # their seconds of speech
+        self._labels: list[str | None] = []  # their prompts' feelings
         self.recorded: set[int] = set()  # prompts with an accepted take
+        self.corrections: list[tuple[str, bool]] = []
+        self._undo: list[tuple[int, bool]] = []  # per correction: its take's index, whether it was learned
         self.skipped: set[int] = set()
         self.current: int | None = 0  # index of the prompt shown; None when all are recorded
         self.learned = 0  # later recordings added by keep-learning
@@ -263,10 +282,11 @@ class Calibrator(Limits, ipywidgets.VBox):
     def add_take(self, y: np.ndarray, sr: int) -> bool:
         """Use audio ``y`` (at ``sr`` Hz) as the take of the current prompt; False (and a message) if refused."""
         from serwidgets import audio
-        from serwidgets.heads import MIN_CALIBRATION_CLIPS, Calibration
+        from serwidgets.calibration import MIN_CALIBRATION_CLIPS, Calibration
 
         from .panel import no_speech_message
 
+        prompt = self.prompt
         if self.current is None:
             return self._refuse("Every prompt has a take. Press Reset to calibrate again.")
         started = time.perf_counter()
@@ -283,23 +303,27 @@ class Calibrator(Limits, ipywidgets.VBox):
         if seconds < self.min_seconds:
             return self._refuse(self._too_short(seconds))
         prepared = time.perf_counter()
-        features = self.model.features([waveform])  # encoded once, now: finishing costs only statistics
+        features = self.model.features([waveform])  # encoded once, now: finishing costs only the update
         encoded = time.perf_counter()
+        # The prompt's feeling is the take's label (a model without that label gets it unlabelled).
+        label = prompt.emotion if prompt.emotion in self.model.labels else None
         self._features.append(features[0])
         self._seconds.append(seconds)
+        self._labels.append(label)
         self.recorded.add(self.current)
         self.skipped.discard(self.current)
         self.message = self.recorder.status = ""
         if self.calibration is None and self.n_clips >= MIN_CALIBRATION_CLIPS:
-            self.calibration = Calibration.from_features(np.stack(self._features), self._seconds,
+            self.calibration = Calibration.from_features(np.stack(self._features), self._seconds, self._labels,
                                                          encoder_sha256=self.model.encoder.sha256)
         elif self.calibration is not None:
-            self.calibration.update(features, [seconds])
+            self.calibration.update(features, [seconds], [label])
+        self._fit()
         done = time.perf_counter()
         self.timings.update(prepare=1000 * (prepared - started), encode=1000 * (encoded - prepared),
-                            statistics=1000 * (done - encoded))
-        log.info("calibration take %d: %.2f s of speech; prepare %.1f ms, encode %.1f ms, statistics %.2f ms",
-                 self.n_clips, seconds, *(self.timings[k] for k in ("prepare", "encode", "statistics")))
+                            update=1000 * (done - encoded))
+        log.info("calibration take %d: %.2f s of speech; prepare %.1f ms, encode %.1f ms, update %.2f ms",
+                 self.n_clips, seconds, *(self.timings[k] for k in ("prepare", "encode", "update")))
         self._advance()
         self._changed()
         return True
@@ -342,20 +366,63 @@ class Calibrator(Limits, ipywidgets.VBox):
         self.timings = {}
         self._changed()
 
-    def learn(self, waveform: np.ndarray) -> bool:
-        """Add a later recording (a prepared waveform, e.g. ``Analysis.waveform``) to the calibration.
+    def learn(self, analysis) -> bool:
+        """Add a later recording (its :class:`~serwidgets.model.Analysis`) to the calibration, unlabelled.
 
         Only with :attr:`keep_learning` on and once calibrated; returns whether it was added.
+        The analysis's features are used as they are: the clip is not encoded again.
         """
-        if not self.keep_learning or self.calibration is None:
+        if not self.keep_learning or self.calibration is None or analysis.duration < self.min_seconds:
             return False
-        seconds = len(waveform) / self.model.sr
-        if seconds < self.min_seconds:
-            return False
-        self.calibration.update(self.model.features([waveform]), [seconds])
+        self.calibration.update(analysis.features[None], [analysis.duration])
+        self._fit()
         self.learned += 1
         self._changed()
         return True
+
+    def correct(self, analysis, label: str, learned: bool = False) -> None:
+        """"That's wrong -- it was ``label``": the result of ``analysis`` becomes a labelled take.
+
+        ``learned``: :meth:`learn` already added it (unlabelled), so it is labelled, not counted
+        twice. :meth:`undo` takes it back. Only once calibrated.
+        """
+        from serwidgets.calibration import check_labels
+
+        if self.calibration is None:
+            raise ValueError("not calibrated: a correction teaches a calibration, and there is none yet")
+        check_labels([label], self.model.labels, 1)
+        started = time.perf_counter()
+        if learned:
+            self.calibration.add_label(analysis.features[None], label)
+        else:
+            self.calibration.update(analysis.features[None], [analysis.duration], [label])
+        self._fit()
+        self.timings = {"correction": 1000 * (time.perf_counter() - started)}
+        self._undo.append((self.calibration.n_labelled - 1, learned))
+        self.corrections.append((label, learned))
+        log.info("correction to %s: %d labelled takes; %.1f ms", label, self.calibration.n_labelled,
+                 self.timings["correction"])
+        self._changed()
+
+    def undo(self) -> bool:
+        """Take the last correction back (a relabelled recording stays as "keep learning" added it)."""
+        if not self._undo or self.calibration is None:
+            return False
+        index, learned = self._undo.pop()
+        self.corrections.pop()
+        if learned:
+            self.calibration.drop_label(index)
+        else:
+            self.calibration.remove(index)
+        self._fit()
+        self._changed()
+        return True
+
+    def _fit(self) -> None:
+        # Fit what the labelled takes teach the head now, as part of the update: otherwise the
+        # next analysis would pay for it.
+        if self.calibration is not None:
+            self.calibration.fit(self.model.calibration_head)
 
     def save(self, path):
         """Write the calibration as JSON to ``path`` (only on request; it lives in the session otherwise)."""
@@ -376,22 +443,29 @@ class Calibrator(Limits, ipywidgets.VBox):
             f'<a class="ser-calibration-link" download="{DOWNLOAD_NAME}" '
             f'href="data:application/json;base64,{data}">Download {DOWNLOAD_NAME}</a> '
             f'({self.calibration.n_clips} clips, {self.calibration.seconds:.1f} s of speech; '
-            f'serwidgets.heads.Calibration.load reads it)')
+            f'serwidgets.calibration.Calibration.load reads it)')
 
     def _changed(self) -> None:
         self.download.value = ""  # a link to an older state would mislead
         self.state = "calibrated" if self.calibration is not None else "collecting" if self.n_clips else "empty"
         self._draw()
         self._change_callbacks(self.calibration)
+        # Last: the leave-one-take-out refits once per take, so the update above is on screen first.
+        started = time.perf_counter()
+        self.scorecard.show(self.calibration, self.model.calibration_head)
+        self.scorecard.layout.display = None if self.scorecard.shown else "none"
+        if self.scorecard.shown:
+            self.timings["leave_one_out"] = 1000 * (time.perf_counter() - started)
 
     # -- display ---------------------------------------------------------------------------
     def _show_body(self, change) -> None:
-        self.children = [self.header, self.body] if change["new"] else [self.header]
+        # The scorecard stays when the prompts close: it is what the calibration knows.
+        self.children = [self.header, self.body, self.scorecard] if change["new"] else [self.header, self.scorecard]
         self._draw()
 
     def status_text(self) -> str:
         """The status line: calibrated or not, with how much speech."""
-        from serwidgets.heads import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS
+        from serwidgets.calibration import GOOD_CALIBRATION_CLIPS, MIN_CALIBRATION_CLIPS
 
         cal = self.calibration
         if self.state == "empty":

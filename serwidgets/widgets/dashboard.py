@@ -6,7 +6,8 @@ last window of audio; when recording stops, the whole take is analysed.
 
 With a model that can be calibrated (an encoder model), a :class:`Calibrator` step sits between
 the inputs and the result: once calibrated, every analysis uses the calibration and the panel
-says so; with "keep learning" on, later recordings update it.
+says so; with "keep learning" on, later recordings update it; under a recording's result, a
+:class:`Corrector` offers "that's wrong — it was …", which teaches the calibration.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from serwidgets.audio import TARGET_SR
 
 from .calibrator import Calibrator
+from .corrector import Corrector
 from .panel import EmotionPanel, no_speech_message
 from .recorder import STOP_SLACK_SECONDS, Recorder
 from .uploader import MAX_UPLOAD_BYTES, Uploader
@@ -101,7 +103,7 @@ class EmotionDashboard(ipywidgets.VBox):
             num_threads = int(os.environ["SER_NUM_THREADS"]) or None
         self.num_threads = num_threads
         self.model = model if model is not None else self._load_default()
-        self.calibrator = None
+        self.calibrator = self.corrector = None
         if self.model is not None:
             self.panel.labels = list(self.model.labels)
             self.panel.model_info = describe_model(self.model)
@@ -116,14 +118,17 @@ class EmotionDashboard(ipywidgets.VBox):
         # so there is one Record button on the screen, and it records what the prompt asks for.
         self.calibrator = Calibrator(self.model, opened=False)
         self.calibrator.observe(self._calibrator_opened, names="opened")
-        self.children = [self.inputs, self.calibrator, self.panel]
+        self.corrector = Corrector(self.calibrator)
+        # Whatever the panel shows next, the correction on screen was about the result before it.
+        self.panel.observe(lambda _change: self.corrector.withdraw(), names="revision")
+        self.children = [self.inputs, self.calibrator, self.panel, self.corrector]
 
     def _calibrator_opened(self, change) -> None:
         self.inputs.layout.display = "none" if change["new"] else None
 
     @property
     def calibration(self):
-        """The :class:`~serwidgets.heads.Calibration` analyses use now (None: not calibrated)."""
+        """The :class:`~serwidgets.calibration.Calibration` analyses use now (None: not calibrated)."""
         return None if self.calibrator is None else self.calibrator.calibration
 
     def _load_default(self):
@@ -191,11 +196,14 @@ class EmotionDashboard(ipywidgets.VBox):
         analysis = self.analyze(y, sr, status_widget=status_widget)
         if analysis is None or self.calibrator is None:
             return
+        learned = False
         try:  # the result is shown already: learning must not replace it with an error
-            if self.calibrator.learn(analysis.waveform):
+            learned = self.calibrator.learn(analysis)
+            if learned:
                 log.info("calibration updated from a recording: %d clips", self.calibration.n_clips)
         except Exception:
             log.exception("updating the calibration from a recording failed")
+        self.corrector.offer(analysis, learned=learned)
 
     def clear_result(self) -> None:
         """Take the last result off the screen: a failed input was about another clip."""
