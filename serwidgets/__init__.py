@@ -17,6 +17,8 @@ Examples
 ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad')
 >>> model.predict_file("speech.wav")         # doctest: +SKIP
 {'angry': 0.02, 'disgust': 0.01, ...}
+>>> serwidgets.Calibration.__module__        # a speaker's calibration: saved as JSON, read back with .load
+'serwidgets.calibration'
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from __future__ import annotations
 #: The one place the version is defined: pyproject.toml reads it (``dynamic = ["version"]``).
 __version__ = "0.1.0"
 
-__all__ = ["load_model", "EmotionDashboard", "Recorder", "Uploader", "EmotionPanel", "__version__"]
+__all__ = ["load_model", "Calibration", "EmotionDashboard", "Recorder", "Uploader", "EmotionPanel", "__version__"]
 
 _LAZY = {
     "load_model": ("serwidgets.model", "load_model"),
+    "Calibration": ("serwidgets.calibration", "Calibration"),
     "EmotionDashboard": ("serwidgets.widgets", "EmotionDashboard"),
     "Recorder": ("serwidgets.widgets", "Recorder"),
     "Uploader": ("serwidgets.widgets", "Uploader"),

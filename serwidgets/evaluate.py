@@ -68,7 +68,7 @@ class CalibrationDraw:
     ``"neutral"`` neutral clips only. ``labelled``: the calibration clips carry their emotion as
     a label (as a dashboard take carries its prompt's feeling); the draw is the same either way,
     so labelled and unlabelled runs differ only by the labels. ``label_noise``: the share of
-    those labels replaced by one of the speaker's emotions drawn at random (1.0: a user who
+    those labels replaced by an emotion of the fold's test clips drawn at random (1.0: a user who
     ignores the prompts; robustness), from a generator of its own, so the clips stay the same.
 
     Examples
@@ -266,6 +266,9 @@ def _calibrate_test_speakers(classifier, table, test, calibration: CalibrationDr
     # The label noise has a generator of its own: the clips drawn stay those of the noiseless run.
     noise = np.random.default_rng([seed, 17])
     speakers, emotions = table["speaker"].to_numpy(), table["emotion"].to_numpy()
+    # A random label is any emotion of the fold's test clips (a corpus's, in loco), not only the
+    # speaker's: a speaker with clips of one emotion would otherwise get their true labels back.
+    classes = np.unique(emotions[test])
     scored, calibrations = [], {}
     for speaker in sorted(np.unique(speakers[test])):
         rows = test[speakers[test] == speaker]
@@ -281,7 +284,7 @@ def _calibrate_test_speakers(classifier, table, test, calibration: CalibrationDr
         if calibration.labelled:
             labels = emotions[calibrating].astype(object)
             relabel = noise.random(len(labels)) < calibration.label_noise
-            labels[relabel] = noise.choice(np.unique(emotions[rows]), relabel.sum())
+            labels[relabel] = noise.choice(classes, relabel.sum())
             labels = list(labels)
         try:
             calibrations[speaker] = classifier.calibrate(table.iloc[calibrating], labels=labels)

@@ -468,7 +468,8 @@ def metric_vs_snr(results, x="snr_db", y="UA", hue=None, title=None, ax=None):
 
 
 def calibration_curve(results, metric="UA", title=None, ax=None):
-    """A metric against the number of calibration clips per test speaker, one line per draw.
+    """A metric against the number of calibration clips per test speaker, one line per draw
+    (labelled draws apart from unlabelled ones).
 
     Parameters
     ----------
@@ -506,7 +507,10 @@ def calibration_curve(results, metric="UA", title=None, ax=None):
         elif calibration["clips"] == 0:
             start.append(value)
         else:
-            draws.setdefault(calibration["draw"], []).append((calibration["clips"], value))
+            # Labelled clips are their own line (the same clips drawn, with their emotion as a label).
+            kind = calibration["draw"] + (", labelled" if calibration.get("labelled") else "") + (
+                f" ({calibration['label_noise']:.0%} random labels)" if calibration.get("label_noise") else "")
+            draws.setdefault(kind, []).append((calibration["clips"], value))
     if not (start or upper or draws):
         raise ValueError("no results to draw")
     created = ax is None
@@ -516,8 +520,9 @@ def calibration_curve(results, metric="UA", title=None, ax=None):
     for i, (draw, points) in enumerate(draws.items() or ([("round-robin", [])] if start else [])):
         points = sorted(([(0, np.mean(start))] if start else []) + points)
         x, y = zip(*points)
-        ax.plot(x, 100.0 * np.asarray(y), marker=markers.get(draw, "^"), color=f"C{i}",
-                label=f"{draw} clips" if points[-1][0] else "no calibration")
+        ax.plot(x, 100.0 * np.asarray(y), marker=markers.get(draw.split(",")[0], "^"), color=f"C{i}",
+                label=(f"{draw.split(',')[0]} clips" + draw[len(draw.split(',')[0]):]) if points[-1][0]
+                else "no calibration")
         for xi, yi in points[1 if i and start else 0:]:  # the shared start is labelled once
             ax.annotate(f"{100 * yi:.1f}", (xi, 100 * yi), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=8, color=f"C{i}")

@@ -395,3 +395,22 @@ def test_a_saved_calibration_keeps_takes_and_corrections(model, takes, tmp_path)
     later = takes[7][2]
     np.testing.assert_allclose(list(model.predict_file(later, calibration=saved).values()),
                                list(model.predict_file(later, calibration=dashboard.calibration).values()), atol=1e-4)
+
+
+def test_the_correction_is_said_before_the_calibration_refits(model, takes):
+    # The scorecard refits once per take after the update: the page says "Noted" before that starts.
+    dashboard = calibrated_dashboard(model, takes)
+    calibrator, corrector = dashboard.calibrator, dashboard.corrector
+    y, sr, _ = takes[6]
+    record(dashboard.recorder, y, sr)
+    seen = []
+    correct = calibrator.correct
+    calibrator.correct = lambda *a, **k: seen.append(corrector.note.value) or correct(*a, **k)
+    corrector.choose("sad")
+    assert "Noted: it was sad" in seen[0] and f"({MIN_CALIBRATION_CLIPS + 1} with a feeling)" in seen[0]
+    assert dashboard.calibration.n_labelled == MIN_CALIBRATION_CLIPS + 1
+    calibrator.correct = lambda *a, **k: (_ for _ in ()).throw(ValueError("broken"))
+    corrector.undo()
+    with pytest.raises(ValueError, match="broken"):
+        corrector.choose("fear")
+    assert corrector.state == "offered" and corrector.note.value == ""  # nothing claimed that did not happen

@@ -144,6 +144,19 @@ def test_calibration_curve_lines_per_draw_from_the_uncalibrated_start():
     _labelled(fig)
 
 
+def test_calibration_curve_draws_labelled_calibration_as_its_own_line():
+    def labelled(ua, clips, noise=0.0):
+        r = _calibrated(ua, clips)
+        r.calibration.update(labelled=True, label_noise=noise)
+        return r
+
+    results = [_calibrated(0.5), _calibrated(0.6, 10), labelled(0.75, 10), labelled(0.8, 20), labelled(0.59, 10, 1.0)]
+    lines = {line.get_label(): line for line in plots.calibration_curve(results).axes[0].lines}
+    assert list(lines["round-robin clips, labelled"].get_ydata()) == pytest.approx([50.0, 75.0, 80.0])
+    assert list(lines["round-robin clips"].get_xdata()) == [0, 10]
+    assert list(lines["round-robin clips, labelled (100% random labels)"].get_ydata()) == pytest.approx([50.0, 59.0])
+
+
 def test_calibration_curve_reads_top_level_metrics():
     results = [_calibrated(0.9, loco_mean_UA=0.4), _calibrated(0.9, 10, loco_mean_UA=0.55)]
     ax = plots.calibration_curve(results, metric="loco_mean_UA").axes[0]

@@ -96,7 +96,7 @@ def register(subparsers) -> None:
                              "do); the same clips are drawn as without")
     parser.add_argument("--label-noise", type=float, default=0.0,
                         help="with --calibration-labels: share of the labels replaced by a random emotion of the "
-                             "speaker (1 = random labels: robustness)")
+                             "test clips (1 = random labels: robustness)")
     parser.add_argument("--snr", nargs="*", default=["20", "10", "5", "0"],
                         help="test-time SNRs in dB besides clean (default: 20 10 5 0; leaky: none)")
     parser.add_argument("--name", default=None, help="results file name (default: from the arguments)")

@@ -94,21 +94,27 @@ class Corrector(ipywidgets.VBox):
         """The result was ``label``: teach the calibration, say so."""
         if self.analysis is None or self.state == "corrected":
             return
-        self.calibrator.correct(self.analysis, label, learned=self.learned)
-        n = self.calibrator.calibration.n_labelled
+        # Said on screen first: the calibrator refits its scorecard (one fit per take) after the update.
+        n = self.calibrator.calibration.n_labelled + 1
         self.message = (f"Noted: it was {label}. This recording is now one of your calibration's takes "
                         f"({n} with a feeling); later results use it. It stays in this session only.")
         self.state = "corrected"
         self._draw()
+        try:
+            self.calibrator.correct(self.analysis, label, learned=self.learned)
+        except Exception:
+            self.message, self.state = "", "offered"
+            self._draw()
+            raise
 
     def undo(self) -> None:
         """Take the correction back."""
         if self.state != "corrected":
             return
-        self.calibrator.undo()
         self.message = "Correction undone."
         self.state = "offered"
         self._draw()
+        self.calibrator.undo()
 
     def _draw(self) -> None:
         top = None if self.analysis is None else self.analysis.top

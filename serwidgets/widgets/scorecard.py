@@ -26,6 +26,7 @@ FLOOR_NOTE = ("Each take was judged by a calibration made from your other takes 
 USED = "Your takes taught it how you sound in each feeling."
 NOT_USED = ("Your takes' feelings do not stand out from each other clearly enough yet, so it uses only your "
             "voice's average; more takes, said distinctly, help.")
+SINGLE = "A feeling with one take is judged with none of its own: {feelings}."
 
 
 class Scorecard(ipywidgets.HTML):
@@ -97,6 +98,7 @@ def render(loo, labels_used: bool) -> str:
             f'<span class="ser-scorecard-cell" data-label="{html.escape(label)}" data-correct="{correct}" data-n="{n}" '
             f'title="{html.escape(title)}" style="border-color:{EMOTION_COLORS.get(label, "#9e9e9e")}">'
             f'{html.escape(label)} {correct}/{n}</span>')
+    single = [label for label in loo.classes if loo.labels.count(label) == 1]
     mix_ups = loo.mix_ups()
     mixed = ("; ".join(f'<span class="ser-scorecard-mixup" data-label="{html.escape(a)}" data-taken-for="{html.escape(b)}">'
                        f'{html.escape(a)} taken for {html.escape(b)}{f" ×{n}" if n > 1 else ""}</span>'
@@ -108,5 +110,6 @@ def render(loo, labels_used: bool) -> str:
         f'data-labels-used="{str(labels_used).lower()}">{html.escape(summary[0].upper() + summary[1:])}.</div>'
         f'<div class="ser-scorecard-strip">{"".join(cells)}</div>'
         f'<div class="ser-scorecard-mixups">Mixed up: {mixed}.</div>'
-        f'<div class="ser-scorecard-note">{html.escape(USED if labels_used else NOT_USED)} {html.escape(FLOOR_NOTE)}</div>'
+        f'<div class="ser-scorecard-note">{html.escape(USED if labels_used else NOT_USED)} {html.escape(FLOOR_NOTE)}'
+        + (f' {html.escape(SINGLE.format(feelings=", ".join(single)))}' if single else "") + '</div>'
     )
