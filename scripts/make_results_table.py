@@ -1,8 +1,9 @@
-"""Render the README results table from results/*.json (written by ``ser evaluate``).
+"""Render the README results tables from results/*.json (written by ``ser evaluate``).
 
-Prints the table; with ``--readme README.md`` it replaces the lines between
-``<!-- results:begin -->`` and ``<!-- results:end -->`` in that file instead, so the README
-never carries a typed-in score.
+Prints the results table; with ``--readme README.md`` it replaces the lines between
+``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in that file for every table of
+:data:`SECTIONS` instead (the results table and the calibration tables), so the README never
+carries a typed-in score.
 
 Run: ``.venv/bin/python scripts/make_results_table.py [--results results] [--readme README.md]``
 """
@@ -17,9 +18,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from serwidgets.results import results_table  # noqa: E402
+from serwidgets.results import calibration_by_corpus, calibration_table, results_table  # noqa: E402
 
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+#: Marked section of the README -> its table, from a results folder.
+SECTIONS = {
+    "results": results_table,
+    # Leave one corpus out, 7 corpora: the mean over held-out corpora against k, and per corpus at k = 10.
+    "calibration-loco": lambda d: calibration_table("emotion6-loco7-whisper", d),
+    "calibration-loco-corpora": lambda d: calibration_by_corpus("emotion6-loco7-whisper", 10, d, leave_out=("urdu",)),
+    # The shipped model's 5 speaker folds.
+    "calibration-shipped": lambda d: calibration_table("ser-emotion6-kfold5", d),
+}
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
 
 
 def main() -> int:
@@ -27,17 +40,20 @@ def main() -> int:
     parser.add_argument("--results", default=str(REPO / "results"))
     parser.add_argument("--readme", default=None, help="file whose marked section is replaced")
     args = parser.parse_args()
-    table = results_table(args.results)
     if args.readme is None:
-        print(table, end="")
+        print(results_table(args.results), end="")
         return 0
     readme = Path(args.readme)
     text = readme.read_text()
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(text):
-        print(f"{readme}: no {BEGIN} ... {END} section", file=sys.stderr)
-        return 1
-    readme.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}{END}", text))
+    for name, make in SECTIONS.items():
+        begin, end = markers(name)
+        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+        if not pattern.search(text):
+            print(f"{readme}: no {begin} ... {end} section", file=sys.stderr)
+            return 1
+        table = make(args.results)
+        text = pattern.sub(lambda _: f"{begin}\n{table}{end}", text)
+    readme.write_text(text)
     return 0
 
 
