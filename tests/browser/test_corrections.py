@@ -1,11 +1,16 @@
 """Labelled calibration in Voilà: one real speaker's voice, the scorecard, a correction and its undo.
 
 Chromium's fake microphone plays clips of ONE EmoDB speaker (03) said with several feelings,
-one after the other (its own Chromium: the session's plays a single sentence). The test
-calibrates with four takes (each labelled with its prompt's feeling), sees "on your 4 takes: M
-of 4 recognised" with its strip of feelings, records as usual, corrects the result ("that's
-wrong — it was …"), sees the calibration grow by that take, undoes it and sees it back.
-Screenshots go to artifacts/screenshots/voila-corrections-*.png.
+one after the other (its own Chromium: the session's plays a single sentence). Chromium starts
+the file again whenever the page opens the microphone, which the recorder does for every take,
+so each 3-s take hears the file's first clips (neutral, then happy) whatever its prompt asked
+for: the scorecard's figure is low, as it should be for takes that do not sound like their
+labels. The test checks what the page shows and that it follows the calibration, not accuracy
+(tests/test_calibrator.py does that with distinct takes). It calibrates with four takes (each
+labelled with its prompt's feeling), sees "on your 4 takes: M of 4 recognised" with its strip of
+feelings, records as usual, corrects the result ("that's wrong — it was …"), sees the
+calibration grow by that take, undoes it and sees it back. Screenshots go to
+artifacts/screenshots/voila-corrections-*.png.
 """
 
 from __future__ import annotations
