@@ -16,7 +16,7 @@ artifacts/screenshots/voila-corrections-*.png.
 from __future__ import annotations
 
 import pytest
-from test_calibration import CAL, record_and_wait_for_result, take
+from test_calibrator_page import CAL, record_and_wait_for_result, take
 from test_dashboard import TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
