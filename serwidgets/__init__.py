@@ -26,12 +26,14 @@ from __future__ import annotations
 #: The one place the version is defined: pyproject.toml reads it (``dynamic = ["version"]``).
 __version__ = "0.1.0"
 
-__all__ = ["load_model", "Calibration", "EmotionDashboard", "Recorder", "Uploader", "EmotionPanel", "__version__"]
+__all__ = ["load_model", "Calibration", "EmotionDashboard", "Teacher", "Recorder", "Uploader", "EmotionPanel",
+           "__version__"]
 
 _LAZY = {
     "load_model": ("serwidgets.model", "load_model"),
     "Calibration": ("serwidgets.calibration", "Calibration"),
     "EmotionDashboard": ("serwidgets.widgets", "EmotionDashboard"),
+    "Teacher": ("serwidgets.widgets", "Teacher"),
     "Recorder": ("serwidgets.widgets", "Recorder"),
     "Uploader": ("serwidgets.widgets", "Uploader"),
     "EmotionPanel": ("serwidgets.widgets", "EmotionPanel"),

@@ -77,6 +77,7 @@ MODULES = [
     "serwidgets.widgets.panel",
     "serwidgets.widgets.recorder",
     "serwidgets.widgets.scorecard",
+    "serwidgets.widgets.teacher",
     "serwidgets.widgets.uploader",
     "serwidgets.widgets.webrtc",
 ]

@@ -162,12 +162,19 @@ def jupyterlab(root: Path, env: dict):
 def notebook7_url(server_env, tmp_path_factory):
     """Jupyter Notebook 7 on a temporary folder holding ``dashboard.ipynb`` (one cell: the dashboard)."""
     root = notebook_folder(tmp_path_factory, "notebook7", ["import serwidgets\nserwidgets.EmotionDashboard()"])
+    with notebook7(root, server_env) as url:
+        yield url
+
+
+@contextmanager
+def notebook7(root: Path, env: dict):
+    """Jupyter Notebook 7 on ``root`` (a :func:`notebook_folder`); yields the URL of its dashboard.ipynb."""
     port, token = free_port(), "serwidgets-test"
     log = root / "notebook.log"
     command = [sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--allow-root",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
-    with serving(command, port, root, server_env, log):
+    with serving(command, port, root, env, log):
         yield f"http://127.0.0.1:{port}/notebooks/dashboard.ipynb?token={token}"
 
 
