@@ -63,6 +63,7 @@ MODULES = [
     "serwidgets.labels",
     "serwidgets.model",
     "serwidgets.nets",
+    "serwidgets.personal",
     "serwidgets.plots",
     "serwidgets.results",
     "serwidgets.shipped",
