@@ -94,11 +94,11 @@ def test_starts_with_two_classes_and_says_what_is_missing(model):
 def test_add_rename_and_remove_classes_within_their_limits(model):
     teacher = Teacher(model)
     assert row(teacher, 0).remove_button.disabled  # at the fewest classes
-    assert not teacher.remove_class(0) and f"At least {MIN_CLASSES} classes" in teacher.message
+    assert not teacher.drop_class(0) and f"At least {MIN_CLASSES} classes" in teacher.message
     while len(teacher.classes) < MAX_CLASSES:
-        assert teacher.add_class()
+        assert teacher.new_class()
     assert teacher.classes[2:4] == ["class 3", "class 4"] and teacher.add_button.disabled
-    assert not teacher.add_class("one more") and f"At most {MAX_CLASSES} classes" in teacher.message
+    assert not teacher.new_class("one more") and f"At most {MAX_CLASSES} classes" in teacher.message
     assert len(teacher.class_box.children) == MAX_CLASSES
 
     # Any words name a class; a repeated, empty or too long name is refused and the box shows the old name.
@@ -112,7 +112,7 @@ def test_add_rename_and_remove_classes_within_their_limits(model):
     assert teacher.rename_class(0, "calm")  # its own name again: nothing changes
 
     removed = row(teacher, 2)
-    assert teacher.remove_class(2) and "my teacher voice" not in teacher.classes
+    assert teacher.drop_class(2) and "my teacher voice" not in teacher.classes
     assert removed.box.comm is None and removed.recorder.comm is None  # its widgets are closed
     assert not teacher.add_button.disabled and len(teacher.class_box.children) == MAX_CLASSES - 1
     row(teacher, 2).remove_button.click()  # the page's button removes its own row
@@ -213,8 +213,8 @@ def test_a_change_after_training_asks_for_training_again(model, clip):
     assert teacher.add_take(1, *clip(HELD_OUT["sad"]))
     assert teacher.state == "ready" and teacher.trial.model is first  # still the model taught before
     assert 'data-stale="true"' in teacher.try_note.value and "press Train to teach it again" in teacher.status_line.value
-    assert teacher.add_class("bored") and teacher.state == "collecting"
-    assert teacher.remove_class(2) and teacher.state == "ready"
+    assert teacher.new_class("bored") and teacher.state == "collecting"
+    assert teacher.drop_class(2) and teacher.state == "ready"
     assert teacher.train() and teacher.state == "trained"
     second = teacher.personal_model
     assert second is not first and second.takes == {"angry": 3, "sad": 4} and teacher.trial.model is second
@@ -238,8 +238,8 @@ def test_save_as_a_download_and_load_it_back(taught, model, clip, tmp_path):
     assert direct.predict(y, sr) == pytest.approx(expected, abs=1e-6)
 
     other = Teacher(model, classes=["x", "y"])
-    other.load_button.value = ({"name": DOWNLOAD_NAME, "type": "application/zip", "size": len(data),
-                                "content": memoryview(data), "last_modified": 0},)  # as the page sends it
+    other.load_button.set_state({"value": [{"name": DOWNLOAD_NAME, "type": "application/zip", "size": len(data),
+                                            "content": memoryview(data), "last_modified": 0}]})  # as the page sends it
     assert other.message == "" and other.classes == ["angry", "sad"] and other.counts == {"angry": 0, "sad": 0}
     assert other.state == "trained" and other.load_button.value == ()
     assert f"Loaded from {DOWNLOAD_NAME}: taught from 6 takes of 2 classes." in other.status_line.value

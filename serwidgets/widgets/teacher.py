@@ -119,7 +119,7 @@ class Teacher(Limits, ipywidgets.VBox):
     >>> teacher = Teacher(serwidgets.load_model())
     >>> teacher.classes, teacher.state
     (['calm', 'excited'], 'collecting')
-    >>> teacher.rename_class(1, "stressed"), teacher.add_class("sleepy"), teacher.classes
+    >>> teacher.rename_class(1, "stressed"), teacher.new_class("sleepy"), teacher.classes
     (True, True, ['calm', 'stressed', 'sleepy'])
     >>> teacher.train(), teacher.message
     (False, 'Record or upload at least 3 takes of each class: calm has 0, stressed has 0, sleepy has 0.')
@@ -182,7 +182,7 @@ class Teacher(Limits, ipywidgets.VBox):
         self.add_class("ser-teacher")
         for name in classes:
             self._rows.append(_Row(self, name))
-        self.add_button.on_click(lambda _button: self.add_class())
+        self.add_button.on_click(lambda _button: self.new_class())
         self.train_button.on_click(lambda _button: self._guard(self.train))
         self.save_button.on_click(lambda _button: self._guard(self.offer_download))
         self.load_button.observe(self._load_chosen, names="value")
@@ -217,7 +217,7 @@ class Teacher(Limits, ipywidgets.VBox):
         self._train_callbacks.register_callback(callback, remove=remove)
 
     # -- classes ---------------------------------------------------------------------------
-    def add_class(self, name: str | None = None) -> bool:
+    def new_class(self, name: str | None = None) -> bool:
         """Add a class (default name: "class N"); False (and a message) at the most classes or a bad name."""
         from serwidgets.personal import MAX_CLASSES
 
@@ -250,7 +250,7 @@ class Teacher(Limits, ipywidgets.VBox):
         row.show_name()
         return True
 
-    def remove_class(self, index: int) -> bool:
+    def drop_class(self, index: int) -> bool:
         """Remove class ``index`` and its takes; False (and a message) at the fewest classes."""
         from serwidgets.personal import MIN_CLASSES
 
@@ -558,7 +558,7 @@ class _Row:
 
         self.name_box.observe(lambda change: teacher.rename_class(index(), change["new"]), names="value")
         self.drop_button.on_click(lambda _button: teacher.drop_take(index()))
-        self.remove_button.on_click(lambda _button: teacher.remove_class(index()))
+        self.remove_button.on_click(lambda _button: teacher.drop_class(index()))
         self.recorder.on_recording(lambda wav: teacher._recorded(self, wav))
         self.uploader.on_upload(lambda y, sr, name: teacher._uploaded(self, y, sr, name))
         self.uploader.on_refused(lambda message: teacher._refuse(message, self.from_input(self.uploader)))
