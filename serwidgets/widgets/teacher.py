@@ -448,7 +448,8 @@ class Teacher(Limits, ipywidgets.VBox):
         self._rows = [_Row(self, label) for label in personal.labels]
         self._loaded_from = name
         self._use(personal, personal.leave_one_out())
-        self.load_status.value = f'<span data-loaded="{html.escape(name)}">Loaded {html.escape(name)}.</span>'
+        self.load_status.value = (f'<span data-loaded="{html.escape(name)}">Loaded {html.escape(name)}. Its takes are '
+                                  f'not in the file: takes you add now start a new lesson.</span>')
         return True
 
     def _load_chosen(self, change) -> None:
@@ -654,10 +655,10 @@ def render_results(loo) -> str:
         f'<div class="ser-teacher-title">How well it knows your classes</div>'
         f'<div class="ser-teacher-score" data-correct="{loo.correct}" data-n="{loo.n}">'
         f'{html.escape(summary[0].upper() + summary[1:])} ({100 * loo.accuracy:.0f}%; chance {chance:.0f}%).</div>'
-        f'<table class="ser-teacher-confusion"><caption>Rows: the class of each take. Columns: what a model '
-        f'taught from your other takes called it.</caption><thead><tr><th></th>{head}</tr></thead>'
+        f'<table class="ser-teacher-confusion"><thead><tr><th></th>{head}</tr></thead>'
         f'<tbody>{"".join(rows)}</tbody></table>'
-        f'<div class="ser-teacher-note">{html.escape(FLOOR_NOTE)}</div>'
+        f'<div class="ser-teacher-note">Rows: the class of each take. Columns: what a model taught from your other '
+        f'takes called it. {html.escape(FLOOR_NOTE)}</div>'
     )
 
 

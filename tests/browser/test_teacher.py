@@ -202,7 +202,9 @@ def test_teach_two_feelings_in_voila(voila_url, open_page, microphone, screensho
     assert download.value.suggested_filename == "my-classes.zip"
     saved = tmp_path / "my-classes.zip"
     download.value.save_as(saved)
-    page.locator(f"{T} .ser-teacher-load input[type='file']").set_input_files(str(saved))
+    with page.expect_file_chooser() as chooser:
+        page.click(f"{T} .ser-teacher-load")
+    chooser.value.set_files(str(saved))
     page.wait_for_selector(f"{T} .ser-teacher-load-status [data-loaded='my-classes.zip']", timeout=TIMEOUT_MS)
     status = page.text_content(f"{T} .ser-teacher-status")
     assert status == f"Loaded from my-classes.zip: taught from {n} takes of 2 classes."
@@ -223,6 +225,7 @@ def teach_in_notebook(page, microphone, screenshot, app: str, cells: str, keys: 
     teach(page, microphone, LESSON)
     train(page)
     assert try_it(page, microphone, HELD_OUT["sad"]) == "sad"
+    page.locator(f"{T} .ser-teacher-try .ser-top-label").scroll_into_view_if_needed()
     screenshot(page, f"{app}-teach-tried")
 
 
