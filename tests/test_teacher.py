@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from serwidgets.audio import TARGET_SR
+from test_calibrator import record, wav
+
 from serwidgets.model import load_model
 from serwidgets.personal import MAX_CLASSES, MIN_CLASSES, MIN_TAKES
 from serwidgets.widgets import EmotionDashboard, Teacher
@@ -39,17 +40,6 @@ def clip(emodb_root):
         return soundfile.read(emodb_root / "wav" / name, dtype="float32")
 
     return read
-
-
-def wav(y, sr=TARGET_SR) -> bytes:
-    buffer = io.BytesIO()
-    soundfile.write(buffer, y, sr, subtype="PCM_16", format="WAV")
-    return buffer.getvalue()
-
-
-def record(recorder, y, sr=TARGET_SR) -> None:
-    """What the browser sends when a take stops."""
-    recorder._handle_message(recorder, {"type": "recording"}, [memoryview(wav(y, sr))])
 
 
 def upload(uploader, data: bytes, name: str) -> None:

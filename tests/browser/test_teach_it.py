@@ -21,7 +21,7 @@ import os
 import time
 
 import pytest
-from conftest import CHROMIUM, jupyterlab, notebook7, notebook_folder
+from conftest import CHROMIUM, chromium_args, jupyterlab, notebook7, notebook_folder, page_opener
 from test_dashboard import TIMEOUT_MS, run_dashboard_cell
 
 from serwidgets.personal import MIN_TAKES
@@ -64,33 +64,12 @@ def microphone(tmp_path_factory, emodb_root):
 
 
 @pytest.fixture(scope="module")
-def chromium(browser, microphone):
-    own = browser.browser_type.launch(executable_path=CHROMIUM, args=[
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone.path}", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update"])
-    yield own
+def open_page(browser, microphone):
+    """Pages of the module's own Chromium, whose fake microphone plays what :func:`microphone` says."""
+    own = browser.browser_type.launch(executable_path=CHROMIUM, args=chromium_args(microphone.path))
+    with page_opener(own, height=1200) as open_url:
+        yield open_url
     own.close()
-
-
-@pytest.fixture(scope="module")
-def open_page(chromium):
-    contexts = []
-
-    def open_url(url: str):
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        context = chromium.new_context(viewport={"width": 900, "height": 1200})
-        context.grant_permissions(["microphone"], origin=f"{parts.scheme}://{parts.netloc}")
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(url)
-        return page
-
-    yield open_url
-    for context in contexts:
-        context.close()
 
 
 def open_teach_tab(page) -> None:
