@@ -90,6 +90,9 @@ def take(page, scope: str, seconds: float = TAKE_SECONDS) -> None:
     button.click()
     page.wait_for_selector(f"{scope} .ser-record[data-state='recording']", timeout=TIMEOUT_MS)
     time.sleep(seconds)
+    if page.locator(f"{scope} .ser-timeline").count():  # "Try it": its timeline follows the take live
+        assert page.get_attribute(f"{scope} .ser-timeline", "data-live") == "true"
+        assert int(page.get_attribute(f"{scope} .ser-timeline", "data-segments")) > 0
     button.click()
     page.wait_for_selector(f"{scope} .ser-record[data-state='idle']:not([disabled])", timeout=TIMEOUT_MS)
 
