@@ -12,7 +12,7 @@
 * :class:`EmotionDashboard` — all of them around one model; also served by Voilà
   (``ser dashboard``, with a "Teach it" tab: ``tabs={"Teach it": Teacher}``)
 
-Recorder, Uploader and Calibrator share their limits (``max_seconds``, ``min_seconds``,
+Recorder, Uploader, Calibrator and Teacher share their limits (``max_seconds``, ``min_seconds``,
 ``max_bytes``: :class:`~serwidgets.widgets.limits.Limits`); their ``on_*`` methods register
 callbacks with ipywidgets' ``CallbackDispatcher`` (``remove=True`` unregisters).
 
