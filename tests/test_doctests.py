@@ -63,6 +63,7 @@ MODULES = [
     "serwidgets.labels",
     "serwidgets.model",
     "serwidgets.nets",
+    "serwidgets.new_tasks",
     "serwidgets.personal",
     "serwidgets.plots",
     "serwidgets.results",

@@ -279,3 +279,15 @@ def test_the_card_is_strict(taught, tmp_path):
     np.savez(directory / "head.npz", **arrays)
     with pytest.raises(IntegrityError, match="head.npz"):
         load_model(directory)
+
+
+def test_teaching_imports_no_heavy_library():
+    # the dashboard teaches in the kernel that serves the page: no scikit-learn, pandas or TensorFlow
+    from tests.test_imports import imported_after
+
+    report = imported_after(
+        "import numpy as np, serwidgets\n"
+        "X = np.random.default_rng(0).normal(size=(6, 4, 1024))\n"
+        "taught = serwidgets.teach_features(X, ['a'] * 3 + ['b'] * 3, serwidgets.load_model())\n"
+        "result = [list(taught.labels), taught.leave_one_out().n]\n")
+    assert report == {"heavy": [], "result": [["a", "b"], 6]}
