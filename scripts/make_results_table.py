@@ -1,8 +1,8 @@
-"""Render the README results tables from results/*.json (written by ``ser evaluate``).
+"""Render the README results tables from results/*.json (written by ``ser evaluate``) and the issue-19 CSVs.
 
 Prints the results table; with ``--readme README.md`` it replaces the lines between
 ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in that file for every table of
-:data:`SECTIONS` instead (the results table and the calibration tables), so the README never
+:data:`SECTIONS` instead (the results table, the calibration tables and the teach-it tables), so the README never
 carries a typed-in score.
 
 Run: ``.venv/bin/python scripts/make_results_table.py [--results results] [--readme README.md]``
@@ -18,7 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from serwidgets.results import calibration_by_corpus, calibration_table, results_table  # noqa: E402
+from serwidgets.results import (calibration_by_corpus, calibration_table, new_tasks_table,  # noqa: E402
+                                personal_table, results_table)
 
 #: Marked section of the README -> its table, from a results folder.
 SECTIONS = {
@@ -28,6 +29,9 @@ SECTIONS = {
     "calibration-loco-corpora": lambda d: calibration_by_corpus("emotion6-loco7-whisper", 10, d, leave_out=("urdu",)),
     # The shipped model's 5 speaker folds.
     "calibration-shipped": lambda d: calibration_table("ser-emotion6-kfold5", d),
+    # Teach it your own classes (issue 19): one speaker, 4 emotions x 5 takes; new tasks against takes per class.
+    "personal-takes": lambda d: personal_table("4x5", d),
+    "new-tasks": new_tasks_table,
 }
 
 

@@ -19,6 +19,8 @@ Examples
 {'angry': 0.02, 'disgust': 0.01, ...}
 >>> serwidgets.Calibration.__module__        # a speaker's calibration: saved as JSON, read back with .load
 'serwidgets.calibration'
+>>> serwidgets.teach.__module__              # your own classes from a few takes: a model load_model reads back
+'serwidgets.personal'
 """
 
 from __future__ import annotations
@@ -26,12 +28,16 @@ from __future__ import annotations
 #: The one place the version is defined: pyproject.toml reads it (``dynamic = ["version"]``).
 __version__ = "0.1.0"
 
-__all__ = ["load_model", "Calibration", "EmotionDashboard", "Recorder", "Uploader", "EmotionPanel", "__version__"]
+__all__ = ["load_model", "Calibration", "teach", "teach_features", "EmotionDashboard", "Teacher", "Recorder",
+           "Uploader", "EmotionPanel", "__version__"]
 
 _LAZY = {
     "load_model": ("serwidgets.model", "load_model"),
     "Calibration": ("serwidgets.calibration", "Calibration"),
+    "teach": ("serwidgets.personal", "teach"),
+    "teach_features": ("serwidgets.personal", "teach_features"),
     "EmotionDashboard": ("serwidgets.widgets", "EmotionDashboard"),
+    "Teacher": ("serwidgets.widgets", "Teacher"),
     "Recorder": ("serwidgets.widgets", "Recorder"),
     "Uploader": ("serwidgets.widgets", "Uploader"),
     "EmotionPanel": ("serwidgets.widgets", "EmotionPanel"),

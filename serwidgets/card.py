@@ -11,10 +11,12 @@ kind               class                 what the bundle holds
 ``"encoder-head"`` :class:`EncoderHeadCard`  a head (``head.npz``) on a named encoder bundle
 ``"baseline"``     :class:`BaselineCard` standardised utterance functionals + logistic regression
                                          (``baseline.npz``)
+``"personal"``     :class:`PersonalCard` a user's own classes taught from a few takes (``head.npz``)
+                                         on a named encoder bundle (:mod:`serwidgets.personal`)
 ``"encoder"``      :class:`EncoderCard`  a frozen pretrained encoder (``encoder.tflite``)
 =================  ====================  ==========================================================
 
-The first three are :class:`ModelCard`\\ s: what :func:`serwidgets.model.load_model` loads (they
+All but the encoder's are :class:`ModelCard`\\ s: what :func:`serwidgets.model.load_model` loads (they
 have a task, labels and audio options). :meth:`Card.read` returns the class of the card's kind.
 
 A card is written as canonical JSON (sorted keys, two-space indent, one trailing newline), so
@@ -46,8 +48,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import ClassVar
 
-__all__ = ["Card", "ModelCard", "NetworkCard", "EncoderHeadCard", "BaselineCard", "EncoderCard", "KINDS",
-           "CARD", "CARD_FORMAT", "BundleError", "BundleNotFoundError", "IntegrityError", "file_sha256",
+__all__ = ["Card", "ModelCard", "NetworkCard", "EncoderHeadCard", "BaselineCard", "PersonalCard", "EncoderCard",
+           "KINDS", "CARD", "CARD_FORMAT", "BundleError", "BundleNotFoundError", "IntegrityError", "file_sha256",
            "library_versions"]
 
 #: File name of the card inside a bundle folder.
@@ -512,8 +514,51 @@ class BaselineCard(ModelCard):
     window_seconds: float = 3.0
 
 
+@dataclass(kw_only=True, eq=True)
+class PersonalCard(ModelCard):
+    """The card of classes a user taught from a few takes (:class:`serwidgets.model.PersonalModel`).
+
+    ``head.npz`` holds the head's arrays in the layout :func:`serwidgets.heads.load_head` reads
+    (``global_mean``, ``global_scale``, ``global_coef``, ``global_intercept``, ``global_classes``,
+    ``std_floor``, ``atypical_above``); :func:`serwidgets.personal.teach` makes one.
+
+    Parameters
+    ----------
+    encoder : dict
+        The encoder bundle it runs on (:attr:`serwidgets.encoders.Encoder.reference`): a model
+        on another encoder refuses it.
+    head : dict
+        The head's settings (``file``, ``layers``, ``n_states``, ``classifier``, ...).
+    takes : dict
+        Class -> number of takes it was taught with.
+    leave_one_out : dict
+        ``labels`` and ``predicted``: each take's class and what the others' head called it.
+    window_seconds : float
+        Span of each timeline window.
+
+    Examples
+    --------
+    >>> from serwidgets.audio import AudioOptions
+    >>> card = PersonalCard(name="mine", task="personal", labels=("calm", "stressed"), audio_options=AudioOptions(),
+    ...                     encoder={}, head={}, takes={"calm": 3, "stressed": 3}, leave_one_out={})
+    >>> PersonalCard.from_dict({**card.to_dict(), "files": {}})
+    Traceback (most recent call last):
+    ...
+    serwidgets.card.BundleError: lists none of head.npz in files
+    """
+
+    kind: ClassVar[str] = "personal"
+    weights: ClassVar[tuple] = (("head.npz",),)
+
+    encoder: dict
+    head: dict
+    takes: dict
+    leave_one_out: dict
+    window_seconds: float = 3.0
+
+
 #: Every kind of card, by the ``kind`` its JSON names.
-KINDS = {card.kind: card for card in (NetworkCard, EncoderHeadCard, BaselineCard, EncoderCard)}
+KINDS = {card.kind: card for card in (NetworkCard, EncoderHeadCard, BaselineCard, PersonalCard, EncoderCard)}
 
 
 def file_sha256(path) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 from serwidgets.calibration import Calibration, check_labels
 from serwidgets.classifier import Classifier
 # What the heads predict with is numpy only, shared with a loaded model (serwidgets.heads).
-from serwidgets.heads import FittedHeads, LinearHead, state_columns
+from serwidgets.heads import ATYPICAL_FACTOR, FittedHeads, LinearHead, state_columns
 
 __all__ = ["EmbeddingClassifier", "fit_linear_head", "DEFAULT_LAYERS", "AUTO_LAYERS", "DEFAULT_C", "AUTO_C",
            "NORMALIZATIONS"]
@@ -51,9 +51,6 @@ NORMALIZATIONS = ("speaker", "global")
 #: Standard deviations below this share of the training speakers' typical one are raised to it:
 #: with few clips a dimension can look constant, and dividing by ~0 would blow it up.
 STD_FLOOR = 0.1
-#: A clip is atypical (``uncertain``) when its typicality exceeds this many times the 99th
-#: percentile of the training clips'.
-ATYPICAL_FACTOR = 3.0
 
 _FITTED: dict = {}  # fitted state by fit key (see EmbeddingClassifier.fit)
 _FITTED_MAX = 64

@@ -47,7 +47,11 @@ import numpy as np
 
 from serwidgets.calibration import Calibration, SpeakerHead
 
-__all__ = ["LinearHead", "FittedHeads", "load_head", "state_columns"]
+__all__ = ["LinearHead", "FittedHeads", "load_head", "state_columns", "ATYPICAL_FACTOR"]
+
+#: A clip is atypical (``uncertain``) when its typicality exceeds this many times the 99th
+#: percentile of the training clips'.
+ATYPICAL_FACTOR = 3.0
 
 
 class LinearHead:
@@ -221,7 +225,7 @@ def load_head(directory, labels, head: dict) -> FittedHeads:
         arrays = dict(arrays)
     fitted = FittedHeads()
     fitted.classes_, fitted.layers_ = tuple(labels), tuple(head["layers"])
-    fitted.C_, fitted.n_states_ = head["C"], head["n_states"]
+    fitted.C_, fitted.n_states_ = head.get("C"), head["n_states"]  # a taught head (personal) has no C
     fitted.std_floor_ = arrays["std_floor"]
     fitted.atypical_above_ = float(arrays["atypical_above"])
     fitted.global_head_ = LinearHead.from_arrays(arrays, "global")

@@ -22,6 +22,8 @@ model (card kind)      ``encode``                              ``score`` of a sp
 (``"encoder-head"``)
 :class:`BaselineModel` the waveform                            logistic regression on the span's
 (``"baseline"``)                                               standardised utterance functionals
+:class:`PersonalModel` the frozen encoder's hidden states      a user's classes, taught from a few
+(``"personal"``)                                               takes (:mod:`serwidgets.personal`)
 =====================  ======================================  ========================================
 
 :meth:`Model.predict` scores the whole clip as *one* span, whatever the model; the timeline
@@ -63,10 +65,10 @@ from pathlib import Path
 import numpy as np
 
 from serwidgets import bundle
-from serwidgets.card import BaselineCard, BundleError, EncoderHeadCard, ModelCard, NetworkCard
+from serwidgets.card import BaselineCard, BundleError, EncoderHeadCard, ModelCard, NetworkCard, PersonalCard
 
-__all__ = ["load_model", "Model", "NetworkModel", "EncoderModel", "BaselineModel", "MODELS", "Analysis", "Timeline",
-           "UNCERTAIN_BELOW", "UNCERTAIN_MARGIN", "BACKENDS"]
+__all__ = ["load_model", "Model", "NetworkModel", "EncoderModel", "BaselineModel", "PersonalModel", "MODELS",
+           "Analysis", "Timeline", "UNCERTAIN_BELOW", "UNCERTAIN_MARGIN", "BACKENDS"]
 
 #: An analysis is uncertain below this top probability ...
 UNCERTAIN_BELOW = 0.4
@@ -128,7 +130,7 @@ def load_model(path=None, *, backend: str = "auto", num_threads: int | None = No
 
     Returns
     -------
-    NetworkModel, EncoderModel or BaselineModel
+    NetworkModel, EncoderModel, BaselineModel or PersonalModel
 
     Raises
     ------
@@ -199,7 +201,7 @@ class Model:
 
     def __init__(self, card: ModelCard, directory: Path, *, window: float, frame_seconds: float, backend: str):
         self.card = card
-        self.directory = Path(directory)
+        self.directory = None if directory is None else Path(directory)  # None: made in memory, not saved yet
         self.name = card.name
         self.labels = card.labels
         self.audio_options = card.audio_options
@@ -572,8 +574,61 @@ class BaselineModel(Model):
         return self.head.proba(X.astype(np.float64), len(self.labels))
 
 
+class PersonalModel(EncoderModel):
+    """Classes a user taught from a few takes (:class:`~serwidgets.card.PersonalCard`).
+
+    :func:`serwidgets.personal.teach` makes one; :meth:`save` writes it as a bundle that
+    :func:`load_model` reads back. It is an :class:`EncoderModel` whose head is the taught one
+    (a span's pooled states through one linear map: it predicts as fast as the shipped model),
+    so it analyses, predicts and draws timelines as every model does. It cannot be calibrated:
+    its head already stands on the teacher's own voice.
+    """
+
+    card_class = PersonalCard
+
+    def __init__(self, card: PersonalCard, directory: Path | None = None, *, backend: str = "auto",
+                 num_threads: int = 2, encoder=None, head=None):
+        if head is None:  # a saved bundle: load its encoder and head
+            super().__init__(card, directory, backend=backend, num_threads=num_threads)
+            return
+        # Just taught: the teaching model's encoder is shared, nothing is loaded.
+        encoder.check(card.encoder)
+        Model.__init__(self, card, directory, window=card.window_seconds, backend="litert",
+                       frame_seconds=encoder.card.frame_seconds)
+        self.encoder, self.head = encoder, head
+
+    @property
+    def takes(self) -> dict:
+        """Class -> number of takes it was taught with."""
+        return dict(self.card.takes)
+
+    def leave_one_out(self):
+        """Each take scored by the head taught from the *other* takes: a
+        :class:`~serwidgets.calibration.LeaveOneOut` (accuracy, confusion, summary, mix-ups)."""
+        from serwidgets.calibration import LeaveOneOut
+
+        return LeaveOneOut(self.labels, list(self.card.leave_one_out["labels"]),
+                           list(self.card.leave_one_out["predicted"]))
+
+    def save(self, directory, name: str | None = None) -> Path:
+        """Write the bundle (``head.npz`` and ``card.json``, no pickle) into ``directory``; returns it.
+
+        ``name`` defaults to the folder's name. :func:`load_model` reads it back, on the same encoder only.
+        """
+        import dataclasses
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        filename = self.card.head["file"]
+        np.savez(directory / filename, std_floor=self.head.std_floor_,
+                 atypical_above=np.float64(self.head.atypical_above_), **self.head.global_head_.arrays("global"))
+        card = dataclasses.replace(self.card, name=name or directory.name, files={})
+        card.stamp().add_files(directory, filename).write(directory)  # the card last: see Card.write
+        return directory
+
+
 #: The model of each kind of card (a new kind of bundle adds its model here).
-MODELS = (NetworkModel, EncoderModel, BaselineModel)
+MODELS = (NetworkModel, EncoderModel, BaselineModel, PersonalModel)
 
 _BLAS = None
 

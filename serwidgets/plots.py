@@ -23,6 +23,7 @@ __all__ = [
     "confusion_matrix",
     "per_speaker",
     "learning_curves",
+    "accuracy_vs_takes",
     "metric_vs_snr",
     "calibration_curve",
 ]
@@ -411,6 +412,74 @@ def learning_curves(history, metrics=("loss", "accuracy"), title=None):
         ax.set_title(name)
         ax.legend()
     fig.suptitle(title or "Learning curves")
+    _close_if_new(fig, True)
+    return fig
+
+
+#: How :func:`accuracy_vs_takes` names the learners of :mod:`serwidgets.new_tasks`.
+_LEARNER_NAMES = {"encoder": "frozen encoder + taught head", "egemaps": "eGeMAPS + logistic regression",
+                  "stats": "stats functionals + logistic regression", "cnn": "log-mel CNN from scratch"}
+
+
+def accuracy_vs_takes(curves, chance=None, titles=None, quick=None):
+    """UA on held-out clips against takes per class, one panel per task, one line per learner.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        Columns ``task, learner, takes, seed, ua`` (:func:`serwidgets.new_tasks.run`); lines are the
+        mean over seeds, bands one standard deviation.
+    chance : Mapping[str, float], optional
+        Task -> chance UA, drawn as a dashed line.
+    titles : Mapping[str, str], optional
+        Task -> panel title, in the panels' order (default: the task's name, in the order of ``curves``).
+    quick : pandas.DataFrame, optional
+        A small re-run of some points (same columns), drawn as crosses over the lines.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> curves = pd.DataFrame({"task": "t", "learner": ["encoder"] * 4, "takes": [1, 1, 5, 5], "seed": [0, 1] * 2,
+    ...                        "ua": [0.6, 0.7, 0.8, 0.9]})
+    >>> fig = accuracy_vs_takes(curves, chance={"t": 0.5})
+    >>> [line.get_label() for line in fig.axes[0].get_lines()][:2]
+    ['frozen encoder + taught head', 'chance']
+    """
+    import matplotlib.pyplot as plt
+
+    present = set(curves["task"])
+    tasks = [t for t in titles if t in present] if titles else list(dict.fromkeys(curves["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.8), sharey=True, squeeze=False,
+                             layout="constrained")
+    learners = [name for name in _LEARNER_NAMES if name in set(curves["learner"])]
+    for ax, task in zip(axes[0], tasks):
+        for i, learner in enumerate(learners):
+            d = curves[(curves["task"] == task) & (curves["learner"] == learner)]
+            if d.empty:
+                continue
+            g = d.groupby("takes")["ua"]
+            mean, sd = g.mean(), g.std().fillna(0.0)
+            colour = f"C{i}"
+            ax.plot(mean.index, mean.values, marker="o", markersize=4, color=colour, label=_LEARNER_NAMES[learner])
+            ax.fill_between(mean.index, mean - sd, mean + sd, color=colour, alpha=0.15, linewidth=0)
+            if quick is not None:
+                q = quick[(quick["task"] == task) & (quick["learner"] == learner)]
+                ax.plot(q["takes"], q["ua"], "x", color=colour, markersize=8, label="_quick")
+        if chance and task in chance:
+            ax.axhline(chance[task], color="grey", linestyle="--", linewidth=1, label="chance")
+        takes = sorted(set(curves.loc[curves["task"] == task, "takes"]))
+        ax.set_xscale("log")
+        ax.set_xticks(takes, [str(t) for t in takes])
+        ax.minorticks_off()
+        ax.set(xlabel="Takes per class", ylim=(0, 1.02), title=(titles or {}).get(task, task))
+        ax.title.set_fontsize(10)
+    axes[0][0].set_ylabel("UA on held-out clips (fraction)")
+    axes[0][0].legend(fontsize=8, loc="lower right")
+    fig.suptitle("A new task from a few takes" + (" (crosses: this run)" if quick is not None else ""))
     _close_if_new(fig, True)
     return fig
 

@@ -28,7 +28,12 @@ import numpy as np
 
 __all__ = ["Result", "Predictions", "write_results", "load_results", "find_result", "results_table",
            "calibration_table", "calibration_by_corpus", "CALIBRATION_ROWS",
-           "model_label"]
+           "model_label", "personal_table", "new_tasks_table", "PERSONAL_TAKES", "NEW_TASKS"]
+
+#: Teaching one speaker's classes from a few takes, per draw (``scripts/run_personal.py``).
+PERSONAL_TAKES = "personal-takes.csv"
+#: Accuracy against takes per class on new tasks, per draw (``scripts/run_new_tasks.py``, :mod:`serwidgets.new_tasks`).
+NEW_TASKS = "new-tasks.csv"
 
 
 @dataclass(eq=False)
@@ -499,4 +504,52 @@ def calibration_by_corpus(base: str, clips: int, directory=None, leave_out=()) -
     if leave_out:
         kept = [c for c in corpora if c not in leave_out]
         rows.append(f"| mean without {', '.join(leave_out)} | | " + " | ".join(mean(r, kept) for _, r in columns) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def personal_table(grid: str = "4x5", directory=None) -> str:
+    """Teaching one speaker's classes (:func:`serwidgets.teach`), from :data:`PERSONAL_TAKES`: per corpus,
+    leave-one-take-out accuracy and UA on the speaker's other clips, each the mean over speakers of
+    the mean over draws, for each head; ``grid`` is ``"CLASSESxTAKES"``.
+
+    Examples
+    --------
+    >>> print(personal_table().splitlines()[0])                                   # doctest: +ELLIPSIS
+    | head | measured on | emodb | ravdess | ased | emovo | korean-emotiontts | nemo | **mean** |
+    """
+    import pandas as pd
+
+    d = pd.read_csv(Path(directory or default_directory()) / PERSONAL_TAKES)
+    d = d[d["grid"] == grid]
+    corpora = list(dict.fromkeys(d["corpus"]))
+    speakers = d.groupby(["head", "corpus", "speaker"])[["loo", "held_out"]].mean()
+    by_corpus = speakers.groupby(["head", "corpus"]).mean()
+    counts = speakers.reset_index().groupby("corpus")["speaker"].nunique()
+    rows = ["| head | measured on | " + " | ".join(corpora) + " | **mean** |", "|---|---|" + "---|" * (len(corpora) + 1),
+            "| speakers | | " + " | ".join(str(counts[c]) for c in corpora) + " | |"]
+    for head in dict.fromkeys(d["head"]):
+        for metric, words in (("loo", "the takes, leave one out"), ("held_out", "the speaker's other clips (UA)")):
+            values = np.array([by_corpus.loc[(head, c), metric] for c in corpora])
+            measured = ~np.isnan(values)  # a corpus whose speakers have no clip left over has no held-out figure
+            mean = f"**{values[measured].mean():.3f}**" + ("" if measured.all() else f" ({measured.sum()} corpora)")
+            rows.append(f"| {head} | {words} | " + " | ".join("–" if np.isnan(v) else f"{v:.3f}" for v in values)
+                        + f" | {mean} |")
+    return "\n".join(rows) + "\n"
+
+
+def new_tasks_table(directory=None) -> str:
+    """Mean UA over draws on held-out clips, by task and learner against takes per class, from :data:`NEW_TASKS`.
+
+    Examples
+    --------
+    >>> print(new_tasks_table().splitlines()[0])
+    | task | learner | 1 | 2 | 3 | 5 | 10 | 20 |
+    """
+    import pandas as pd
+
+    d = pd.read_csv(Path(directory or default_directory()) / NEW_TASKS)
+    table = d.groupby(["task", "learner", "takes"])["ua"].mean().unstack("takes")
+    rows = ["| task | learner | " + " | ".join(str(t) for t in table.columns) + " |", "|---|---|" + "---|" * len(table.columns)]
+    for (task, learner), values in table.iterrows():
+        rows.append(f"| {task} | {learner} | " + " | ".join("–" if np.isnan(v) else f"{v:.2f}" for v in values) + " |")
     return "\n".join(rows) + "\n"

@@ -10,7 +10,7 @@ import pytest
 from serwidgets import shipped
 from serwidgets.audio import AudioOptions
 from serwidgets.card import (CARD, KINDS, BaselineCard, BundleError, BundleNotFoundError, Card, EncoderCard,
-                             EncoderHeadCard, IntegrityError, ModelCard, NetworkCard, file_sha256)
+                             EncoderHeadCard, IntegrityError, ModelCard, NetworkCard, PersonalCard, file_sha256)
 from serwidgets.features import FeatureConfig
 
 MODELS = shipped.path("models")
@@ -65,7 +65,7 @@ def _edited(tmp_path, name, edit):
     (lambda raw: raw.update(reviewed_by="x"), "unknown keys for a card of kind 'encoder-head': reviewed_by"),
     (lambda raw: raw.update(protocol="loso"), "unknown keys .*: protocol"),  # format 1's duplicate
     (lambda raw: raw.pop("kind"), "has kind None"),
-    (lambda raw: raw.update(kind="personal"), "has kind 'personal'"),
+    (lambda raw: raw.update(kind="emotion"), "has kind 'emotion'"),
     (lambda raw: raw.update(card_format=1), "has card_format 1"),
     (lambda raw: raw.pop("labels"), "lacks labels"),
     (lambda raw: [raw.pop("encoder"), raw.pop("head")], "lacks encoder, head"),
@@ -117,6 +117,9 @@ def test_a_new_card_of_each_kind_writes_and_reads_back(tmp_path):
         "baseline": (BaselineCard(name="b", feature_set="stats", feature_config=FeatureConfig(), **common),
                      "baseline.npz"),
         "encoder": (EncoderCard(name="e", encoder_id="e/1", n_states=2, frame_seconds=0.02), "encoder.tflite"),
+        "personal": (PersonalCard(name="p", encoder={"name": "e"}, head={"file": "head.npz"}, takes={"sad": 3, "angry": 3},
+                                  leave_one_out={"labels": ["sad"] * 3 + ["angry"] * 3, "predicted": ["sad"] * 6},
+                                  **common), "head.npz"),
     }
     assert set(new) == set(KINDS)
     for kind, (card, weights) in new.items():

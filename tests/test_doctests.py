@@ -63,6 +63,8 @@ MODULES = [
     "serwidgets.labels",
     "serwidgets.model",
     "serwidgets.nets",
+    "serwidgets.new_tasks",
+    "serwidgets.personal",
     "serwidgets.plots",
     "serwidgets.results",
     "serwidgets.shipped",
@@ -77,6 +79,7 @@ MODULES = [
     "serwidgets.widgets.panel",
     "serwidgets.widgets.recorder",
     "serwidgets.widgets.scorecard",
+    "serwidgets.widgets.teacher",
     "serwidgets.widgets.uploader",
     "serwidgets.widgets.webrtc",
 ]

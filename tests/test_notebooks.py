@@ -17,7 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 ARTIFACTS = REPO / "artifacts" / "notebooks"
-TEACHING = ["01_data.ipynb", "02_augmentation.ipynb", "03_model.ipynb", "04_evaluation.ipynb"]
+TEACHING = ["01_data.ipynb", "02_augmentation.ipynb", "03_model.ipynb", "04_evaluation.ipynb", "05_new_task.ipynb"]
 ALL_NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
 KERNEL = "serwidgets-test"
 #: The parameters the tests run every chapter with (``data_dir``: the shared_data fixture's).

@@ -7,10 +7,12 @@
 * :class:`Calibrator` — "Calibrate to my voice": prompts read with different feelings
   (encoder models only), with a :class:`Scorecard` ("on your 10 takes: 8 of 10 recognised")
 * :class:`Corrector` — "that's wrong — it was …" under a calibrated result
+* :class:`Teacher` — "Teach it your own feelings": name 2–8 classes, record or upload a few takes
+  of each, train, see the leave-one-take-out figure and confusion matrix, try it, save it
 * :class:`EmotionDashboard` — all of them around one model; also served by Voilà
-  (``ser dashboard``)
+  (``ser dashboard``, with a "Teach it" tab: ``tabs={"Teach it": Teacher}``)
 
-Recorder, Uploader and Calibrator share their limits (``max_seconds``, ``min_seconds``,
+Recorder, Uploader, Calibrator and Teacher share their limits (``max_seconds``, ``min_seconds``,
 ``max_bytes``: :class:`~serwidgets.widgets.limits.Limits`); their ``on_*`` methods register
 callbacks with ipywidgets' ``CallbackDispatcher`` (``remove=True`` unregisters).
 
@@ -29,8 +31,9 @@ from .dashboard import EmotionDashboard
 from .panel import EmotionPanel
 from .recorder import Recorder
 from .scorecard import Scorecard
+from .teacher import Teacher
 from .uploader import Uploader
 from .webrtc import recorder_audio
 
-__all__ = ["Calibrator", "Corrector", "EmotionDashboard", "EmotionPanel", "Recorder", "Scorecard", "Uploader",
-           "recorder_audio"]
+__all__ = ["Calibrator", "Corrector", "EmotionDashboard", "EmotionPanel", "Recorder", "Scorecard", "Teacher",
+           "Uploader", "recorder_audio"]

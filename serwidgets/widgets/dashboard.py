@@ -32,6 +32,9 @@ from .uploader import MAX_UPLOAD_BYTES, Uploader
 
 log = logging.getLogger(__name__)
 
+#: Title of the emotion flow's tab (when the dashboard has more tabs).
+FLOW_TITLE = "Emotions"
+
 IDLE_HINT = "Press Record and say a sentence (about 3 seconds), then Stop — or upload a recording."
 
 
@@ -58,6 +61,10 @@ class EmotionDashboard(ipywidgets.VBox):
     num_threads : int, optional
         Threads of the default model's runtime. Default: ``$SER_NUM_THREADS`` if set (the
         dashboard server sets 1: many kernels share the cores), else the model's default.
+    tabs : dict, optional
+        More tabs beside the emotion flow (which stays the first tab, shown first): title ->
+        ``factory(model)`` returning the tab's widget, called when the tab is first opened. The
+        served dashboard adds ``{"Teach it": serwidgets.Teacher}``.
 
     Examples
     --------
@@ -73,7 +80,7 @@ class EmotionDashboard(ipywidgets.VBox):
 
     def __init__(self, model=None, source=None, max_seconds: float = 30.0, max_upload_seconds: float = 120.0,
                  max_upload_bytes: int = MAX_UPLOAD_BYTES, live_interval: float = 0.5,
-                 num_threads: int | None = None, **kwargs):
+                 num_threads: int | None = None, tabs: dict | None = None, **kwargs):
         if live_interval <= 0:
             raise ValueError(f"live_interval must be positive, got {live_interval}")
         self.live_interval = live_interval
@@ -112,6 +119,9 @@ class EmotionDashboard(ipywidgets.VBox):
             self._warm_up()
             if self.model.calibratable:
                 self._add_calibrator()
+        self.tabs = None
+        if tabs and self.model is not None:
+            self._add_tabs(dict(tabs))
 
     def _add_calibrator(self) -> None:
         # Its own Recorder shows only while its prompts are open; the main inputs hide meanwhile,
@@ -122,6 +132,30 @@ class EmotionDashboard(ipywidgets.VBox):
         # Whatever the panel shows next, the correction on screen was about the result before it.
         self.panel.observe(lambda _change: self.corrector.withdraw(), names="revision")
         self.children = [self.inputs, self.calibrator, self.panel, self.corrector]
+
+    def _add_tabs(self, tabs: dict) -> None:
+        # The emotion flow moves, as it is, into the first tab; another tab's widget is built when
+        # the tab is first opened, so a page that never opens it pays nothing for it.
+        self.flow = ipywidgets.VBox(self.children)
+        self.flow.add_class("ser-flow")
+        self.tabs = ipywidgets.Tab([self.flow] + [ipywidgets.VBox() for _ in tabs], titles=[FLOW_TITLE, *tabs],
+                                   selected_index=0)
+        self.tab_factories, self.opened_tabs = tabs, {}
+        self.tabs.observe(self._tab_selected, names="selected_index")
+        self.children = [self.tabs]
+
+    def _tab_selected(self, change) -> None:
+        if not change["new"]:
+            return
+        title = self.tabs.titles[change["new"]]
+        if title in self.opened_tabs:
+            return
+        try:
+            self.opened_tabs[title] = widget = self.tab_factories[title](self.model)
+        except Exception as error:  # shown in the tab: in Voilà the kernel log is invisible
+            log.exception("building the %r tab failed", title)
+            self.opened_tabs[title] = widget = ipywidgets.Label(f"{title} is not available: {error}")
+        self.tabs.children[change["new"]].children = [widget]
 
     def _calibrator_opened(self, change) -> None:
         self.inputs.layout.display = "none" if change["new"] else None

@@ -1,6 +1,6 @@
 """Limits: the longest, shortest and largest audio a widget accepts, as validated traits.
 
-:class:`Recorder`, :class:`Uploader` and :class:`Calibrator` mix in :class:`Limits`, so the
+:class:`Recorder`, :class:`Uploader`, :class:`Calibrator` and :class:`Teacher` mix in :class:`Limits`, so the
 three limits have one name, one meaning and one check each (a validator per rule):
 
 ``max_seconds``

@@ -162,12 +162,19 @@ def jupyterlab(root: Path, env: dict):
 def notebook7_url(server_env, tmp_path_factory):
     """Jupyter Notebook 7 on a temporary folder holding ``dashboard.ipynb`` (one cell: the dashboard)."""
     root = notebook_folder(tmp_path_factory, "notebook7", ["import serwidgets\nserwidgets.EmotionDashboard()"])
+    with notebook7(root, server_env) as url:
+        yield url
+
+
+@contextmanager
+def notebook7(root: Path, env: dict):
+    """Jupyter Notebook 7 on ``root`` (a :func:`notebook_folder`); yields the URL of its dashboard.ipynb."""
     port, token = free_port(), "serwidgets-test"
     log = root / "notebook.log"
     command = [sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--allow-root",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
-    with serving(command, port, root, server_env, log):
+    with serving(command, port, root, env, log):
         yield f"http://127.0.0.1:{port}/notebooks/dashboard.ipynb?token={token}"
 
 
@@ -178,41 +185,46 @@ def browser(mic_wav):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} not found: run scripts/setup-env --browser")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={mic_wav}",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args(mic_wav))
         yield browser
         browser.close()
 
 
-@pytest.fixture(scope="session")
-def new_page(browser):
-    """Open ``url`` in a fresh context that may use the microphone on ``url``'s origin."""
+def chromium_args(mic_wav) -> list[str]:
+    """Chromium's flags: a fake microphone playing ``mic_wav`` (read again each time a page opens it)."""
+    return ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={mic_wav}", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update"]
+
+
+@contextmanager
+def page_opener(browser, height: int = 1000):
+    """``open_page(url)``: ``url`` in a fresh context of ``browser`` that may use the microphone on its origin."""
     contexts = []
 
     def open_page(url: str):
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
-        context = browser.new_context(viewport={"width": 900, "height": 1000})
+        context = browser.new_context(viewport={"width": 900, "height": height})
         context.grant_permissions(["microphone"], origin=f"{parts.scheme}://{parts.netloc}")
         contexts.append(context)
         page = context.new_page()
         page.goto(url)
         return page
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    try:
+        yield open_page
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture(scope="session")
+def new_page(browser):
+    """Open ``url`` in a fresh context that may use the microphone on ``url``'s origin."""
+    with page_opener(browser) as open_page:
+        yield open_page
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ def test_record_shows_live_timeline_then_label(dashboard, shipped_model, model_l
     from serwidgets.widgets.dashboard import describe_model
 
     page = dashboard
-    assert "serwidgets.EmotionDashboard()" not in page.content()  # Voilà hides the sources
+    assert "serwidgets.EmotionDashboard(" not in page.content()  # Voilà hides the sources
     assert page.text_content(".ser-model") == describe_model(shipped_model)  # name + card accuracy
     screenshot(page, "voila-idle", until=".ser-dashboard")
     segments = record(page, screenshot, "voila-recording")

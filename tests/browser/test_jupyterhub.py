@@ -168,7 +168,7 @@ def test_two_students_each_get_the_dashboard_and_a_label(hub, browser, model_lab
             page.wait_for_selector(".ser-panel[data-state='idle']", timeout=TIMEOUT_MS)
             # The default URL: the dashboard in Voilà, served by this student's own server.
             assert page.url.startswith(f"{url}/user/{name}/voila/render/notebooks/dashboard.ipynb"), page.url
-            assert "serwidgets.EmotionDashboard()" not in page.content()  # Voilà hides the sources
+            assert "serwidgets.EmotionDashboard(" not in page.content()  # Voilà hides the sources
         for name, (_, page) in sessions.items():
             assert record(page) > 0  # the live timeline had segments while recording
             assert_result(page, model_labels)
