@@ -172,7 +172,9 @@ def test_class_offsets_are_saved_with_the_speaker_head(fitted, split, tmp_path):
         by_speaker[rows] = (X[rows] - X[rows].mean(0)) / np.maximum(X[rows].std(0), fitted.std_floor_)
     U, w = by_speaker[:, state_columns(4, fitted.layers_)], fitted._weights(split[0])
     expected = np.stack([np.average(U[y == c], axis=0, weights=w[y == c]) for c in range(len(EMODB3_TASK))])
-    np.testing.assert_allclose(fitted.class_offsets_, expected, rtol=1e-9, atol=1e-9)
+    # The pooled states are float32: the fit's own order of summation moves the last bits (1.5e-5 at most
+    # here); a wrong weighting or standardisation moves these standardised means by far more than 1e-4.
+    np.testing.assert_allclose(fitted.class_offsets_, expected, rtol=0, atol=1e-4)
     head = fitted.calibration_head
     assert isinstance(head, SpeakerHead) and head is fitted.calibration_head  # made once
     assert head.labels == EMODB3_TASK and head.class_offsets is fitted.class_offsets_
