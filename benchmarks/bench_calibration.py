@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,28 +35,12 @@ from threadpoolctl import threadpool_limits
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from timing import ms, timed  # noqa: E402  (benchmarks/timing.py, beside this script)
 from serwidgets import audio, corpora, embeddings, labels  # noqa: E402
 from serwidgets.calibration import Calibration  # noqa: E402
 from serwidgets.model import load_model  # noqa: E402
 
 SPEAKER = "emodb:16"
-
-
-def timed(f, runs, setup=None):
-    """Seconds of ``f()`` over ``runs`` calls, each after ``setup()`` (not timed)."""
-    times = []
-    for _ in range(runs):
-        state = setup() if setup else None
-        start = time.perf_counter()
-        f(state)
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def ms(times) -> str:
-    times = sorted(times)
-    return (f"p50 {1000 * statistics.median(times):7.2f} ms, "
-            f"p90 {1000 * times[int(0.9 * (len(times) - 1))]:7.2f} ms")
 
 
 def main() -> None:
@@ -97,7 +79,7 @@ def main() -> None:
             relabel = timed(lambda cal: (cal.add_label(X[k + 1:k + 2], "sad"), cal.fit(head)), args.runs, learned)
             loo = timed(lambda cal: cal.leave_one_out(head), max(args.runs // 3, 3), calibrated)
             cal = calibrated()
-            score = timed(lambda _: cal.predict_proba(head, X[k:k + 1]), args.runs)
+            score = timed(lambda: cal.predict_proba(head, X[k:k + 1]), args.runs)
             print(f"k={k:2d} -> {k + 1} takes (labels used: {cal.labels_used(head)}):")
             print(f"  take (update + fit)              {ms(take)}")
             print(f"  correction, new clip             {ms(new)}")

@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,26 +35,12 @@ from threadpoolctl import threadpool_limits
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from timing import ms, timed  # noqa: E402  (benchmarks/timing.py, beside this script)
 from serwidgets import corpora, embeddings  # noqa: E402
 from serwidgets.model import load_model  # noqa: E402
 from serwidgets.personal import teach_features  # noqa: E402
 
 LESSONS = ((2, 3), (2, 5), (4, 5), (4, 10), (6, 5), (8, 5), (8, 10))
-
-
-def timed(f, runs):
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def ms(times) -> str:
-    times = sorted(times)
-    return (f"p50 {1000 * statistics.median(times):7.2f} ms, "
-            f"p90 {1000 * times[int(0.9 * (len(times) - 1))]:7.2f} ms")
 
 
 def main() -> None:
