@@ -242,18 +242,19 @@ def run_from_result(args):
     from serwidgets.results import load_results
 
     result = next(r for r in load_results(REPO / "results") if r.name == args.result)
-    if result.protocol != "loco" or result.predictions is None:
-        raise SystemExit(f"{args.result}: needs a leave-one-corpus-out result with its .npz predictions")
-    p = result.predictions
-    ece = {c: expected_calibration_error(p.probabilities[p.corpus == c], p.truth[p.corpus == c])
-           for c in sorted(set(p.corpus))}
+    if result.protocol != "loco":
+        raise SystemExit(f"{args.result}: not a leave-one-corpus-out result")
+    p = result.predictions  # None for results written before predictions were saved: no ECE
+    ece = {} if p is None else {c: expected_calibration_error(p.probabilities[p.corpus == c], p.truth[p.corpus == c])
+                                for c in sorted(set(p.corpus))}
     languages = {c: lang for lang, v in result.per_language.items() for c in v["corpora"]}
     last = subprocess.run(["git", "log", "-1", "--format=%h", "--", f"results/{args.result}.json"], cwd=REPO,
                           capture_output=True, text=True).stdout.strip()
     row = {
         "group": args.group, "description": args.description, "per_corpus": result.per_corpus,
         "per_language": {lang: v["UA"] for lang, v in result.per_language.items()}, "ECE": ece,
-        "languages": languages, "folds": sorted(result.per_corpus), "n_clips": int(len(p.truth)),
+        "languages": languages, "folds": sorted(result.per_corpus), "n_clips": result.n_clips,
+        "n_scored": None if p is None else int(len(p.truth)),
         # Its run reused the fitted heads of the uncalibrated run (memoised), so its wall time
         # is not the lever's cost.
         "wall_seconds": None, "result_wall_seconds": result.wall_seconds, "load_average": None,
