@@ -32,6 +32,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -148,12 +149,20 @@ def shipped_head(layers=DEFAULT_LAYERS, C=DEFAULT_C):
 
 # -- the files --------------------------------------------------------------------------------------
 
-def commit() -> str:
+def _commit() -> str:
     """HEAD, with ``+changes`` when this script differs from it (a run of uncommitted code)."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "--short", "HEAD")
     return head + ("+changes" if git("status", "--porcelain", "--", "scripts/run_levers.py") else "")
+
+
+#: The commit of the code that runs, taken when it is loaded (the file may change during a long run).
+COMMIT = _commit()
+
+
+def commit() -> str:
+    return COMMIT
 
 
 def write_lever(name, row, directory=LEVERS) -> Path:
@@ -182,7 +191,7 @@ def measured_row(group, description, df, run, start, **extra) -> dict:
         "wall_seconds": round(time.perf_counter() - start, 1),
         # The 1-min load average before the first fold and after each: [lowest, highest].
         "load_average": [round(min(loads), 1), round(max(loads), 1)], "cpus": os.cpu_count(),
-        "produced_by": "scripts/run_levers.py", "command": "python scripts/run_levers.py " + " ".join(sys.argv[1:]),
+        "produced_by": "scripts/run_levers.py", "command": "python scripts/run_levers.py " + shlex.join(sys.argv[1:]),
         "commit": commit(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **extra,
     }
@@ -260,7 +269,7 @@ def run_from_result(args):
         "wall_seconds": None, "result_wall_seconds": result.wall_seconds, "load_average": None,
         "load_note": "not recorded by ser evaluate",
         "produced_by": f"scripts/run_whisper_results.py (results/{args.result}.json)",
-        "command": "python scripts/run_levers.py " + " ".join(sys.argv[1:]),
+        "command": "python scripts/run_levers.py " + shlex.join(sys.argv[1:]),
         "commit": last, "date": result.date, "note": args.note,
     }
     write_lever(args.name, row)
@@ -284,7 +293,7 @@ def _lab_row(group, description, per_corpus, ece, seconds, script, **extra):
         "per_language": {languages[c]: ua for c, ua in per_corpus.items()}, "ECE": ece,
         "languages": {c: languages[c] for c in per_corpus}, "folds": sorted(per_corpus),
         "wall_seconds": seconds, "load_average": None, "load_note": LAB_LOAD, "produced_by": script,
-        "command": "python scripts/run_levers.py " + " ".join(sys.argv[1:]), "commit": commit(), **extra,
+        "command": "python scripts/run_levers.py " + shlex.join(sys.argv[1:]), "commit": commit(), **extra,
     }
 
 
@@ -349,7 +358,7 @@ def import_lab(args):
     out.update(NOT_MEASURED)
     for name, row in out.items():
         if "not_measured" in row:
-            row = {**row, "command": "python scripts/run_levers.py " + " ".join(sys.argv[1:]), "commit": commit()}
+            row = {**row, "command": "python scripts/run_levers.py " + shlex.join(sys.argv[1:]), "commit": commit()}
         write_lever(name, row)
 
 
