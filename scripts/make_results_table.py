@@ -38,12 +38,13 @@ def _wall(row: dict) -> str:
 
 
 def levers_table(directory) -> str:
-    """The README's lever table (issue 18): one row per ``<directory>/levers/*.json``.
+    """The README's lever table (issue 18): one row per ``<directory>/levers/*.json``, then what
+    each lever is.
 
     Columns: mean UA over the 7 held-out corpora and its difference from the ``baseline`` row
     (for a lever run on some folds only, the mean difference on those folds), UA per language (one
     held-out corpus each), expected calibration error mean / max over held-out corpora, wall time
-    and the script that measured it. A lever that was not measured says so and why.
+    and the script that measured it. A lever that was not measured says so, and why.
     """
     rows = {path.stem: json.loads(path.read_text()) for path in sorted((Path(directory) / "levers").glob("*.json"))}
     for name, row in rows.items():
@@ -51,26 +52,30 @@ def levers_table(directory) -> str:
             raise ValueError(f"results/levers/{name}.json: unknown group {row['group']!r}")
     base = rows.get("baseline")
     languages = sorted({lang for row in rows.values() for lang in row.get("per_language", {})})
-    lines = ["| lever | kind | mean UA | Δ | " + " | ".join(languages) + " | ECE mean / max | wall time | measured by |",
+    lines = ["| lever | kind | mean UA | Δ | " + " | ".join(languages)
+             + " | ECE mean / max | wall time | measured by |",
              "|---|---|---|---|" + "---|" * len(languages) + "---|---|---|"]
-    order = sorted(rows, key=lambda name: (LEVER_GROUPS.index(rows[name]["group"]), name))
+    order = sorted(rows, key=lambda name: (LEVER_GROUPS.index(rows[name]["group"]), name != "baseline", name))
+    legend = []
     for name in order:
         row = rows[name]
         if "not_measured" in row:
-            lines.append(f"| {name}: {row['description']} | {row['group']} | not measured | | "
-                         + " | ".join("" for _ in languages) + f" | | | {row['not_measured']} |")
+            lines.append(f"| {name} | {row['group']} | not measured | | " + " | ".join("" for _ in languages)
+                         + " | | | – |")
+            legend.append(f"- `{name}`: {row['description']}. **Not measured:** {row['not_measured']}.")
             continue
         folds = row["per_corpus"]
         mean = f"{row['mean_UA']:.3f}" if row.get("mean_UA") is not None else f"– ({len(folds)} of 7 folds)"
         delta = ""
         if base is not None and name != "baseline":
-            diff = np.mean([ua - base["per_corpus"][c] for c, ua in folds.items()])
-            delta = f"{diff:+.3f}" + ("" if row.get("mean_UA") is not None else " on its folds")
+            diff = round(float(np.mean([ua - base["per_corpus"][c] for c, ua in folds.items()])), 3)
+            delta = (f"{diff:+.3f}" if diff else "0.000") + ("" if row.get("mean_UA") is not None else " on its folds")
         cells = [f"{row['per_language'][lang]:.3f}" if lang in row["per_language"] else "–" for lang in languages]
         ece = f"{row['ECE_mean']:.3f} / {row['ECE_max']:.3f}" if row.get("ECE") else "–"
-        lines.append(f"| {name}: {row['description']} | {row['group']} | {mean} | {delta} | " + " | ".join(cells)
+        lines.append(f"| {name} | {row['group']} | {mean} | {delta} | " + " | ".join(cells)
                      + f" | {ece} | {_wall(row)} | {row['produced_by'].split(' ')[0]} |")
-    return "\n".join(lines) + "\n"
+        legend.append(f"- `{name}`: {row['description']}" + (f" ({row['note']})" if row.get("note") else "") + ".")
+    return "\n".join(lines) + "\n\n" + "\n".join(legend) + "\n"
 
 
 #: Marked section of the README -> its table, from a results folder.

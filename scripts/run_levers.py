@@ -371,19 +371,27 @@ def fine_tuning(lab: Path) -> dict:
     epochs = {fold: [{"seconds": round(e["seconds"], 1), "clips": e["clips"], "val_UA": round(e["val_UA"], 3)}
                      for e in h["history"] if "seconds" in e] for fold, h in folds.items()}
     export = lab / "h18b" / "export_check.txt"
+    check = next((line for line in export.read_text().splitlines() if line.startswith("max |LiteRT")),
+                 None) if export.is_file() else None
+    minutes = "; ".join(f"{fold} {min(e['seconds'] for e in runs) / 60:.1f}-{max(e['seconds'] for e in runs) / 60:.1f} "
+                        f"min per epoch of {runs[0]['clips']} clips" for fold, runs in epochs.items())
+    note = (f"epochs at load 8-15: {minutes}; a timing probe on the RAVDESS fold (40 steps of 16 clips per epoch) "
+            f"scored {probe['histories']['ravdess']['fold_UA']:.3f}; the ASED fold's tuned encoder exported to "
+            "LiteRT and checked against Keras (r18a/export_ft.py's check, run without its card by "
+            "/work/lab/h18b/export_check.py): "
+            + (check or "not run"))
     row = _lab_row(
         "fine-tuning",
         "block 3 (the shipped cut's top block) fine-tuned on cached state-2 frames with mean+std pooling and "
         "a linear softmax (3 epochs; emotion/corpus/speaker-balanced cross-entropy; best epoch by UA on 15 % "
         "of each training corpus's speakers), then the shipped head refitted on states 1-3 with the tuned "
-        "state 3. Only the folds listed were run (each took 0.5-1 h on the shared CPU)",
+        "state 3; run on 2 of the 7 folds, ASED and Korean (each fold took 0.5-1 h on the shared CPU)",
         {fold: h["fold_UA"] for fold, h in folds.items()}, {}, None,
         "r18a/finetune.py (frames cached by r18a/encode_job.py --encoder l6 --frames 2,5)",
         epochs=epochs, minutes_per_fold={fold: round(h["minutes"], 1) for fold, h in folds.items()},
         timing_probe={"fold": "ravdess", "args": probe["args"], "fold_UA": probe["histories"]["ravdess"]["fold_UA"],
                       "note": "40 steps of 16 clips per epoch (601 of ~5000 clips), 4 epochs: a timing probe"},
-        litert_check=next((line for line in export.read_text().splitlines() if line.startswith("max |LiteRT")),
-                          None) if export.is_file() else None)
+        litert_check=check, note=note)
     return {"finetune-block3": row}
 
 

@@ -105,10 +105,11 @@ def test_baseline_reproduces_the_committed_loco_result():
 
 def test_lever_table_has_one_row_per_file(table):
     text = table.levers_table(REPO / "results")
-    lines = text.splitlines()[2:]
+    rows = [line for line in text.splitlines()[2:] if line.startswith("| ")]
     names = sorted(path.stem for path in LEVERS.glob("*.json"))
-    assert sorted(line.split(":", 1)[0].lstrip("| ") for line in lines) == names
-    assert lines[0].startswith("| baseline:")
+    assert sorted(line.split(" | ")[0][2:] for line in rows) == names
+    assert rows[0].startswith("| baseline | baseline | ")
+    assert sorted(line.split("`")[1] for line in text.splitlines() if line.startswith("- `")) == names
 
 
 def test_lever_table_says_what_was_not_measured_and_partial_folds(table, tmp_path):
@@ -127,9 +128,10 @@ def test_lever_table_says_what_was_not_measured_and_partial_folds(table, tmp_pat
     for name, row in rows.items():
         (folder / f"{name}.json").write_text(json.dumps(row))
     lines = table.levers_table(tmp_path).splitlines()
-    assert len(lines) == 5 and lines[2].startswith("| baseline: b | baseline | 0.500 |")
-    assert "| not measured |" in lines[3] and lines[3].endswith("| no time |")
-    assert "– (2 of 7 folds) | +0.075 on its folds |" in lines[4]
+    assert len(lines) == 9 and lines[2].startswith("| baseline | baseline | 0.500 |")
+    assert lines[3].startswith("| none | augmentation | not measured |")
+    assert "- `none`: n. **Not measured:** no time." in lines
+    assert "| some | fine-tuning | – (2 of 7 folds) | +0.075 on its folds |" in lines[4]
     (folder / "bad.json").write_text(json.dumps({**rows["baseline"], "group": "magic"}))
     with pytest.raises(ValueError, match="unknown group"):
         table.levers_table(tmp_path)
