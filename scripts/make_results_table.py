@@ -74,7 +74,8 @@ def levers_table(directory) -> str:
         ece = f"{row['ECE_mean']:.3f} / {row['ECE_max']:.3f}" if row.get("ECE") else "–"
         lines.append(f"| {name} | {row['group']} | {mean} | {delta} | " + " | ".join(cells)
                      + f" | {ece} | {_wall(row)} | {row['produced_by'].split(' ')[0]} |")
-        legend.append(f"- `{name}`: {row['description']}" + (f" ({row['note']})" if row.get("note") else "") + ".")
+        note = row.get("note")
+        legend.append(f"- `{name}`: {row['description']}." + (f" {note[0].upper()}{note[1:]}." if note else ""))
     return "\n".join(lines) + "\n\n" + "\n".join(legend) + "\n"
 
 

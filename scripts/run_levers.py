@@ -370,16 +370,17 @@ def fine_tuning(lab: Path) -> dict:
     probe = json.loads((results / "finetune_b3_ravdess_probe.json").read_text())
     epochs = {fold: [{"seconds": round(e["seconds"], 1), "clips": e["clips"], "val_UA": round(e["val_UA"], 3)}
                      for e in h["history"] if "seconds" in e] for fold, h in folds.items()}
+    baseline = json.loads((LEVERS / "baseline.json").read_text())["per_corpus"]
     export = lab / "h18b" / "export_check.txt"
     check = next((line for line in export.read_text().splitlines() if line.startswith("max |LiteRT")),
                  None) if export.is_file() else None
     minutes = "; ".join(f"{fold} {min(e['seconds'] for e in runs) / 60:.1f}-{max(e['seconds'] for e in runs) / 60:.1f} "
                         f"min per epoch of {runs[0]['clips']} clips" for fold, runs in epochs.items())
+    probe_ua = probe["histories"]["ravdess"]["fold_UA"]
     note = (f"epochs at load 8-15: {minutes}; a timing probe on the RAVDESS fold (40 steps of 16 clips per epoch) "
-            f"scored {probe['histories']['ravdess']['fold_UA']:.3f}; the ASED fold's tuned encoder exported to "
+            f"scored {probe_ua:.3f} (frozen: {baseline['ravdess']:.3f}); the ASED fold's tuned encoder exported to "
             "LiteRT and checked against Keras (r18a/export_ft.py's check, run without its card by "
-            "/work/lab/h18b/export_check.py): "
-            + (check or "not run"))
+            "/work/lab/h18b/export_check.py): " + (check or "not run"))
     row = _lab_row(
         "fine-tuning",
         "block 3 (the shipped cut's top block) fine-tuned on cached state-2 frames with mean+std pooling and "

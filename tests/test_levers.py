@@ -135,3 +135,19 @@ def test_lever_table_says_what_was_not_measured_and_partial_folds(table, tmp_pat
     (folder / "bad.json").write_text(json.dumps({**rows["baseline"], "group": "magic"}))
     with pytest.raises(ValueError, match="unknown group"):
         table.levers_table(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["band", "reverb", "speed", "pitch", "noise"])
+def test_augmented_copies_are_drawn_once_per_file_kind_and_copy(kind):
+    """A copy is a function of (file, kind, copy): a rebuilt cache is identical, another copy differs."""
+    encode = _script("encode_augmented")
+    t = np.arange(16000) / 16000
+    y = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+    def draw(copy):
+        return encode.AUGMENT[kind](y, np.random.default_rng(encode.seed("ab" * 32, kind, copy)))
+
+    (a, meta), (b, _), (c, _) = draw(0), draw(0), draw(1)
+    assert meta["kind"] == kind and a.dtype == np.float32 and np.isfinite(a).all()
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert 0.8 * len(y) < len(a) < 1.2 * len(y) and not np.allclose(a[: len(y)], y[: len(a)], atol=1e-3)
