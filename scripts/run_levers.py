@@ -12,13 +12,14 @@ README's lever table. The files live in a folder of their own because ``results/
 
     python scripts/run_levers.py baseline                  # the shipped kind of head: states 1-3, C 0.01
     python scripts/run_levers.py states --layers 0,1,2,3   # the same head on other encoder states
+    python scripts/run_levers.py states --layers 4,5,6 --states-cache DIR --encoder-name NAME   # another encoder's
     python scripts/run_levers.py augment --kind band --copies DIR
     python scripts/run_levers.py from-result emotion6-loco7-whisper-cal10 --name speaker-norm-k10 ...
     python scripts/run_levers.py import-lab --lab /work/lab
 
 ``augment`` adds one augmented copy of every training clip (pooled states read from ``DIR``,
-``<sha256[:2]>/<sha256 of the source file>.npz`` with a ``pooled`` array, as the research's
-``encode_job.py`` writes them); a copy enters a fold's training side only when its source clip
+``<sha256[:2]>/<sha256 of the source file>.npz`` with a ``pooled`` array, as
+``scripts/encode_augmented.py`` writes them); a copy enters a fold's training side only when its source clip
 does, and the held-out corpus is always scored on its clean clips. ``from-result`` turns a
 committed ``ser evaluate`` result (and its ``.npz`` predictions) into a lever row.
 ``import-lab`` writes the rows that were measured by the research scripts of issue 18
@@ -213,10 +214,17 @@ def run_baseline(args):
 def run_states(args):
     layers = tuple(int(s) for s in args.layers.split(","))
     df, X = usable_table(args.data_dir)
-    start = time.perf_counter()
     names = "state " + str(layers[0]) if len(layers) == 1 else f"states {', '.join(map(str, layers))}"
-    row = measured_row("states and depth", f"the shipped head on {names} of the shipped cut (blocks 0-3)",
-                       df, run_loco(df, X, shipped_head(layers=layers)), start, layers=list(layers))
+    where, extra = "the shipped cut (blocks 0-3)", {}
+    if args.states_cache:
+        # Another encoder's pooled states of every clip (e.g. all 6 blocks), cached as the augmented copies are.
+        rows, X = load_copies(df, args.states_cache)
+        if len(rows) != len(df):
+            raise SystemExit(f"{args.states_cache}: {len(rows)} of {len(df)} clips")
+        where, extra = args.encoder_name, {"states_cache": args.encoder_name}
+    start = time.perf_counter()
+    row = measured_row("states and depth", f"the shipped head on {names} of {where}",
+                       df, run_loco(df, X, shipped_head(layers=layers)), start, layers=list(layers), **extra)
     write_lever(args.name or "states-" + "-".join(map(str, layers)), row)
 
 
@@ -310,13 +318,6 @@ def import_lab(args):
         return (data[rows] if rows else data)[name]
 
     out = {}
-    aug = "r18a/aug_eval.py on copies encoded by r18a/encode_job.py (augs.py)"
-    for kind, what in (("codec", "Opus 6-16 kbit/s, MP3 16-32 kbit/s, AMR-NB, mu-law 8 kHz (one drawn per clip)"),
-                       ("speed", "speed 0.9 or 1.1 (x 0.97-1.03), pitch and tempo together")):
-        r = r18a(f"aug_l3_1-2-3_{kind}.json", kind)
-        out[f"augment-{kind}"] = _lab_row("augmentation", f"+ one {kind} copy of every training clip: {what}",
-                                          r["per_corpus"], r["ECE"], round(r["seconds"], 1), aug,
-                                          n_copies=r["n_train_extra"])
     depth = r18a("depth.json")
     for key, name, what in (("(0, 1, 2, 3)", "depth-6-states-0-3", "states 0-3"),
                             ("(2, 4, 6)", "depth-6-states-2-4-6", "states 2, 4, 6"),
@@ -325,6 +326,9 @@ def import_lab(args):
         out[name] = _lab_row("states and depth", f"all 6 encoder blocks (not the cut after block 3), head on {what}",
                              r["per_corpus"], r["ECE"], round(r["seconds"], 1),
                              "r18a/depth.py on states encoded by r18a/encode_job.py --encoder l6 (6-block export)")
+    # r18a/depth.py checked that states 0-3 of the 6-block encoder equal the cut's bit for bit.
+    out["depth-6-states-0-3"]["note"] = ("its states 0-3 are bit-identical to the shipped cut's (r18a/depth.py "
+                                         "checks it), so this is states-0-1-2-3 fitted by the research harness")
     nn = "r18b/nnfits.py (numpy/TensorFlow heads on the cached pooled states), table by r18b/09_levers.py"
     for key, name, what, script in (
             ("MLP 3072-256-6 (dropout, AdamW)", "head-mlp",
@@ -417,6 +421,9 @@ def main() -> int:
     p.set_defaults(run=run_baseline)
     p = commands.add_parser("states")
     p.add_argument("--layers", required=True, help="e.g. 0,1,2,3")
+    p.add_argument("--states-cache", default=None, help="folder of another encoder's pooled states (default: "
+                   "the shipped cut's, from the embedding cache)")
+    p.add_argument("--encoder-name", default=None, help="what encoded --states-cache (recorded in the file)")
     p.add_argument("--name", default=None)
     p.set_defaults(run=run_states)
     p = commands.add_parser("augment")
