@@ -361,6 +361,10 @@ def import_lab(args):
     out.update(fine_tuning(lab))
     out.update(NOT_MEASURED)
     for name, row in out.items():
+        existing = LEVERS / f"{name}.json"
+        if existing.is_file() and json.loads(existing.read_text())["produced_by"] == "scripts/run_levers.py":
+            print(f"{existing.relative_to(REPO)}: measured here; the research's figure stays out")
+            continue
         if "not_measured" in row:
             row = {**row, "command": "python scripts/run_levers.py " + shlex.join(sys.argv[1:]), "commit": commit()}
         write_lever(name, row)
