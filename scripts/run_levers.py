@@ -362,7 +362,7 @@ def import_lab(args):
     out.update(NOT_MEASURED)
     for name, row in out.items():
         existing = LEVERS / f"{name}.json"
-        if existing.is_file() and json.loads(existing.read_text())["produced_by"] == "scripts/run_levers.py":
+        if existing.is_file() and json.loads(existing.read_text()).get("produced_by") == "scripts/run_levers.py":
             print(f"{existing.relative_to(REPO)}: measured here; the research's figure stays out")
             continue
         if "not_measured" in row:
