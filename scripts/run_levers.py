@@ -307,28 +307,13 @@ def _lab_row(group, description, per_corpus, ece, seconds, script, **extra):
 
 def import_lab(args):
     lab = Path(args.lab)
-    a, b = lab / "r18a", lab / "r18b"
-
-    def r18a(file, key=None):
-        data = json.loads((a / "results" / file).read_text())
-        return data[key] if key else data
+    b = lab / "r18b"
 
     def r18b(name, file="levers.json", rows=None):
         data = json.loads((b / "results" / file).read_text())
         return (data[rows] if rows else data)[name]
 
     out = {}
-    depth = r18a("depth.json")
-    for key, name, what in (("(0, 1, 2, 3)", "depth-6-states-0-3", "states 0-3"),
-                            ("(2, 4, 6)", "depth-6-states-2-4-6", "states 2, 4, 6"),
-                            ("(4, 5, 6)", "depth-6-states-4-5-6", "states 4-6")):
-        r = depth[key]
-        out[name] = _lab_row("states and depth", f"all 6 encoder blocks (not the cut after block 3), head on {what}",
-                             r["per_corpus"], r["ECE"], round(r["seconds"], 1),
-                             "r18a/depth.py on states encoded by r18a/encode_job.py --encoder l6 (6-block export)")
-    # r18a/depth.py checked that states 0-3 of the 6-block encoder equal the cut's bit for bit.
-    out["depth-6-states-0-3"]["note"] = ("its states 0-3 are bit-identical to the shipped cut's (r18a/depth.py "
-                                         "checks it), so this is states-0-1-2-3 fitted by the research harness")
     nn = "r18b/nnfits.py (numpy/TensorFlow heads on the cached pooled states), table by r18b/09_levers.py"
     for key, name, what, script in (
             ("MLP 3072-256-6 (dropout, AdamW)", "head-mlp",
