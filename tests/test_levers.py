@@ -151,3 +151,15 @@ def test_augmented_copies_are_drawn_once_per_file_kind_and_copy(kind):
     assert meta["kind"] == kind and a.dtype == np.float32 and np.isfinite(a).all()
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     assert 0.8 * len(y) < len(a) < 1.2 * len(y) and not np.allclose(a[: len(y)], y[: len(a)], atol=1e-3)
+
+
+def test_baseline_calibration_error_matches_the_committed_predictions(levers):
+    """The baseline's ECE per corpus, recomputed from ``ser evaluate``'s saved probabilities (float32)."""
+    from serwidgets.results import Predictions
+
+    base = json.loads((LEVERS / "baseline.json").read_text())
+    p = Predictions.load(REPO / "results" / "emotion6-loco7-whisper.npz")
+    assert sorted(set(p.corpus)) == sorted(base["ECE"])
+    for corpus, ece in base["ECE"].items():
+        rows = p.corpus == corpus
+        assert ece == pytest.approx(levers.expected_calibration_error(p.probabilities[rows], p.truth[rows]), abs=2e-3)
