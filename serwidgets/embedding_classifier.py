@@ -51,7 +51,7 @@ NORMALIZATIONS = ("speaker", "global")
 #: Standard deviations below this share of the training speakers' typical one are raised to it:
 #: with few clips a dimension can look constant, and dividing by ~0 would blow it up.
 STD_FLOOR = 0.1
-#: A clip is atypical (``uncertain``) when its typicality exceeds this many times the 99th
+#: A clip is atypical (not sure) when its typicality exceeds this many times the 99th
 #: percentile of the training clips'.
 ATYPICAL_FACTOR = 3.0
 
