@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Confidence for strangers (issue 18), measured by leaving one corpus out, and the shipped card's confidence.
 
-    python scripts/run_confidence_results.py [--only loco|shipped] [--data-dir DIR]
+    python scripts/run_confidence_results.py [--only loco|shipped|report] [--data-dir DIR]
 
 ``loco``: the 7 corpora, emotion6, the shipped recipe's head (states 1-3, C 0.01) wrapped in
 :class:`serwidgets.confident_classifier.ConfidentClassifier`, whose confidence is fitted inside
@@ -18,6 +18,8 @@ on the same out-of-corpus predictions.
 corpora (the 5 it was not trained on predicted by its recipe trained on EmoDB + RAVDESS, EmoDB by
 the recipe trained on RAVDESS alone and RAVDESS by the recipe trained on EmoDB alone) and writes
 it into the card (the head's weights are untouched; the card's sha256s still hold).
+
+``report``: prints the comparison of ``loco`` again from the results files (no fitting).
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def print_comparison(directory) -> None:
             continue
         print(f"\n{after.name} (against {before.name})")
         print(results.confidence_table(after, before), end="")
+        for r in (before, after):
+            by_corpus = results.confidence_by_corpus(r)
+            print(f"{r.name}: accuracy among the 40 % most confident clips of each corpus, mean over corpora "
+                  f"{np.mean([v['risk_coverage'][0.4] for v in by_corpus.values()]):.3f}")
 
 
 def typicality_comparison(df) -> None:
@@ -135,7 +141,7 @@ def run_shipped(data_dir) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("loco", "shipped"), action="append")
+    parser.add_argument("--only", choices=("loco", "shipped", "report"), action="append")
     parser.add_argument("--data-dir", default=None, help="folder with one subfolder per corpus (default $SER_DATA)")
     parser.add_argument("--results", default=str(REPO / "results"))
     args = parser.parse_args()
@@ -144,6 +150,8 @@ def main() -> None:
         run_loco(args.data_dir, args.results)
     if "shipped" in only:
         run_shipped(args.data_dir)
+    if only == {"report"}:
+        print_comparison(args.results)
 
 
 if __name__ == "__main__":
