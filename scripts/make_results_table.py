@@ -18,7 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from serwidgets.results import calibration_by_corpus, calibration_table, results_table  # noqa: E402
+from serwidgets.results import (calibration_by_corpus, calibration_table, confidence_table, find_result,  # noqa: E402
+                                load_results, results_table)
 
 #: Marked section of the README -> its table, from a results folder.
 SECTIONS = {
@@ -28,7 +29,16 @@ SECTIONS = {
     "calibration-loco-corpora": lambda d: calibration_by_corpus("emotion6-loco7-whisper", 10, d, leave_out=("urdu",)),
     # The shipped model's 5 speaker folds.
     "calibration-shipped": lambda d: calibration_table("ser-emotion6-kfold5", d),
+    # Confidence for strangers (issue 18): ECE per held-out corpus before and with the confidence, "not sure".
+    "confidence-loco": lambda d: _confidence("emotion6-loco7-whisper", "", d),
+    "confidence-loco-labelled": lambda d: _confidence("emotion6-loco7-whisper", "-cal10-labelled", d),
 }
+
+
+def _confidence(base: str, suffix: str, directory) -> str:
+    saved = load_results(directory)
+    return confidence_table(find_result(saved, name=f"{base}-confidence{suffix}"),
+                            find_result(saved, name=f"{base}{suffix}"))
 
 
 def markers(name: str) -> tuple[str, str]:
