@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from serwidgets.results import (calibration_by_corpus, calibration_table, new_tasks_table,  # noqa: E402
-                                personal_table, results_table)
+from serwidgets.results import (calibration_by_corpus, calibration_table, confidence_table, find_result,  # noqa: E402
+                                load_results, new_tasks_table, personal_table, results_table)
 
 #: The lever table's groups, in order (scripts/run_levers.py refuses any other).
 LEVER_GROUPS = ("baseline", "augmentation", "head", "states and depth", "speaker normalisation and balance",
@@ -93,7 +93,16 @@ SECTIONS = {
     "new-tasks": new_tasks_table,
     # Issue 18: each lever on the same leave-one-corpus-out folds (scripts/run_levers.py).
     "levers": levers_table,
+    # Confidence for strangers (issue 18): ECE per held-out corpus before and with the confidence, "not sure".
+    "confidence-loco": lambda d: _confidence("emotion6-loco7-whisper", "", d),
+    "confidence-loco-labelled": lambda d: _confidence("emotion6-loco7-whisper", "-cal10-labelled", d),
 }
+
+
+def _confidence(base: str, suffix: str, directory) -> str:
+    saved = load_results(directory)
+    return confidence_table(find_result(saved, name=f"{base}-confidence{suffix}"),
+                            find_result(saved, name=f"{base}{suffix}"))
 
 
 def markers(name: str) -> tuple[str, str]:

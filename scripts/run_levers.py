@@ -52,14 +52,13 @@ from run_whisper_results import ALL  # noqa: E402  (the corpora, in the order th
 from serwidgets import corpora, embeddings, labels  # noqa: E402
 from serwidgets.embedding_classifier import DEFAULT_C, DEFAULT_LAYERS, EmbeddingClassifier  # noqa: E402
 from serwidgets.evaluate import Protocol, scores  # noqa: E402
+from serwidgets.reliability import expected_calibration_error  # noqa: E402
 from serwidgets.splits import check_leakage  # noqa: E402
 
 TASK = "emotion6"
 LEVERS = REPO / "results" / "levers"
 #: The committed result the baseline must reproduce (same folds, same head).
 BASELINE_RESULT = "emotion6-loco7-whisper"
-#: Bins of the expected calibration error (equal width, on the top probability).
-ECE_BINS = 10
 
 
 # -- the folds and the scores -------------------------------------------------------------------
@@ -76,21 +75,6 @@ def usable_table(data_dir=None):
 def folds(df):
     """The leave-one-corpus-out folds of ``df``: exactly those of ``ser evaluate --protocol loco``."""
     return Protocol("loco").splits(df)[1]
-
-
-def expected_calibration_error(probabilities, truth, bins=ECE_BINS) -> float:
-    """Expected calibration error of the top probability: the share-weighted mean over equal-width
-    bins of |accuracy - mean top probability|.
-
-    Examples
-    --------
-    >>> expected_calibration_error(np.array([[0.9, 0.1], [0.9, 0.1]]), np.array([0, 1]))
-    0.4
-    """
-    top, correct = probabilities.max(1), probabilities.argmax(1) == truth
-    bin_of = np.clip(np.digitize(top, np.linspace(0, 1, bins + 1)[1:-1]), 0, bins - 1)
-    return float(sum((bin_of == b).mean() * abs(correct[bin_of == b].mean() - top[bin_of == b].mean())
-                     for b in range(bins) if (bin_of == b).any()))
 
 
 def summarise(df, probabilities, label_names=None) -> dict:

@@ -373,6 +373,7 @@ class Calibration:
     _takes: np.ndarray | None = field(default=None, repr=False)  # (n_labelled, n_features)
     _version: int = field(default=0, repr=False)
     _fitted: tuple | None = field(default=None, repr=False)  # (head, version, FittedCalibration)
+    _left_out: tuple | None = field(default=None, repr=False)  # (head, version, LeaveOneOut)
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -519,11 +520,16 @@ class Calibration:
 
     def leave_one_out(self, head: SpeakerHead) -> LeaveOneOut:
         """Each labelled take (of ``head``'s labels) scored by the calibration of all the others:
-        statistics, labels and gate, as if that take had never been recorded."""
+        statistics, labels and gate, as if that take had never been recorded (cached until the
+        calibration changes: the confidence of every analysis reads it)."""
+        if self._left_out is not None and self._left_out[0] is head and self._left_out[1] == self._version:
+            return self._left_out[2]
         takes = self._state(head)
         predicted = [head.labels[int(takes.without(i).fit(head).logits(head, takes.X[i:i + 1]).argmax())]
                      for i in range(len(takes.y))]
-        return LeaveOneOut(tuple(head.labels), [head.labels[i] for i in takes.y], predicted)
+        loo = LeaveOneOut(tuple(head.labels), [head.labels[i] for i in takes.y], predicted)
+        self._left_out = (head, self._version, loo)
+        return loo
 
     # -- saving ------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -325,8 +325,10 @@ def _from_json(key, value):
     from serwidgets.audio import AudioOptions
     from serwidgets.features import FeatureConfig
 
-    typed = {"audio_options": AudioOptions, "feature_config": FeatureConfig}
-    return typed[key].from_dict(value) if key in typed else value
+    from serwidgets.confidence import Confidence
+
+    typed = {"audio_options": AudioOptions, "feature_config": FeatureConfig, "confidence": Confidence}
+    return typed[key].from_dict(value) if key in typed and value is not None else value
 
 
 @dataclass(kw_only=True, eq=True)
@@ -479,6 +481,9 @@ class EncoderHeadCard(ModelCard):
         :meth:`serwidgets.heads.FittedHeads.save_head` returns).
     window_seconds : float
         Span of each timeline window.
+    confidence : serwidgets.confidence.Confidence or None
+        How sure the head may be of a stranger, per calibration state of the speaker (fitted on
+        out-of-corpus predictions); None: its probabilities as they are.
     """
 
     kind: ClassVar[str] = "encoder-head"
@@ -487,6 +492,7 @@ class EncoderHeadCard(ModelCard):
     encoder: dict
     head: dict
     window_seconds: float = 3.0
+    confidence: object = None
 
 
 @dataclass(kw_only=True, eq=True)

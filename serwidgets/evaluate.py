@@ -42,7 +42,8 @@ import pandas as pd
 
 from .results import Predictions, Result
 
-__all__ = ["PROTOCOLS", "DRAWS", "DEFAULT_SNRS", "Protocol", "CalibrationDraw", "scores", "evaluate"]
+__all__ = ["PROTOCOLS", "DRAWS", "DEFAULT_SNRS", "Protocol", "CalibrationDraw", "scores", "calibrate_test_speakers",
+           "evaluate"]
 
 PROTOCOLS = ("loso", "speaker-kfold", "loco", "random", "leaky")
 #: How calibration clips are drawn: round-robin over the speaker's emotions (as the dashboard's
@@ -251,7 +252,7 @@ def _draw(emotions, k, draw, rng):
     return np.array(picked)
 
 
-def _calibrate_test_speakers(classifier, table, test, calibration: CalibrationDraw, seed):
+def calibrate_test_speakers(classifier, table, test, calibration: CalibrationDraw, seed):
     """Each test speaker's calibration, and the test rows left to score.
 
     Returns ``(scored, calibrations, summary)``: ``summary`` counts speakers calibrated, speakers
@@ -328,7 +329,7 @@ class _Pooled:
             fit_split(classifier, self.table, split, speaker_independent=self.protocol.speaker_independent)
         scored, calibrations = split.test, None
         if self.protocol.calibration is not None:
-            scored, calibrations, summary = _calibrate_test_speakers(
+            scored, calibrations, summary = calibrate_test_speakers(
                 classifier, self.table, split.test, self.protocol.calibration, self.protocol.seed)
             self.calibrations.append(summary)
             if scored.size == 0:

@@ -49,7 +49,7 @@ from serwidgets.calibration import Calibration, SpeakerHead
 
 __all__ = ["LinearHead", "FittedHeads", "load_head", "state_columns", "ATYPICAL_FACTOR"]
 
-#: A clip is atypical (``uncertain``) when its typicality exceeds this many times the 99th
+#: A clip is atypical (not sure) when its typicality exceeds this many times the 99th
 #: percentile of the training clips'.
 ATYPICAL_FACTOR = 3.0
 

@@ -30,15 +30,19 @@ model (card kind)      ``encode``                              ``score`` of a sp
 (:meth:`Model.predict_timeline`) scores windows of :attr:`Model.window` seconds, cut in frames
 by :func:`serwidgets.features.frame_windows`.
 
-Two more hooks have defaults in the base: :meth:`Model.pool` (a span's frames as one feature
+Three more hooks have defaults in the base: :meth:`Model.pool` (a span's frames as one feature
 vector: what a speaker's :class:`~serwidgets.calibration.Calibration` summarises; models without it
-cannot be calibrated) and :meth:`Model.atypical` (a span lies far outside the training clips:
-the analysis is ``uncertain``).
+cannot be calibrated), :meth:`Model.atypical` (a span lies far outside the training clips) and
+:meth:`Model.not_sure` (why a clip's label should not be trusted).
 
-Uncertain predictions
-    An :class:`Analysis` is ``uncertain`` when the top probability is below
-    :data:`UNCERTAIN_BELOW` (0.4), within :data:`UNCERTAIN_MARGIN` (0.1) of the runner-up, or
-    the clip is atypical: the label should not be trusted.
+Not sure
+    An :class:`Analysis` says why its label should not be trusted in ``not_sure`` ("" when it
+    is ``sure``): the clip is atypical (:data:`NOT_SURE_ATYPICAL`), or its top probability is
+    below the threshold of the card's confidence for the speaker's calibration state (an
+    encoder model whose card has a :class:`~serwidgets.confidence.Confidence`: its probabilities
+    are calibrated for strangers, and "not sure" is chosen for a stated accuracy among the clips
+    shown as sure), or, without one, below :data:`NOT_SURE_BELOW` (0.4) or within
+    :data:`NOT_SURE_MARGIN` (0.1) of the runner-up.
 
 Examples
 --------
@@ -51,8 +55,8 @@ Examples
 >>> phase = 2 * np.pi * np.cumsum(150 * (1 + 0.1 * np.sin(6 * np.pi * t))) / TARGET_SR  # a gliding pitch
 >>> buzz = 0.1 * sum(np.sin(k * phase) / k for k in range(1, 12)) * (0.55 + 0.45 * np.sin(8 * np.pi * t))
 >>> analysis = model((buzz, TARGET_SR))             # or a path, bytes, {"raw", "sampling_rate"}, a list
->>> round(float(analysis.probabilities.sum()), 6), analysis.uncertain   # a buzz is unlike any training voice
-(1.0, True)
+>>> round(float(analysis.probabilities.sum()), 6), analysis.sure, analysis.not_sure   # unlike any voice
+(1.0, False, 'not sure — this does not sound like the speech the model was trained on')
 """
 
 from __future__ import annotations
@@ -68,12 +72,16 @@ from serwidgets import bundle
 from serwidgets.card import BaselineCard, BundleError, EncoderHeadCard, ModelCard, NetworkCard, PersonalCard
 
 __all__ = ["load_model", "Model", "NetworkModel", "EncoderModel", "BaselineModel", "PersonalModel", "MODELS",
-           "Analysis", "Timeline", "UNCERTAIN_BELOW", "UNCERTAIN_MARGIN", "BACKENDS"]
+           "Analysis", "Timeline", "NOT_SURE_BELOW", "NOT_SURE_MARGIN", "NOT_SURE_ATYPICAL", "NOT_SURE_CLOSE", "BACKENDS"]
 
-#: An analysis is uncertain below this top probability ...
-UNCERTAIN_BELOW = 0.4
+#: Without a confidence in its card, a model is not sure below this top probability ...
+NOT_SURE_BELOW = 0.4
 #: ... or when the runner-up is closer than this.
-UNCERTAIN_MARGIN = 0.1
+NOT_SURE_MARGIN = 0.1
+#: Why a clip far outside the training clips (:meth:`Model.atypical`) is not sure, and why one below
+#: those two (a model without a confidence) is.
+NOT_SURE_ATYPICAL = "not sure — this does not sound like the speech the model was trained on"
+NOT_SURE_CLOSE = "not sure — the top emotions are close together"
 
 BACKENDS = ("auto", "litert", "tensorflow", "numpy")
 
@@ -101,13 +109,17 @@ class Analysis:
     probabilities: np.ndarray  # (n_labels,), sums to 1: the whole clip as one span
     top: str
     confidence: float  # probability of ``top``
-    uncertain: bool  # see the module docstring
+    not_sure: str  # why the label should not be trusted, "" when sure (see the module docstring)
     waveform: np.ndarray  # prepared audio (mono, trimmed, normalised)
     sr: int  # of ``waveform``
     timeline: Timeline | None  # None when the clip fits in one window
     duration: float  # seconds of prepared audio
     calibrated: bool = False  # a speaker calibration was applied
     features: np.ndarray | None = None  # the clip pooled (Model.pool), for a model that can be calibrated
+
+    @property
+    def sure(self) -> bool:
+        return not self.not_sure
 
     def as_dict(self) -> dict:
         """Label -> probability."""
@@ -235,6 +247,15 @@ class Model:
         """Whether each span lies far outside the clips the model was trained on (default: never)."""
         return np.zeros(len(spans), bool)
 
+    def not_sure(self, probabilities: np.ndarray, calibration=None) -> str:
+        """Why a clip's ``probabilities`` (from :meth:`score`) leave its label in doubt, or "" (a hook;
+        default: a top probability below :data:`NOT_SURE_BELOW` or within :data:`NOT_SURE_MARGIN`
+        of the runner-up)."""
+        top, runner_up = np.sort(probabilities)[::-1][:2]
+        if top < NOT_SURE_BELOW or top - runner_up < NOT_SURE_MARGIN:
+            return NOT_SURE_CLOSE
+        return ""
+
     # -- using it ----------------------------------------------------------------------------
     def __call__(self, inputs, *, calibration=None):
         """The :class:`Analysis` of a clip, or a list of them for a list of clips.
@@ -257,7 +278,7 @@ class Model:
         return self._analyze(self._waveform(inputs), calibration)
 
     def analyze(self, source_or_y, sr: int | None = None, calibration=None) -> Analysis:
-        """Probabilities, top label, uncertainty, timeline, and what the model heard (for the widgets).
+        """Probabilities, top label, whether it is sure, timeline, and what the model heard (for the widgets).
 
         ``analyze(path_or_bytes)`` decodes a file; ``analyze(y, sr)`` takes samples; any one
         input of :meth:`__call__` works too.
@@ -265,8 +286,8 @@ class Model:
         Examples
         --------
         >>> analysis = model.analyze("speech.wav")            # doctest: +SKIP
-        >>> analysis.top, analysis.uncertain                  # doctest: +SKIP
-        ('angry', False)
+        >>> analysis.top, analysis.sure                       # doctest: +SKIP
+        ('angry', True)
         """
         return self._analyze(self._waveform(source_or_y, sr), calibration)
 
@@ -412,12 +433,10 @@ class Model:
             # Kept so that a calibration can learn from the clip without encoding it again.
             features = self.pool(states) if self.calibratable else None
         probabilities = scores[0]
-        order = np.argsort(probabilities)[::-1]
-        confidence = float(probabilities[order[0]])
-        margin = confidence - float(probabilities[order[1]])
+        top = int(np.argmax(probabilities))
         return Analysis(
-            labels=self.labels, probabilities=probabilities, top=self.labels[order[0]], confidence=confidence,
-            uncertain=confidence < UNCERTAIN_BELOW or margin < UNCERTAIN_MARGIN or atypical,
+            labels=self.labels, probabilities=probabilities, top=self.labels[top], confidence=float(probabilities[top]),
+            not_sure=NOT_SURE_ATYPICAL if atypical else self.not_sure(probabilities, calibration),
             waveform=waveform, sr=self.sr,
             timeline=self._timeline(spans[1:], scores[1:], len(waveform)) if len(spans) > 2 else None,
             duration=len(waveform) / self.sr, calibrated=calibration is not None, features=features,
@@ -506,8 +525,10 @@ class EncoderModel(Model):
     The encoder runs once over the prepared clip (in chunks of at most 30 s); a span's
     probabilities come from its states pooled over the span's frames, as in training. With a
     :class:`~serwidgets.calibration.Calibration` (from :meth:`calibrate`) the speaker-normalised
-    head is used. A clip whose pooled states lie far outside the training speakers' range
-    (the head's typicality check) makes the analysis ``uncertain``.
+    head is used. A card's :attr:`~serwidgets.card.EncoderHeadCard.confidence` rescales the
+    head's probabilities for the speaker's calibration state and says when it is not sure; a clip
+    whose pooled states lie far outside the training speakers' range (the head's typicality
+    check) is not sure either.
     """
 
     card_class = EncoderHeadCard
@@ -526,6 +547,8 @@ class EncoderModel(Model):
         self.head = load_head(directory, card.labels, card.head)
         self.calibratable = self.head.speaker_head_ is not None
         self.calibration_head = self.head.calibration_head if self.calibratable else None
+        # A personal card has none: a taught head's one temperature is fitted on its own takes.
+        self.confidence = getattr(card, "confidence", None)
 
     def encode(self, waveform: np.ndarray) -> np.ndarray:
         return self.encoder.states(waveform)
@@ -536,7 +559,13 @@ class EncoderModel(Model):
         return pool_stats(states, start, stop)
 
     def score(self, states: np.ndarray, spans: np.ndarray, calibration=None) -> np.ndarray:
-        return self.head.predict_features(np.stack([self.pool(states, *span) for span in spans]), calibration)
+        p = self.head.predict_features(np.stack([self.pool(states, *span) for span in spans]), calibration)
+        return p if self.confidence is None else self.confidence.probabilities(p, calibration, self.calibration_head)
+
+    def not_sure(self, probabilities: np.ndarray, calibration=None) -> str:
+        if self.confidence is None or self.confidence.rule(calibration, self.calibration_head) is None:
+            return super().not_sure(probabilities, calibration)
+        return self.confidence.not_sure(probabilities, calibration, self.calibration_head)
 
     def atypical(self, states: np.ndarray, spans: np.ndarray, calibration=None) -> np.ndarray:
         return self.head.atypical(np.stack([self.pool(states, *span) for span in spans]), calibration)
@@ -595,7 +624,7 @@ class PersonalModel(EncoderModel):
         encoder.check(card.encoder)
         Model.__init__(self, card, directory, window=card.window_seconds, backend="litert",
                        frame_seconds=encoder.card.frame_seconds)
-        self.encoder, self.head = encoder, head
+        self.encoder, self.head, self.confidence = encoder, head, None
 
     @property
     def takes(self) -> dict:

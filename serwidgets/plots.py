@@ -26,6 +26,8 @@ __all__ = [
     "accuracy_vs_takes",
     "metric_vs_snr",
     "calibration_curve",
+    "reliability_diagram",
+    "risk_coverage",
 ]
 
 
@@ -607,5 +609,133 @@ def calibration_curve(results, metric="UA", title=None, ax=None):
     ax.set_ylim(0, 100)
     ax.set_title(title or f"{name} against calibration clips")
     ax.legend(loc="lower right", framealpha=1.0)
+    _close_if_new(fig, created)
+    return fig if created else ax
+
+
+def _named(results) -> dict:
+    """``{label: Result}`` from one Result, a sequence of them (labelled by name) or a mapping."""
+    if hasattr(results, "predictions"):
+        return {results.name: results}
+    if isinstance(results, dict):
+        return dict(results)
+    return {r.name: r for r in results}
+
+
+def reliability_diagram(results, bins=None, title=None, columns=4):
+    """Reliability diagrams, one panel per test corpus: accuracy against confidence, one line per result.
+
+    Each point is a bin of the top probability (10 equal-width bins): its mean confidence and the
+    accuracy of its clips, its size the clips in it; the diagonal is perfect calibration. A line
+    under the diagonal is over-confident. Each panel's legend gives each result's ECE there.
+
+    Parameters
+    ----------
+    results : Result, sequence of Result or dict
+        Results with saved predictions (:func:`serwidgets.results.load_results`), e.g. the same
+        protocol without and with a confidence; a dict gives each line its label.
+    bins : int, optional
+        Default :data:`serwidgets.reliability.ECE_BINS`.
+    title : str, optional
+    columns : int
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from serwidgets import results
+    >>> saved = {r.name: r for r in results.load_results()}
+    >>> fig = reliability_diagram({"no calibration": saved["emotion6-loco7-whisper"]})
+    >>> len(fig.axes), fig.axes[0].get_title()
+    (7, 'ased')
+    >>> fig.axes[1].get_legend().get_texts()[0].get_text()
+    'no calibration (ECE 0.046)'
+    """
+    import matplotlib.pyplot as plt
+
+    from serwidgets.results import confidence_by_corpus
+
+    named = {label: confidence_by_corpus(r, bins) for label, r in _named(results).items()}
+    corpora = sorted({c for by_corpus in named.values() for c in by_corpus})
+    if not corpora:
+        raise ValueError("no results to draw")
+    rows = -(-len(corpora) // columns)
+    fig, axes = plt.subplots(rows, min(columns, len(corpora)), figsize=(3.2 * min(columns, len(corpora)), 3.2 * rows),
+                             layout="constrained", squeeze=False, sharex=True, sharey=True)
+    for ax, corpus in zip(axes.flat, corpora):
+        ax.plot([0, 100], [0, 100], color="grey", linestyle=":", linewidth=1)
+        for i, (label, by_corpus) in enumerate(named.items()):
+            if corpus not in by_corpus:
+                continue
+            table = by_corpus[corpus]["reliability"]
+            x = [100 * b["confidence"] for b in table]
+            y = [100 * b["accuracy"] for b in table]
+            sizes = [8 + 120 * b["n"] / by_corpus[corpus]["n"] for b in table]
+            ax.plot(x, y, color=f"C{i}", linewidth=1.2, label=f"{label} (ECE {by_corpus[corpus]['ECE']:.3f})")
+            ax.scatter(x, y, s=sizes, color=f"C{i}", alpha=0.7)
+        ax.set_title(corpus)
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 100)
+        ax.legend(loc="upper left", fontsize=7, framealpha=1.0)
+    for ax in axes.flat[len(corpora):]:
+        fig.delaxes(ax)
+    fig.supxlabel("Confidence: top probability (%)")
+    fig.supylabel("Accuracy in the bin (%)")
+    fig.suptitle(title or "Reliability per held-out corpus (dotted: perfectly calibrated)")
+    _close_if_new(fig, True)
+    return fig
+
+
+def risk_coverage(results, title=None, ax=None):
+    """Accuracy among the most confident clips against their share (coverage), mean over test corpora.
+
+    One line per result: at coverage ``c``, each corpus's accuracy among its ``c`` most confident
+    clips, averaged over corpora (each weighs the same). Where the result has a confidence with a
+    threshold, a marker shows where the threshold falls (mean coverage and accuracy of the clips
+    shown as sure).
+
+    Parameters
+    ----------
+    results : Result, sequence of Result or dict
+        Results with saved predictions; a dict gives each line its label.
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from serwidgets import results
+    >>> saved = {r.name: r for r in results.load_results()}
+    >>> ax = risk_coverage({"no calibration": saved["emotion6-loco7-whisper"]}).axes[0]
+    >>> line = ax.lines[0]
+    >>> line.get_label(), round(float(line.get_ydata()[-1]), 1)      # all clips: mean accuracy
+    ('no calibration', 48.4)
+    """
+    from serwidgets.reliability import COVERAGES
+    from serwidgets.results import confidence_by_corpus
+
+    created = ax is None
+    fig, ax = _figure(ax, (6, 3.5))
+    for i, (label, result) in enumerate(_named(results).items()):
+        by_corpus = confidence_by_corpus(result)
+        curve = [100 * np.mean([v["risk_coverage"][c] for v in by_corpus.values()]) for c in COVERAGES]
+        ax.plot([100 * c for c in COVERAGES], curve, marker="o", markersize=3, color=f"C{i}", label=label)
+        sure = [v["sure"] for v in by_corpus.values() if v["sure"] and v["sure"]["coverage"] > 0]
+        if sure:
+            x, y = 100 * np.mean([s["coverage"] for s in sure]), 100 * np.mean([s["accuracy"] for s in sure])
+            ax.scatter([x], [y], marker="*", s=160, color=f"C{i}", edgecolor="black", zorder=3,
+                       label=f"shown as sure: {y:.0f} % right, {x:.0f} % of clips")
+    ax.set_xlabel("Coverage: most confident clips kept (%)")
+    ax.set_ylabel("Accuracy among them (%)")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_title(title or "Risk–coverage, mean over held-out corpora")
+    ax.legend(loc="lower left", fontsize=8, framealpha=1.0)
     _close_if_new(fig, created)
     return fig if created else ax

@@ -28,7 +28,8 @@ import numpy as np
 
 __all__ = ["Result", "Predictions", "write_results", "load_results", "find_result", "results_table",
            "calibration_table", "calibration_by_corpus", "CALIBRATION_ROWS",
-           "model_label", "personal_table", "new_tasks_table", "PERSONAL_TAKES", "NEW_TASKS"]
+           "model_label", "personal_table", "new_tasks_table", "PERSONAL_TAKES", "NEW_TASKS",
+           "shown_as_sure", "confidence_by_corpus", "confidence_table"]
 
 #: Teaching one speaker's classes from a few takes, per draw (``scripts/run_personal.py``).
 PERSONAL_TAKES = "personal-takes.csv"
@@ -383,7 +384,8 @@ def model_label(result: Result) -> str:
     if result.classifier == "whisper":
         layers = recipe["layers"]
         return ("whisper-base encoder (frozen) + logistic regression"
-                + (f" (states {layers})" if layers != "auto" else " (states chosen by inner CV)"))
+                + (f" (states {layers})" if layers != "auto" else " (states chosen by inner CV)")
+                + (" + confidence for strangers (fitted out of corpus)" if "confidence" in recipe else ""))
     if result.classifier == "baseline":
         return f"baseline ({recipe['feature_set']} + {recipe['estimator']})"
     return result.classifier
@@ -552,4 +554,105 @@ def new_tasks_table(directory=None) -> str:
     rows = ["| task | learner | " + " | ".join(str(t) for t in table.columns) + " |", "|---|---|" + "---|" * len(table.columns)]
     for (task, learner), values in table.iterrows():
         rows.append(f"| {task} | {learner} | " + " | ".join("–" if np.isnan(v) else f"{v:.2f}" for v in values) + " |")
+    return "\n".join(rows) + "\n"
+
+
+# -- confidence (issue 18) ------------------------------------------------------------------------
+
+def _confidence_state(result: Result) -> str:
+    """The calibration state (:data:`serwidgets.confidence.STATES`) of a result's test speakers."""
+    calibration = result.calibration or {"clips": 0}
+    if not calibration["clips"]:
+        return "uncalibrated"
+    return "calibrated_labelled" if calibration.get("labelled") else "calibrated"
+
+
+def shown_as_sure(result: Result) -> np.ndarray | None:
+    """Whether each of a result's predictions would be shown as sure: its top probability at or
+    above the threshold its fold's confidence chose for the result's calibration state
+    (``folds[i]["confidence"]``, recorded by :class:`~serwidgets.confident_classifier.ConfidentClassifier`);
+    None for a result without a confidence. The typicality check (``atypical``) is not applied.
+    """
+    state = _confidence_state(result)
+    thresholds = [fold.get("confidence", {}).get(state, {}).get("threshold") for fold in result.folds]
+    if result.predictions is None or any(t is None for t in thresholds):
+        return None
+    p = result.predictions
+    return p.probabilities.max(1) >= np.asarray(thresholds, float)[p.fold]
+
+
+def confidence_by_corpus(result: Result, bins: int | None = None) -> dict:
+    """Per test corpus of a result with predictions: clips, accuracy, ECE, reliability bins,
+    risk-coverage, and (with a confidence) the accuracy among the clips shown as sure and their share.
+
+    Examples
+    --------
+    >>> r = find_result(load_results(), name="emotion6-loco7-whisper")
+    >>> by_corpus = confidence_by_corpus(r)
+    >>> round(by_corpus["emodb"]["ECE"], 3), by_corpus["emodb"]["sure"]
+    (0.046, None)
+    """
+    from serwidgets.reliability import ECE_BINS, expected_calibration_error, reliability_table, risk_coverage, selective
+
+    if result.predictions is None:
+        raise ValueError(f"{result.name} has no saved predictions (<name>.npz)")
+    bins = ECE_BINS if bins is None else bins
+    p, sure = result.predictions, shown_as_sure(result)
+    out = {}
+    for corpus in sorted(set(p.corpus)):
+        rows = p.corpus == corpus
+        correct = p.correct[rows]
+        out[corpus] = {"n": int(rows.sum()), "accuracy": float(correct.mean()),
+                       "ECE": expected_calibration_error(p.probabilities[rows], p.truth[rows], bins),
+                       "reliability": reliability_table(p.probabilities[rows], p.truth[rows], bins),
+                       "risk_coverage": risk_coverage(p.probabilities[rows].max(1), correct),
+                       "sure": None if sure is None else selective(sure[rows], correct)}
+    return out
+
+
+def confidence_table(result: Result, before: Result | None = None) -> str:
+    """Markdown: per held-out corpus, ECE (before, and with the result's confidence), the threshold,
+    accuracy among the clips shown as sure and their share, and the accuracy over all clips.
+
+    ``before``: the same protocol without the confidence (its ECE column). The last rows give the
+    mean over corpora (each weighs the same) and the largest ECE.
+
+    Examples
+    --------
+    >>> r = find_result(load_results(), name="emotion6-loco7-whisper")
+    >>> print(confidence_table(r).splitlines()[0])
+    | held-out corpus | clips | accuracy | ECE | threshold | accuracy when sure | shown as sure |
+    """
+    after = confidence_by_corpus(result)
+    earlier = confidence_by_corpus(before) if before is not None else None
+    state = _confidence_state(result)
+    threshold = {fold["name"].split(":", 1)[-1]: fold.get("confidence", {}).get(state, {}).get("threshold")
+                 for fold in result.folds}
+
+    def number(value, form=".3f"):
+        return "–" if value is None or value != value else format(value, form)
+
+    def ece(values):  # the ECE cell(s): before (when given) and after
+        return (f"{number(values[0])} | " if earlier is not None else "") + number(values[1])
+
+    head = "ECE" if earlier is None else "ECE before | ECE after"
+    rows = [f"| held-out corpus | clips | accuracy | {head} | threshold | accuracy when sure | shown as sure |",
+            "|---|---|---|" + "---|" * (2 if earlier is not None else 1) + "---|---|---|"]
+    for corpus, v in after.items():
+        sure = v["sure"] or {}
+        rows.append(f"| {corpus} | {v['n']} | {v['accuracy']:.3f} | "
+                    f"{ece((earlier and earlier[corpus]['ECE'], v['ECE']))} | {number(threshold.get(corpus))} | "
+                    f"{number(sure.get('accuracy'))} | {number(sure.get('coverage'), '.1%')} |")
+
+    def mean(values):
+        values = [v for v in values if v is not None and v == v]
+        return float(np.mean(values)) if values else None
+
+    sure = [v["sure"] or {} for v in after.values()]
+    before_eces = [v["ECE"] for v in earlier.values()] if earlier else None
+    after_eces = [v["ECE"] for v in after.values()]
+    rows.append(f"| **mean** | | {mean([v['accuracy'] for v in after.values()]):.3f} | "
+                f"{ece((before_eces and mean(before_eces), mean(after_eces)))} | | "
+                f"{number(mean([s.get('accuracy') for s in sure]))} | {number(mean([s.get('coverage') for s in sure]), '.1%')} |")
+    rows.append(f"| max | | | {ece((before_eces and max(before_eces), max(after_eces)))} | | | |")
     return "\n".join(rows) + "\n"

@@ -32,7 +32,7 @@ def test_predict_prints_each_file(bundle_dir, files, capsys):
         analysis = model.analyze(path)
         probabilities = analysis.as_dict()
         assert probabilities == pytest.approx(model.predict_file(path), abs=1e-9)
-        marker = ", uncertain" if analysis.uncertain else ""
+        marker = f", {analysis.not_sure}" if analysis.not_sure else ""
         assert f"{path}: {analysis.top} ({analysis.confidence:.3f}{marker})" in out
         block = out.split(f"{path}: ")[1].splitlines()[1:1 + len(LABELS)]
         assert [line.split()[0] for line in block] == list(LABELS)
@@ -43,9 +43,12 @@ def test_predict_json(bundle_dir, files, capsys):
     assert main(["predict", *files, "--model", str(bundle_dir), "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert list(results) == files
-    for probabilities in results.values():
-        assert list(probabilities) == list(LABELS)
-        assert sum(probabilities.values()) == pytest.approx(1.0)
+    model = load_model(bundle_dir)
+    for path, result in results.items():
+        assert list(result) == ["probabilities", "not_sure"]
+        assert list(result["probabilities"]) == list(LABELS)
+        assert sum(result["probabilities"].values()) == pytest.approx(1.0)
+        assert result["not_sure"] == model.analyze(path).not_sure
 
 
 def test_bad_files_are_reported_and_the_rest_predicted(bundle_dir, files, tmp_path, capsys):

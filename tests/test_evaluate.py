@@ -223,7 +223,7 @@ def test_labelled_draws_are_the_unlabelled_ones_with_labels():
     for name, draw in {"plain": CalibrationDraw(6), "labelled": CalibrationDraw(6, labelled=True),
                        "noisy": CalibrationDraw(6, labelled=True, label_noise=1.0)}.items():
         recorder = Recorder()
-        scored, _, info = evaluate._calibrate_test_speakers(recorder, table, test, draw, seed=3)
+        scored, _, info = evaluate.calibrate_test_speakers(recorder, table, test, draw, seed=3)
         runs[name] = (recorder.calls, list(scored))
     assert runs["plain"][1] == runs["labelled"][1] == runs["noisy"][1]
     for (paths, none), (same, labels), (again, noisy) in zip(*(runs[k][0] for k in ("plain", "labelled", "noisy"))):

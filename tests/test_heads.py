@@ -34,7 +34,7 @@ def test_calibration_clips_are_never_scored():
 
     recorder = Recorder()
     test = np.arange(25)
-    scored, calibrations, info = evaluate._calibrate_test_speakers(recorder, table, test, CalibrationDraw(5), seed=0)
+    scored, calibrations, info = evaluate.calibrate_test_speakers(recorder, table, test, CalibrationDraw(5), seed=0)
     calibrated_rows = set(table.index[table["path"].isin(recorder.calibration_paths)])
     assert len(calibrated_rows) == 10                           # 5 of "a", 5 of "c"
     assert not calibrated_rows & set(scored)
@@ -44,7 +44,7 @@ def test_calibration_clips_are_never_scored():
     assert a_emotions.nunique() == 3                            # round-robin: spread over the emotions
     assert set(calibrations) == {"a", "c"} and calibrations["a"].n_clips == 5
     # Neutral-only draws take neutral clips, and skip speakers without enough of them.
-    scored, _, info = evaluate._calibrate_test_speakers(Recorder(), table, test, CalibrationDraw(3, "neutral"), seed=0)
+    scored, _, info = evaluate.calibrate_test_speakers(Recorder(), table, test, CalibrationDraw(3, "neutral"), seed=0)
     assert info["not_scored"] == ["b"] and info["clips"] == 6
     # A speaker whose calibration clips cannot calibrate (too few usable) is not scored either.
 
@@ -52,7 +52,7 @@ def test_calibration_clips_are_never_scored():
         def calibrate(self, df, labels=None):
             raise CalibrationError("too few")
 
-    scored, calibrations, info = evaluate._calibrate_test_speakers(TooFew(), table, test, CalibrationDraw(5), seed=0)
+    scored, calibrations, info = evaluate.calibrate_test_speakers(TooFew(), table, test, CalibrationDraw(5), seed=0)
     assert scored.size == 0 and calibrations == {} and info["not_scored"] == ["a", "b", "c"]
 
 

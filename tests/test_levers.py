@@ -73,14 +73,6 @@ def test_copies_train_only_with_their_source_clip(levers):
         assert set(-x_train[x_train < 0]).isdisjoint(held_rows) and (x_test >= 0).all()
 
 
-def test_expected_calibration_error(levers):
-    p = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.3, 0.7]])
-    truth = np.array([0, 1, 0, 1])
-    # Bin 0.9: accuracy 0.5, confidence 0.9 (half the clips); bins 0.6 and 0.7: right, off by 0.4 and 0.3.
-    assert levers.expected_calibration_error(p, truth) == pytest.approx(0.5 * 0.4 + 0.25 * 0.4 + 0.25 * 0.3)
-    assert levers.expected_calibration_error(np.eye(3), np.arange(3)) == 0.0
-
-
 def test_every_lever_file_has_its_provenance():
     files = sorted(LEVERS.glob("*.json"))
     assert (LEVERS / "baseline.json") in files

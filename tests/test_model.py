@@ -18,8 +18,8 @@ from serwidgets import audio, bundle, features
 from serwidgets.card import CARD, IntegrityError, NetworkCard
 from serwidgets.encoders import EncoderMismatchError, pool_stats
 from serwidgets.calibration import Calibration, CalibrationError
-from serwidgets.model import (UNCERTAIN_BELOW, UNCERTAIN_MARGIN, Analysis, EncoderModel, NetworkModel, Timeline,
-                              load_model)
+from serwidgets.model import (NOT_SURE_ATYPICAL, NOT_SURE_BELOW, NOT_SURE_MARGIN, Analysis, EncoderModel, NetworkModel,
+                              Timeline, load_model)
 from tests.fixtures_bundle import LABELS, tiny_bundle
 
 EMODB_WAV = "wav/03a01Wa.wav"
@@ -154,7 +154,8 @@ def test_a_network_scores_a_clip_as_the_mean_over_its_windows(network, bundle_di
 
 def test_an_encoder_model_scores_a_clip_as_its_pooled_states(shipped, long_clip):
     states = shipped.encoder.states(audio.prepare(long_clip, audio.TARGET_SR))
-    expected = shipped.head.predict_features(pool_stats(states)[None])[0]
+    # the head's probabilities, rescaled by the card's confidence for a speaker who did not calibrate
+    expected = shipped.confidence.probabilities(shipped.head.predict_features(pool_stats(states)[None]))[0]
     assert probabilities(shipped.predict(long_clip, audio.TARGET_SR)) == pytest.approx(expected, abs=1e-9)
     analysis = shipped.analyze(long_clip, audio.TARGET_SR)
     assert probabilities(analysis) == pytest.approx(expected, abs=1e-9)
@@ -168,9 +169,15 @@ def test_analysis_fields(model, long_clip, emodb_root):
     assert analysis.top == model.labels[int(np.argmax(analysis.probabilities))]
     assert analysis.confidence == pytest.approx(analysis.probabilities.max())
     ranked = np.sort(analysis.probabilities)[::-1]
-    low = ranked[0] < UNCERTAIN_BELOW or ranked[0] - ranked[1] < UNCERTAIN_MARGIN
-    assert analysis.uncertain == (low or (isinstance(model, EncoderModel) and bool(
-        model.head.atypical(pool_stats(model.encoder.states(analysis.waveform))[None])[0])))
+    atypical = isinstance(model, EncoderModel) and bool(
+        model.head.atypical(pool_stats(model.encoder.states(analysis.waveform))[None])[0])
+    if atypical:
+        assert analysis.not_sure == NOT_SURE_ATYPICAL
+    elif getattr(model, "confidence", None) is not None:  # the card's rule for an uncalibrated speaker
+        rule = model.confidence.rules["uncalibrated"]
+        assert analysis.sure == (ranked[0] >= rule.threshold)
+    else:
+        assert analysis.sure == (ranked[0] >= NOT_SURE_BELOW and ranked[0] - ranked[1] >= NOT_SURE_MARGIN)
     assert analysis.timeline is not None and len(analysis.timeline.starts) > 1
     assert analysis.duration == pytest.approx(len(long_clip) / audio.TARGET_SR)
     assert analysis.sr == audio.TARGET_SR and not analysis.calibrated
@@ -204,7 +211,7 @@ def test_timeline_windows_are_spans_of_whole_frames(model, long_clip, window, ho
 def test_an_encoder_timeline_pools_one_encoding(shipped, long_clip):
     timeline = shipped.predict_timeline(long_clip, audio.TARGET_SR, hop=0.5)
     states = shipped.encoder.states(audio.prepare(long_clip, audio.TARGET_SR))
-    first = shipped.head.predict_features(pool_stats(states, 0, 150)[None])[0]  # 3 s = 150 frames of 20 ms
+    first = shipped.confidence.probabilities(shipped.head.predict_features(pool_stats(states, 0, 150)[None]))[0]  # 3 s
     assert timeline.probabilities[0] == pytest.approx(first, abs=1e-9)
     assert np.diff(timeline.starts)[:-1] == pytest.approx(0.5)
 
@@ -356,6 +363,15 @@ def test_an_encoder_model_calibrates_with_labels(shipped, emodb_root, tmp_path):
     np.testing.assert_allclose(analysis.features, shipped.features([analysis.waveform])[0], rtol=1e-6, atol=1e-6)
     loo = calibration.leave_one_out(shipped.calibration_head)
     assert loo.n == calibration.n_labelled and loo.summary().startswith(f"on your {loo.n} takes: ")
+    # Calibrated with labelled takes, the confidence is the labelled rule's, its temperature from how many
+    # takes the leave-one-out calibration recognised; "not sure" is its threshold.
+    from serwidgets.confidence import takes_accuracy_logit
+
+    rule = shipped.confidence.rules["calibrated_labelled"]
+    head_says = calibration.predict_proba(shipped.calibration_head, analysis.features[None])
+    expected = rule.apply(head_says, [[takes_accuracy_logit(loo.correct, loo.n)]])[0]
+    np.testing.assert_allclose(analysis.probabilities, expected, atol=1e-9)
+    assert analysis.sure == (analysis.confidence >= rule.threshold)
     again = Calibration.load(calibration.save(tmp_path / "me.json"), encoder_sha256=shipped.encoder.sha256)
     assert shipped.analyze(later, calibration=again).probabilities == pytest.approx(analysis.probabilities, abs=1e-4)
     with pytest.raises(ValueError, match=r"labels \['bored'\] are not among"):

@@ -49,3 +49,20 @@ def test_shipped_model_figures_match_its_card():
         metrics["calibrated_labelled"]["UA"],  # the same clips with their emotion as a label
     ]
     assert quoted[: len(expected)] == [round(value, 3) for value in expected], paragraph.group(0)
+
+
+def test_honest_with_strangers_quotes_the_shipped_cards_confidence():
+    """The paragraph on the shipped card's confidence quotes its temperatures and thresholds, in order."""
+    import numpy as np
+
+    from serwidgets.confidence import takes_accuracy_logit
+
+    rules = EncoderHeadCard.read(REPO / "models" / "ser-emotion6").confidence.rules
+    paragraph = re.search(r"^The shipped card's confidence.*?(?=\n\n)", README, re.DOTALL | re.MULTILINE)
+    assert paragraph, "README has no 'The shipped card's confidence' paragraph"
+    quoted = [float(x) for x in re.findall(r"\b\d+\.\d\d\b", paragraph.group(0))]
+    takes = rules["calibrated_labelled"]
+    expected = [np.exp(rules["uncalibrated"].intercept), rules["uncalibrated"].threshold,
+                np.exp(rules["calibrated"].intercept), rules["calibrated"].threshold,
+                *(takes.temperature([[takes_accuracy_logit(right, 10)]])[0] for right in (0, 6, 10)), takes.threshold]
+    assert quoted == [round(float(value), 2) for value in expected], paragraph.group(0)

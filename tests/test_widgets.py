@@ -19,7 +19,7 @@ import traitlets
 from serwidgets.audio import TARGET_SR
 from serwidgets.widgets import Calibrator, EmotionDashboard, EmotionPanel, Recorder, Uploader, recorder_audio
 from serwidgets.widgets.limits import Limits
-from serwidgets.widgets.panel import envelope, spectrogram_image, timeline_segments, wav_bytes
+from serwidgets.widgets.panel import STATIC, envelope, spectrogram_image, timeline_segments, wav_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 UTTERANCE = "03a05Wa.wav"  # EmoDB, speaker 03, angry, 3.4 s
@@ -306,6 +306,23 @@ def test_panel_shows_a_real_analysis(model, emodb_root):
         panel.show_message("sleeping", "not a state")
     assert isinstance(EmotionPanel.class_traits()["state"], traitlets.Enum)
     assert panel.state == "no_speech"  # unchanged by the refused values
+
+
+def test_panel_says_when_it_is_not_sure_and_why(model, emodb_root):
+    import dataclasses
+
+    from serwidgets.confidence import NOT_SURE
+
+    analysis = model.analyze(str(emodb_root / "wav" / UTTERANCE))
+    panel = EmotionPanel()
+    panel.show(dataclasses.replace(analysis, not_sure=NOT_SURE))
+    assert panel.not_sure == NOT_SURE and panel.message == "Not sure — tune the model to your voice."
+    panel.show(dataclasses.replace(analysis, not_sure=""))
+    assert panel.not_sure == "" and panel.message == ""
+    panel.show(dataclasses.replace(analysis, not_sure=NOT_SURE))
+    panel.show_message("no_speech", "No speech detected.")
+    assert panel.not_sure == ""
+    assert '"not_sure"' in (STATIC / "panel.js").read_text()   # the browser draws the badge from this trait
 
 
 def test_wav_bytes_writes_the_rate_it_is_given():

@@ -1,8 +1,9 @@
 """``ser predict FILE...``: the emotion probabilities of each audio file.
 
-Prints one block per file (top emotion first, marked "uncertain" when the model has no clear
-favourite, then every label's probability in the model's order), or with ``--json`` one JSON
-object ``{file: {label: probability}}``. Files that
+Prints one block per file (top emotion first, marked "not sure" with the reason when the model
+is not sure, e.g. "not sure — tune the model to your voice", then every label's probability in
+the model's order), or with ``--json`` one JSON object ``{file: {"probabilities": {label:
+probability}, "not_sure": reason}}`` (the reason "" when sure). Files that
 cannot be used (unreadable, no speech, ...) are reported on stderr and make the exit code 1;
 the other files are still predicted.
 """
@@ -31,15 +32,15 @@ def run(args) -> int:
             print(f"ser predict: {path}: {error}", file=sys.stderr)
             failed += 1
             continue
-        results[path] = analysis.as_dict()
+        results[path] = {"probabilities": analysis.as_dict(), "not_sure": analysis.not_sure}
         if not args.json:
-            print(format_prediction(path, results[path], analysis.uncertain))
+            print(format_prediction(path, analysis.as_dict(), analysis.not_sure))
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if failed else 0
 
 
-def format_prediction(path: str, probabilities: dict, uncertain: bool = False) -> str:
+def format_prediction(path: str, probabilities: dict, not_sure: str = "") -> str:
     """One file's result: ``path: top (p)`` and an indented line per label.
 
     Examples
@@ -48,14 +49,14 @@ def format_prediction(path: str, probabilities: dict, uncertain: bool = False) -
     a.wav: angry (0.750)
       angry  0.750
       sad    0.250
-    >>> print(format_prediction("b.wav", {"angry": 0.52, "sad": 0.48}, uncertain=True))
-    b.wav: angry (0.520, uncertain)
+    >>> print(format_prediction("b.wav", {"angry": 0.52, "sad": 0.48}, "not sure — tune the model to your voice"))
+    b.wav: angry (0.520, not sure — tune the model to your voice)
       angry  0.520
       sad    0.480
     """
     top = max(probabilities, key=probabilities.get)
     width = max(len(label) for label in probabilities) + 2
-    lines = [f"{path}: {top} ({probabilities[top]:.3f}{', uncertain' if uncertain else ''})"]
+    lines = [f"{path}: {top} ({probabilities[top]:.3f}{', ' + not_sure if not_sure else ''})"]
     lines += [f"  {label:<{width}}{p:.3f}" for label, p in probabilities.items()]
     return "\n".join(lines)
 
@@ -72,5 +73,5 @@ def register(subparsers) -> None:
                         help="model bundle folder or name in models/ (default: $SER_MODEL, else models/ser-emotion6)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="what runs a network (default: LiteRT when the bundle has model.tflite)")
-    parser.add_argument("--json", action="store_true", help="print JSON {file: {label: probability}}")
+    parser.add_argument("--json", action="store_true", help='print JSON {file: {"probabilities": {label: probability}, "not_sure": reason}}')
     parser.set_defaults(func=run)

@@ -61,13 +61,13 @@ class EmotionPanel(anywidget.AnyWidget):
     _css = STATIC / "widgets.css"
 
     state = traitlets.Enum(STATES, "idle", help="what is shown: one of " + ", ".join(STATES)).tag(sync=True)
-    message = traitlets.Unicode("", help="status sentence (no speech, uncertain, errors)").tag(sync=True)
+    message = traitlets.Unicode("", help="status sentence (no speech, not sure, errors)").tag(sync=True)
     model_info = traitlets.Unicode("", help="which model answers, and how good it is").tag(sync=True)
     labels = traitlets.List(traitlets.Unicode(), help="the model's emotions, in output order").tag(sync=True)
     probabilities = traitlets.List(traitlets.Float(), help="one per label").tag(sync=True)
     top = traitlets.Unicode("").tag(sync=True)
     confidence = traitlets.Float(0.0).tag(sync=True)
-    uncertain = traitlets.Bool(False).tag(sync=True)
+    not_sure = traitlets.Unicode("", help="why the label should not be trusted; \"\" when sure").tag(sync=True)
     duration = traitlets.Float(0.0, help="seconds of speech analysed (after trimming)").tag(sync=True)
     calibrated = traitlets.Bool(False, help="the result used a calibration to the speaker's voice").tag(sync=True)
     calibration_info = traitlets.Unicode("", help="which calibration (the badge's tooltip)").tag(sync=True)
@@ -99,7 +99,9 @@ class EmotionPanel(anywidget.AnyWidget):
         (a picture of what was heard, computed after the label is on its way).
 
         A calibrated analysis (``analysis.calibrated``) is marked "calibrated to your voice";
-        ``calibration_info`` says from what (the mark's tooltip).
+        ``calibration_info`` says from what (the mark's tooltip). An analysis that is not sure
+        (``analysis.not_sure``) is marked "not sure", and says why (e.g. "Not sure — tune the model
+        to your voice.").
         """
         from serwidgets.features import whisper_log_mel
 
@@ -110,14 +112,11 @@ class EmotionPanel(anywidget.AnyWidget):
             self.probabilities = [float(p) for p in analysis.probabilities]
             self.top = analysis.top
             self.confidence = float(analysis.confidence)
-            self.uncertain = bool(analysis.uncertain)
+            self.not_sure = analysis.not_sure
             self.duration = float(analysis.duration)
             self.calibrated = bool(getattr(analysis, "calibrated", False))
             self.calibration_info = calibration_info if self.calibrated else ""
-            self.message = (
-                "Uncertain: the top emotions are close together; treat the label with care."
-                if analysis.uncertain else ""
-            )
+            self.message = sentence(analysis.not_sure)
             self.state = "result"
             self.revision += 1
         with self.hold_sync():
@@ -137,7 +136,7 @@ class EmotionPanel(anywidget.AnyWidget):
             self.message = message
             self.top = ""
             self.probabilities = []
-            self.uncertain = False
+            self.not_sure = ""
             self.calibrated = False
             self.calibration_info = ""
             self.timeline = []
@@ -217,6 +216,18 @@ def wav_bytes(y: np.ndarray, sr: int) -> bytes:
     buffer = io.BytesIO()
     soundfile.write(buffer, np.clip(y, -1, 1), sr, subtype="PCM_16", format="WAV")
     return buffer.getvalue()
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence for the panel (capital first, full stop); "" stays "".
+
+    Examples
+    --------
+    >>> sentence("not sure — tune the model to your voice")
+    'Not sure — tune the model to your voice.'
+    """
+    text = text.strip().rstrip(".")
+    return f"{text[0].upper()}{text[1:]}." if text else ""
 
 
 def no_speech_message(error: Exception) -> str:

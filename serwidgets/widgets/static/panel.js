@@ -78,15 +78,15 @@ function render({ model, el }) {
     const top = hasResult ? model.get("top") : "";
     topLabel.textContent = top;
     topLabel.style.color = top ? colorOf(top) : "";
-    const uncertain = hasResult && model.get("uncertain");
+    const notSure = hasResult ? model.get("not_sure") : "";
     confidence.innerHTML = "";
     if (hasResult) {
       confidence.append(`${percent(model.get("confidence"))} confident`);
-      if (uncertain) {
+      if (notSure) {
         const badge = document.createElement("span");
-        badge.className = "ser-uncertain";
-        badge.textContent = "uncertain";
-        badge.title = "The top two emotions are close: treat this label with care.";
+        badge.className = "ser-not-sure";
+        badge.textContent = "not sure";
+        badge.title = notSure;
         confidence.append(" ", badge);
       }
       if (model.get("calibrated")) {
@@ -100,7 +100,7 @@ function render({ model, el }) {
       duration.textContent = `${model.get("duration").toFixed(1)} s of speech analysed`;
       confidence.append(duration);
     }
-    el.classList.toggle("ser-is-uncertain", Boolean(uncertain));
+    el.classList.toggle("ser-is-not-sure", Boolean(notSure));
     el.dataset.calibrated = String(hasResult && Boolean(model.get("calibrated")));
     drawBars(hasResult);
     views.hidden = !hasResult;
@@ -219,7 +219,7 @@ function render({ model, el }) {
 
   const redraw = {
     drawHeadline: ["state", "message", "model_info", "labels", "probabilities", "top", "confidence",
-                   "uncertain", "duration", "colors", "revision", "calibrated", "calibration_info"],
+                   "not_sure", "duration", "colors", "revision", "calibrated", "calibration_info"],
     drawTimeline: ["timeline", "timeline_live", "window"],
     drawWaveform: ["waveform", "sr"],
     drawSpectrogram: ["spectrogram", "spectrogram_shape"],
